@@ -1,0 +1,11 @@
+//! blueprint: one declarative YAML file in, production-grade infrastructure out.
+//!
+//! The pipeline, one module per stage:
+//! [`load`] (YAML with source positions) -> [`validate`] (every diagnostic, located) ->
+//! [`model`] (defaults applied, environments merged) -> [`generate`] (pure `&Model ->
+//! Vec<GeneratedFile>`) -> [`writer`] (render, diff, check: the only code that touches disk).
+
+pub mod blueprint;
+pub mod generate;
+pub mod model;
+pub mod syntax;

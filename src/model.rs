@@ -1,0 +1,1337 @@
+//! The resolved model: every default applied, environments merged, references linked.
+//!
+//! Generators read only this. It is built from a blueprint that `validate` accepted, so a
+//! reference here always resolves; the builder still never panics on a bad one (it skips it),
+//! because fuzzed input reaches it in tests.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::blueprint::{
+    self, ActionPinning, Blueprint, DeployTarget, LogLevel, Provider, ProxyEngine, ReceiverKind,
+    Runtime, Severity, StoreKind, Tier, UpdateInterval,
+};
+use crate::syntax::{Cron, format_duration, parse_duration};
+
+/// The whole resolved project.
+#[derive(Debug, Clone, Serialize)]
+pub struct Model {
+    /// Project identity.
+    pub project: Project,
+    /// Environments, in tier order (development, staging, production), then by name.
+    pub environments: Vec<Environment>,
+    /// Services, by name.
+    pub services: Vec<Service>,
+    /// Scheduled jobs, by name.
+    pub jobs: Vec<Job>,
+    /// Data stores, by name.
+    pub stores: Vec<Store>,
+    /// The reverse proxy.
+    pub proxy: Proxy,
+    /// The monitoring stack.
+    pub monitoring: Monitoring,
+    /// CI settings.
+    pub ci: Ci,
+    /// Vercel settings.
+    pub vercel: Vercel,
+}
+
+/// Project identity.
+#[derive(Debug, Clone, Serialize)]
+pub struct Project {
+    /// The project's slug.
+    pub name: String,
+    /// One sentence on what it is.
+    pub description: String,
+    /// `owner/name` on GitHub.
+    pub repository: String,
+    /// The repository owner, lower case (registries need lower case).
+    pub owner: String,
+    /// The registry host (`ghcr.io`).
+    pub registry: String,
+}
+
+/// One resolved environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    /// Its name (`prod`).
+    pub name: String,
+    /// What it is for.
+    pub tier: Tier,
+    /// The public domain.
+    pub domain: String,
+    /// Log level of every service.
+    pub log_level: LogLevel,
+    /// Whether HTTPS is served.
+    pub tls: bool,
+    /// Whether security headers and rate limits apply.
+    pub hardening: bool,
+    /// Whether HSTS is sent (TLS in production).
+    pub hsts: bool,
+    /// Containers per service.
+    pub replicas: u32,
+    /// Whether app containers publish their ports on the host (development only).
+    pub publish_app_ports: bool,
+    /// Whether containers restart on failure (`unless-stopped`); off in development.
+    pub restart: bool,
+    /// Provider of each store, by store name.
+    pub providers: BTreeMap<String, Provider>,
+}
+
+impl Environment {
+    /// The provider backing `store` here.
+    pub fn provider(&self, store: &str) -> Provider {
+        self.providers
+            .get(store)
+            .copied()
+            .unwrap_or(Provider::Container)
+    }
+}
+
+/// A piece of a variable's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// Literal text.
+    Text(String),
+    /// The value of a secret, by name; it is only ever rendered as a reference.
+    Secret(String),
+}
+
+/// A variable's value in one environment: literal text and secret references.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Value {
+    /// The pieces, in order.
+    pub parts: Vec<Part>,
+}
+
+impl Value {
+    /// A literal value.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            parts: vec![Part::Text(text.into())],
+        }
+    }
+
+    /// A value that is exactly one secret.
+    pub fn secret(name: impl Into<String>) -> Self {
+        Self {
+            parts: vec![Part::Secret(name.into())],
+        }
+    }
+
+    /// The secrets this value references.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Secret(s) => Some(s.as_str()),
+            Part::Text(_) => None,
+        })
+    }
+
+    /// The literal value, when there is no secret in it.
+    pub fn as_text(&self) -> Option<String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Secret(_) => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// Renders the value, turning each secret into `secret(name)`.
+    pub fn render(&self, mut secret: impl FnMut(&str) -> String) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.clone(),
+                Part::Secret(s) => secret(s),
+            })
+            .collect()
+    }
+}
+
+/// Where a variable comes from, for documentation (`.env` examples, `blueprint secrets`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The service's own `env`.
+    Service,
+    /// The environment's `env`.
+    Environment,
+    /// Injected by a data-store binding.
+    Store,
+    /// Set by blueprint (`LOG_LEVEL`, base paths).
+    Builtin,
+}
+
+/// One environment variable of a service in one environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Variable {
+    /// Its value.
+    pub value: Value,
+    /// Where it comes from.
+    pub origin: Origin,
+}
+
+/// How the proxy reaches a service.
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    /// The host it answers; `None` means the environment's domain.
+    pub host: Option<String>,
+    /// The path prefix, always starting with `/` (`/` for the whole host).
+    pub path: String,
+    /// Whether connections upgrade to websockets.
+    pub websocket: bool,
+    /// Whether the prefix is removed before the request is passed on.
+    pub strip_prefix: bool,
+    /// Requests per second per client IP, when limited.
+    pub rate_limit: Option<u32>,
+}
+
+/// Prometheus metrics of a service.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metrics {
+    /// The scrape path.
+    pub path: String,
+    /// The request counter (labelled by status).
+    pub requests_total: String,
+    /// The label that holds the HTTP status.
+    pub status_label: String,
+    /// The latency histogram, without `_bucket`.
+    pub duration_histogram: String,
+}
+
+/// CPU and memory limits.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resources {
+    /// CPU cores.
+    pub cpus: Option<f64>,
+    /// Memory (`512m`).
+    pub memory: Option<String>,
+}
+
+/// Something a service waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DependencyKind {
+    /// Another service.
+    Service,
+    /// A data store.
+    Store,
+}
+
+/// A `depends_on` entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dependency {
+    /// The service or store name.
+    pub name: String,
+    /// Which it is.
+    pub kind: DependencyKind,
+}
+
+/// A resolved service.
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    /// Its name (a DNS label; also its host name on the Compose network).
+    pub name: String,
+    /// The runtime preset.
+    pub runtime: Runtime,
+    /// The build context, relative to the output root, without a trailing `/` (`.` for the root).
+    pub path: String,
+    /// The language version (`3.12`, `22`); empty for `static` and `custom`.
+    pub version: String,
+    /// The listening port, `None` for workers.
+    pub port: Option<u16>,
+    /// The start command in exec form; empty when the image's own command is used.
+    pub command: Vec<String>,
+    /// The preset's entry point (`config.wsgi`, `app.main:app`, `app.py`, ...).
+    pub entrypoint: String,
+    /// The health endpoint path; `None` for workers.
+    pub health_path: Option<String>,
+    /// Metrics, when exposed.
+    pub metrics: Option<Metrics>,
+    /// Routes through the proxy.
+    pub routes: Vec<Route>,
+    /// The path prefix the app is told it lives under (Streamlit `baseUrlPath`, FastAPI
+    /// `root_path`, Django `FORCE_SCRIPT_NAME`), when routed under an unstripped prefix.
+    pub base_path: Option<String>,
+    /// Variables per environment name.
+    pub env: BTreeMap<String, BTreeMap<String, Variable>>,
+    /// Stores bound to the service.
+    pub stores: Vec<String>,
+    /// What must be healthy first.
+    pub depends_on: Vec<Dependency>,
+    /// Limits.
+    pub resources: Option<Resources>,
+    /// Deploy target per environment name.
+    pub deploy: BTreeMap<String, DeployTarget>,
+    /// The Dockerfile path relative to the output root.
+    pub dockerfile: String,
+    /// Whether blueprint generates the Dockerfile (false for `custom`).
+    pub generates_dockerfile: bool,
+    /// The image repository without tag (`ghcr.io/acme/data-platform-api`).
+    pub image: String,
+    /// Lint command for CI.
+    pub lint: Option<String>,
+    /// Test command for CI.
+    pub test: Option<String>,
+    /// The Vercel project ID secret, when the service deploys to Vercel anywhere.
+    pub vercel_project: Option<String>,
+}
+
+impl Service {
+    /// Whether the service runs as a container in `environment`.
+    pub fn on_compose(&self, environment: &str) -> bool {
+        self.deploy.get(environment) == Some(&DeployTarget::Compose)
+    }
+
+    /// Whether the service deploys to Vercel in any environment.
+    pub fn on_vercel(&self) -> bool {
+        self.deploy.values().any(|t| *t == DeployTarget::Vercel)
+    }
+
+    /// Whether this is a Python preset.
+    pub fn is_python(&self) -> bool {
+        matches!(
+            self.runtime,
+            Runtime::Django | Runtime::Fastapi | Runtime::Streamlit | Runtime::PythonWorker
+        )
+    }
+}
+
+/// A scheduled job.
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// The service whose image it runs in.
+    pub service: String,
+    /// Five-field cron schedule, UTC.
+    pub schedule: String,
+    /// The command, exec form.
+    pub command: Vec<String>,
+    /// Kill after this many seconds.
+    pub timeout_seconds: u64,
+    /// The timeout as a duration (`30m`).
+    pub timeout: String,
+    /// An incident when no success for this many seconds.
+    pub stale_after_seconds: u64,
+    /// The staleness window as a duration (`2h`).
+    pub stale_after: String,
+}
+
+/// A data store.
+#[derive(Debug, Clone, Serialize)]
+pub struct Store {
+    /// Its name (its host name when it is a container).
+    pub name: String,
+    /// What it is.
+    pub kind: StoreKind,
+    /// Server version of the container image.
+    pub version: String,
+    /// The port the server listens on.
+    pub port: u16,
+    /// Bucket (`s3`).
+    pub bucket: Option<String>,
+    /// The variable carrying the connection URL (`postgres`, `redis`).
+    pub url_env: Option<String>,
+    /// The secret holding the container's password (PostgreSQL password, MinIO secret key).
+    pub password_secret: Option<String>,
+    /// The secret holding the access key ID (`s3`).
+    pub access_key_secret: Option<String>,
+    /// Backups.
+    pub backup: Option<Backup>,
+}
+
+/// A backup policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backup {
+    /// Cron schedule.
+    pub schedule: String,
+    /// Retention (`14d`).
+    pub retention: String,
+    /// Retention in days, rounded up.
+    pub retention_days: u64,
+    /// The target `s3` store.
+    pub target: String,
+}
+
+/// An internal tool behind the proxy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exposure {
+    /// Which tool.
+    pub tool: blueprint::InternalTool,
+    /// Its path prefix.
+    pub path: String,
+    /// Basic auth from the mounted htpasswd file.
+    pub basic_auth: bool,
+    /// Allowed client networks; empty for any.
+    pub allow: Vec<String>,
+    /// The tool's container port.
+    pub port: u16,
+    /// The tool's container host name.
+    pub host: String,
+}
+
+/// The reverse proxy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Proxy {
+    /// nginx or Caddy.
+    pub engine: ProxyEngine,
+    /// Request body limit (`10m`).
+    pub body_limit: String,
+    /// Content-Security-Policy.
+    pub content_security_policy: String,
+    /// ACME account e-mail.
+    pub acme_email: Option<String>,
+    /// Exposed internal tools, by tool.
+    pub expose: Vec<Exposure>,
+}
+
+/// An alert family's resolved settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertFamily {
+    /// Whether it is generated.
+    pub enabled: bool,
+    /// Its `for` duration.
+    pub for_: String,
+    /// Its threshold.
+    pub threshold: f64,
+    /// Its severity.
+    pub severity: Severity,
+}
+
+/// The built-in alert families.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuiltinAlerts {
+    /// `up == 0`.
+    pub service_down: AlertFamily,
+    /// `probe_success == 0`.
+    pub probe_failed: AlertFamily,
+    /// 5xx ratio.
+    pub error_ratio: AlertFamily,
+    /// p95 latency (seconds).
+    pub latency_p95: AlertFamily,
+    /// A job's last run failed.
+    pub job_failed: AlertFamily,
+    /// A job has not succeeded within its window.
+    pub job_stale: AlertFamily,
+}
+
+/// A custom alert.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomAlert {
+    /// The alert name.
+    pub name: String,
+    /// PromQL.
+    pub expr: String,
+    /// `for` duration.
+    pub for_: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Summary.
+    pub summary: String,
+    /// Description.
+    pub description: String,
+    /// Runbook URL.
+    pub runbook: String,
+    /// The service or job label.
+    pub service: Option<String>,
+}
+
+/// An alert receiver.
+#[derive(Debug, Clone, Serialize)]
+pub struct Receiver {
+    /// Its name.
+    pub name: String,
+    /// Kind.
+    pub kind: ReceiverKind,
+    /// URL secret name (Slack, webhook).
+    pub url_secret: Option<String>,
+    /// Slack channel.
+    pub channel: Option<String>,
+    /// E-mail recipient.
+    pub to: Option<String>,
+    /// E-mail sender.
+    pub from: Option<String>,
+    /// SMTP `host:port`.
+    pub smarthost: Option<String>,
+    /// SMTP user.
+    pub username: Option<String>,
+    /// SMTP password secret name.
+    pub password_secret: Option<String>,
+}
+
+/// A service level objective.
+#[derive(Debug, Clone, Serialize)]
+pub struct Slo {
+    /// The service.
+    pub service: String,
+    /// Target in percent (`99.9`).
+    pub availability: f64,
+    /// The error budget as a ratio (`0.001`).
+    pub error_budget: f64,
+    /// Minimum requests per second before it pages.
+    pub min_request_rate: f64,
+}
+
+/// Grafana.
+#[derive(Debug, Clone, Serialize)]
+pub struct Grafana {
+    /// Whether it is generated.
+    pub enabled: bool,
+    /// Admin user name.
+    pub admin_user: String,
+    /// Admin password secret name.
+    pub admin_password_secret: String,
+    /// Whether dashboards are provisioned.
+    pub dashboards: bool,
+}
+
+/// The monitoring stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct Monitoring {
+    /// Whether it is generated at all.
+    pub enabled: bool,
+    /// Scrape interval.
+    pub scrape_interval: String,
+    /// Rule evaluation interval.
+    pub evaluation_interval: String,
+    /// Sample retention.
+    pub retention: String,
+    /// Receivers, by name.
+    pub receivers: Vec<Receiver>,
+    /// Receiver names per severity (every severity present; possibly empty).
+    pub routes: BTreeMap<Severity, Vec<String>>,
+    /// Runbook base URL.
+    pub runbook_base_url: String,
+    /// Built-in families.
+    pub alerts: BuiltinAlerts,
+    /// Custom alerts, by name.
+    pub custom_alerts: Vec<CustomAlert>,
+    /// SLOs, by service.
+    pub slos: Vec<Slo>,
+    /// Grafana.
+    pub grafana: Grafana,
+    /// Rotate container logs at this size.
+    pub log_max_size: String,
+    /// Rotated log files kept.
+    pub log_max_files: u32,
+}
+
+/// CI settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ci {
+    /// Production branch.
+    pub main_branch: String,
+    /// Branch updates land on first.
+    pub staging_branch: Option<String>,
+    /// Dependabot interval.
+    pub dependency_updates: UpdateInterval,
+    /// Dependabot cooldown in days.
+    pub update_cooldown_days: u32,
+    /// Security scan cron.
+    pub security_scan: String,
+    /// Action pinning.
+    pub pin_actions: ActionPinning,
+}
+
+/// Vercel settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Vercel {
+    /// Token secret name.
+    pub token_secret: String,
+    /// Org ID secret name.
+    pub org_secret: String,
+}
+
+/// Where a secret must be set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretHome {
+    /// In the environment's `.env.<env>` file on the Compose host.
+    EnvFile,
+    /// A GitHub Actions secret (repository or environment).
+    GitHub,
+}
+
+/// One secret the rendered stack needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Secret {
+    /// Its name.
+    pub name: String,
+    /// Where it must be set.
+    pub home: SecretHome,
+    /// Environments that need it (empty for repository-wide GitHub secrets).
+    pub environments: BTreeSet<String>,
+    /// Who reads it (`service api`, `grafana`, `workflow deploy`).
+    pub used_by: BTreeSet<String>,
+}
+
+/// The default Python version of Python presets.
+pub const DEFAULT_PYTHON: &str = "3.12";
+/// The default Node.js major version.
+pub const DEFAULT_NODE: &str = "22";
+
+/// Ports of the bundled internal tools.
+pub const GRAFANA_PORT: u16 = 3000;
+/// Prometheus' port.
+pub const PROMETHEUS_PORT: u16 = 9090;
+/// Alertmanager's port.
+pub const ALERTMANAGER_PORT: u16 = 9093;
+
+fn default_tier(name: &str) -> Tier {
+    match name {
+        "dev" | "local" | "development" | "test" => Tier::Development,
+        "prod" | "production" => Tier::Production,
+        _ => Tier::Staging,
+    }
+}
+
+/// Upper-cases a DNS label into a variable-name fragment (`ingest-prices` -> `INGEST_PRICES`).
+pub fn env_fragment(name: &str) -> String {
+    name.to_ascii_uppercase().replace('-', "_")
+}
+
+impl Model {
+    /// Resolves a validated blueprint.
+    pub fn from_blueprint(bp: &Blueprint) -> Self {
+        let project = Project {
+            name: bp.project.name.clone(),
+            description: bp.project.description.clone().unwrap_or_default(),
+            repository: bp.project.repository.clone(),
+            owner: bp
+                .project
+                .repository
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+            registry: bp
+                .project
+                .registry
+                .clone()
+                .unwrap_or_else(|| "ghcr.io".to_string()),
+        };
+
+        let mut environments: Vec<Environment> = if bp.environments.is_empty() {
+            vec![resolve_environment("dev", &blueprint::Environment::default())]
+        } else {
+            bp.environments
+                .iter()
+                .map(|(name, env)| resolve_environment(name, env))
+                .collect()
+        };
+        environments.sort_by(|a, b| (a.tier, &a.name).cmp(&(b.tier, &b.name)));
+
+        let stores: Vec<Store> = bp
+            .stores
+            .iter()
+            .map(|(name, s)| resolve_store(name, s))
+            .collect();
+
+        let services = bp
+            .services
+            .iter()
+            .map(|(name, s)| resolve_service(bp, &project, &environments, &stores, name, s))
+            .collect();
+
+        let jobs = bp
+            .jobs
+            .iter()
+            .map(|(name, j)| resolve_job(name, j))
+            .collect();
+
+        let proxy = Proxy {
+            engine: bp.proxy.engine,
+            body_limit: bp
+                .proxy
+                .body_limit
+                .clone()
+                .unwrap_or_else(|| "10m".into()),
+            content_security_policy: bp
+                .proxy
+                .content_security_policy
+                .clone()
+                .unwrap_or_else(|| "frame-ancestors 'self'".into()),
+            acme_email: bp.proxy.acme_email.clone(),
+            expose: bp
+                .proxy
+                .expose
+                .iter()
+                .map(|(tool, e)| {
+                    let (host, port) = match tool {
+                        blueprint::InternalTool::Grafana => ("grafana", GRAFANA_PORT),
+                        blueprint::InternalTool::Prometheus => ("prometheus", PROMETHEUS_PORT),
+                        blueprint::InternalTool::Alertmanager => {
+                            ("alertmanager", ALERTMANAGER_PORT)
+                        }
+                    };
+                    Exposure {
+                        tool: *tool,
+                        path: e.path.clone().unwrap_or_else(|| format!("/{host}")),
+                        basic_auth: e.basic_auth.unwrap_or(true),
+                        allow: e.allow.clone(),
+                        port,
+                        host: host.to_string(),
+                    }
+                })
+                .collect(),
+        };
+
+        let monitoring = resolve_monitoring(bp);
+
+        let ci = Ci {
+            main_branch: bp.ci.main_branch.clone().unwrap_or_else(|| "main".into()),
+            staging_branch: bp.ci.staging_branch.clone(),
+            dependency_updates: bp.ci.dependency_updates.unwrap_or_default(),
+            update_cooldown_days: bp.ci.update_cooldown_days.unwrap_or(7),
+            security_scan: bp
+                .ci
+                .security_scan
+                .clone()
+                .unwrap_or_else(|| "0 5 * * 1".into()),
+            pin_actions: bp.ci.pin_actions.unwrap_or_default(),
+        };
+
+        let vercel = Vercel {
+            token_secret: bp
+                .vercel
+                .token
+                .as_ref()
+                .map_or_else(|| "VERCEL_TOKEN".into(), |s| s.secret.clone()),
+            org_secret: bp
+                .vercel
+                .org
+                .as_ref()
+                .map_or_else(|| "VERCEL_ORG_ID".into(), |s| s.secret.clone()),
+        };
+
+        Self {
+            project,
+            environments,
+            services,
+            jobs,
+            stores,
+            proxy,
+            monitoring,
+            ci,
+            vercel,
+        }
+    }
+
+    /// The service called `name`.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The store called `name`.
+    pub fn store(&self, name: &str) -> Option<&Store> {
+        self.stores.iter().find(|s| s.name == name)
+    }
+
+    /// The environment called `name`.
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
+    /// Stores that run as containers in `environment`.
+    pub fn container_stores<'a>(&'a self, environment: &'a Environment) -> impl Iterator<Item = &'a Store> {
+        self.stores
+            .iter()
+            .filter(move |s| environment.provider(&s.name) == Provider::Container)
+    }
+
+    /// Whether any service is routed through the proxy, or any tool exposed.
+    pub fn has_proxy(&self) -> bool {
+        self.services.iter().any(|s| !s.routes.is_empty()) || !self.proxy.expose.is_empty()
+    }
+
+    /// Jobs that run in `service`'s image.
+    pub fn jobs_of<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a Job> {
+        self.jobs.iter().filter(move |j| j.service == service)
+    }
+
+    /// Every secret the rendered stack needs, by name.
+    pub fn secrets(&self) -> BTreeMap<String, Secret> {
+        let mut out: BTreeMap<String, Secret> = BTreeMap::new();
+        let mut add = |name: &str, home: SecretHome, env: Option<&str>, user: String| {
+            let entry = out.entry(name.to_string()).or_insert_with(|| Secret {
+                name: name.to_string(),
+                home,
+                environments: BTreeSet::new(),
+                used_by: BTreeSet::new(),
+            });
+            if let Some(env) = env {
+                entry.environments.insert(env.to_string());
+            }
+            entry.used_by.insert(user);
+        };
+        for env in &self.environments {
+            for service in &self.services {
+                if !service.on_compose(&env.name) {
+                    continue;
+                }
+                if let Some(vars) = service.env.get(&env.name) {
+                    for var in vars.values() {
+                        for secret in var.value.secrets() {
+                            add(secret, SecretHome::EnvFile, Some(&env.name), format!("service {}", service.name));
+                        }
+                    }
+                }
+            }
+            for store in self.container_stores(env) {
+                for secret in [&store.password_secret, &store.access_key_secret].into_iter().flatten() {
+                    add(secret, SecretHome::EnvFile, Some(&env.name), format!("store {}", store.name));
+                }
+            }
+            if self.monitoring.enabled {
+                if self.monitoring.grafana.enabled {
+                    add(&self.monitoring.grafana.admin_password_secret, SecretHome::EnvFile, Some(&env.name), "grafana".into());
+                }
+                for receiver in &self.monitoring.receivers {
+                    for secret in [&receiver.url_secret, &receiver.password_secret].into_iter().flatten() {
+                        add(secret, SecretHome::EnvFile, Some(&env.name), "alertmanager".into());
+                    }
+                }
+            }
+        }
+        if self.services.iter().any(Service::on_vercel) {
+            add(&self.vercel.token_secret, SecretHome::GitHub, None, "workflow deploy".into());
+            add(&self.vercel.org_secret, SecretHome::GitHub, None, "workflow deploy".into());
+            for service in self.services.iter().filter(|s| s.on_vercel()) {
+                if let Some(project) = &service.vercel_project {
+                    add(project, SecretHome::GitHub, None, format!("workflow deploy ({})", service.name));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn resolve_environment(name: &str, env: &blueprint::Environment) -> Environment {
+    let tier = env.tier.unwrap_or_else(|| default_tier(name));
+    let development = tier == Tier::Development;
+    let tls = env.tls.unwrap_or(!development);
+    Environment {
+        name: name.to_string(),
+        tier,
+        domain: env.domain.clone().unwrap_or_else(|| "localhost".into()),
+        log_level: env.log_level.unwrap_or(match tier {
+            Tier::Development => LogLevel::Debug,
+            Tier::Staging => LogLevel::Info,
+            Tier::Production => LogLevel::Warning,
+        }),
+        tls,
+        hardening: env.hardening.unwrap_or(!development),
+        hsts: tls && tier == Tier::Production,
+        replicas: env.replicas.unwrap_or(1),
+        publish_app_ports: development,
+        restart: !development,
+        providers: env.stores.clone(),
+    }
+}
+
+fn resolve_store(name: &str, s: &blueprint::Store) -> Store {
+    let upper = env_fragment(name);
+    let (version, port) = match s.kind {
+        StoreKind::Postgres => ("16", 5432),
+        StoreKind::Redis => ("7", 6379),
+        StoreKind::S3 => ("", 9000),
+    };
+    Store {
+        name: name.to_string(),
+        kind: s.kind,
+        version: s.version.clone().unwrap_or_else(|| version.to_string()),
+        port,
+        bucket: (s.kind == StoreKind::S3).then(|| s.bucket.clone().unwrap_or_else(|| name.to_string())),
+        url_env: match s.kind {
+            StoreKind::Postgres => Some(s.url_env.clone().unwrap_or_else(|| "DATABASE_URL".into())),
+            StoreKind::Redis => Some(s.url_env.clone().unwrap_or_else(|| "REDIS_URL".into())),
+            StoreKind::S3 => None,
+        },
+        password_secret: match s.kind {
+            StoreKind::Postgres => Some(format!("{upper}_PASSWORD")),
+            StoreKind::S3 => Some(format!("{upper}_SECRET_ACCESS_KEY")),
+            StoreKind::Redis => None,
+        },
+        access_key_secret: (s.kind == StoreKind::S3).then(|| format!("{upper}_ACCESS_KEY_ID")),
+        backup: s.backup.as_ref().map(|b| Backup {
+            schedule: b.schedule.clone(),
+            retention: b.retention.clone(),
+            retention_days: parse_duration(&b.retention).unwrap_or(86_400).div_ceil(86_400),
+            target: b.target.clone(),
+        }),
+    }
+}
+
+/// The variables a store binding injects into a service in one environment.
+fn store_variables(store: &Store, provider: Provider) -> Vec<(String, Value)> {
+    match (store.kind, provider) {
+        (StoreKind::Postgres, Provider::Container) => {
+            let url_env = store.url_env.clone().unwrap_or_default();
+            vec![(
+                url_env,
+                Value {
+                    parts: vec![
+                        Part::Text("postgres://app:".into()),
+                        Part::Secret(store.password_secret.clone().unwrap_or_default()),
+                        Part::Text(format!("@{}:{}/app", store.name, store.port)),
+                    ],
+                },
+            )]
+        }
+        (StoreKind::Redis, Provider::Container) => vec![(
+            store.url_env.clone().unwrap_or_default(),
+            Value::text(format!("redis://{}:{}/0", store.name, store.port)),
+        )],
+        (StoreKind::Postgres | StoreKind::Redis, _) => {
+            let url_env = store.url_env.clone().unwrap_or_default();
+            vec![(url_env.clone(), Value::secret(url_env))]
+        }
+        (StoreKind::S3, provider) => {
+            let mut vars = vec![
+                ("S3_BUCKET".to_string(), Value::text(store.bucket.clone().unwrap_or_default())),
+                (
+                    "AWS_ACCESS_KEY_ID".to_string(),
+                    Value::secret(store.access_key_secret.clone().unwrap_or_default()),
+                ),
+                (
+                    "AWS_SECRET_ACCESS_KEY".to_string(),
+                    Value::secret(store.password_secret.clone().unwrap_or_default()),
+                ),
+            ];
+            if provider == Provider::Container {
+                vars.push((
+                    "S3_ENDPOINT_URL".to_string(),
+                    Value::text(format!("http://{}:{}", store.name, store.port)),
+                ));
+            }
+            vars
+        }
+    }
+}
+
+fn resolve_service(
+    bp: &Blueprint,
+    project: &Project,
+    environments: &[Environment],
+    stores: &[Store],
+    name: &str,
+    s: &blueprint::Service,
+) -> Service {
+    let runtime = s.runtime;
+    let version = match runtime {
+        Runtime::Node => s.version.clone().unwrap_or_else(|| DEFAULT_NODE.into()),
+        Runtime::Static | Runtime::Custom => s.version.clone().unwrap_or_default(),
+        _ => s.version.clone().unwrap_or_else(|| DEFAULT_PYTHON.into()),
+    };
+    let path = normalize_path(&s.path);
+    let port = match runtime {
+        Runtime::PythonWorker => s.port,
+        _ => Some(s.port.unwrap_or(match runtime {
+            Runtime::Streamlit => 8501,
+            Runtime::Node => 3000,
+            Runtime::Static => 8080,
+            _ => 8000,
+        })),
+    };
+    let entrypoint = s.entrypoint.clone().unwrap_or_else(|| {
+        match runtime {
+            Runtime::Django => "config.wsgi",
+            Runtime::Fastapi => "app.main:app",
+            Runtime::Streamlit => "app.py",
+            Runtime::PythonWorker => "worker",
+            Runtime::Node => "server.js",
+            Runtime::Static | Runtime::Custom => "",
+        }
+        .to_string()
+    });
+
+    let routes: Vec<Route> = s
+        .routes
+        .iter()
+        .map(|r| {
+            let path = r.path.clone().unwrap_or_else(|| "/".into());
+            let knows_base_path = matches!(runtime, Runtime::Streamlit | Runtime::Fastapi | Runtime::Django);
+            Route {
+                host: r.host.clone(),
+                strip_prefix: r.strip_prefix.unwrap_or(!knows_base_path && path != "/"),
+                path,
+                websocket: r.websocket.unwrap_or(runtime == Runtime::Streamlit),
+                rate_limit: r.rate_limit,
+            }
+        })
+        .collect();
+    let base_path = routes
+        .iter()
+        .find(|r| r.path != "/" && !r.strip_prefix)
+        .map(|r| r.path.trim_end_matches('/').to_string());
+
+    let command = s.command.clone().unwrap_or_else(|| {
+        let port = port.unwrap_or_default().to_string();
+        let mut cmd: Vec<String> = match runtime {
+            Runtime::Django => vec![
+                "gunicorn".into(),
+                format!("{entrypoint}:application"),
+                "--bind".into(),
+                format!("0.0.0.0:{port}"),
+                "--workers".into(),
+                "2".into(),
+                "--access-logfile".into(),
+                "-".into(),
+            ],
+            Runtime::Fastapi => {
+                let mut c = vec![
+                    "uvicorn".into(),
+                    entrypoint.clone(),
+                    "--host".into(),
+                    "0.0.0.0".into(),
+                    "--port".into(),
+                    port.clone(),
+                    "--proxy-headers".into(),
+                    "--forwarded-allow-ips".into(),
+                    "*".into(),
+                ];
+                if let Some(base) = &base_path {
+                    c.push("--root-path".into());
+                    c.push(base.clone());
+                }
+                c
+            }
+            Runtime::Streamlit => {
+                let mut c = vec![
+                    "streamlit".into(),
+                    "run".into(),
+                    entrypoint.clone(),
+                    format!("--server.port={port}"),
+                    "--server.address=0.0.0.0".into(),
+                    "--server.headless=true".into(),
+                    "--browser.gatherUsageStats=false".into(),
+                ];
+                if let Some(base) = &base_path {
+                    c.push(format!("--server.baseUrlPath={}", base.trim_start_matches('/')));
+                }
+                c
+            }
+            Runtime::PythonWorker => vec!["python".into(), "-m".into(), entrypoint.clone()],
+            Runtime::Node => vec!["node".into(), entrypoint.clone()],
+            Runtime::Static | Runtime::Custom => vec![],
+        };
+        cmd.retain(|c| !c.is_empty());
+        cmd
+    });
+
+    let health_path = match runtime {
+        Runtime::PythonWorker => s.health.clone(),
+        Runtime::Streamlit => Some(s.health.clone().unwrap_or_else(|| "/_stcore/health".into())),
+        _ => Some(s.health.clone().unwrap_or_else(|| "/healthz".into())),
+    };
+
+    let metrics_default_on = matches!(runtime, Runtime::Django | Runtime::Fastapi | Runtime::Node);
+    let metrics = {
+        let m = s.metrics.clone().unwrap_or_default();
+        let enabled = m.enabled.unwrap_or(metrics_default_on || s.metrics.is_some());
+        (enabled && port.is_some()).then(|| {
+            let (requests_total, status_label, duration) = match runtime {
+                Runtime::Django => (
+                    "django_http_responses_total_by_status_total",
+                    "status",
+                    "django_http_requests_latency_seconds_by_view_method",
+                ),
+                Runtime::Node => (
+                    "http_request_duration_seconds_count",
+                    "status_code",
+                    "http_request_duration_seconds",
+                ),
+                _ => ("http_requests_total", "status", "http_request_duration_seconds"),
+            };
+            Metrics {
+                path: m.path.clone().unwrap_or_else(|| "/metrics".into()),
+                requests_total: m.requests_total.clone().unwrap_or_else(|| requests_total.into()),
+                status_label: m.status_label.clone().unwrap_or_else(|| status_label.into()),
+                duration_histogram: m.duration_histogram.clone().unwrap_or_else(|| duration.into()),
+            }
+        })
+    };
+
+    let deploy: BTreeMap<String, DeployTarget> = environments
+        .iter()
+        .map(|env| {
+            let target = match &s.deploy {
+                None => DeployTarget::Compose,
+                Some(blueprint::Deploy::Everywhere(t)) => *t,
+                Some(blueprint::Deploy::PerEnvironment(map)) => map
+                    .get(&env.name)
+                    .or_else(|| map.get("default"))
+                    .copied()
+                    .unwrap_or(DeployTarget::Compose),
+            };
+            (env.name.clone(), target)
+        })
+        .collect();
+
+    let mut env_by_environment = BTreeMap::new();
+    for env in environments {
+        let mut vars: BTreeMap<String, Variable> = BTreeMap::new();
+        vars.insert(
+            "LOG_LEVEL".into(),
+            Variable {
+                value: Value::text(log_level_name(env.log_level, runtime)),
+                origin: Origin::Builtin,
+            },
+        );
+        if let (Some(base), Runtime::Django) = (&base_path, runtime) {
+            vars.insert(
+                "FORCE_SCRIPT_NAME".into(),
+                Variable { value: Value::text(base.clone()), origin: Origin::Builtin },
+            );
+        }
+        for store_name in &s.stores {
+            if let Some(store) = stores.iter().find(|st| &st.name == store_name) {
+                for (key, value) in store_variables(store, env.provider(store_name)) {
+                    vars.insert(key, Variable { value, origin: Origin::Store });
+                }
+            }
+        }
+        let layers = [(&s.env, Origin::Service)];
+        let env_layer = bp
+            .environments
+            .get(&env.name)
+            .map(|e| (&e.env, Origin::Environment));
+        for (map, origin) in layers.into_iter().chain(env_layer) {
+            for (key, raw) in map {
+                if let Some(value) = resolve_env_value(raw, &env.name) {
+                    vars.insert(key.clone(), Variable { value, origin });
+                }
+            }
+        }
+        env_by_environment.insert(env.name.clone(), vars);
+    }
+
+    let depends_on = s
+        .depends_on
+        .iter()
+        .map(|d| Dependency {
+            name: d.clone(),
+            kind: if bp.services.contains_key(d) {
+                DependencyKind::Service
+            } else {
+                DependencyKind::Store
+            },
+        })
+        .collect();
+
+    let dockerfile_name = s.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into());
+    let dockerfile = if path == "." {
+        dockerfile_name
+    } else {
+        format!("{path}/{dockerfile_name}")
+    };
+
+    let vercel_project = deploy
+        .values()
+        .any(|t| *t == DeployTarget::Vercel)
+        .then(|| {
+            bp.vercel
+                .projects
+                .get(name)
+                .map_or_else(|| format!("VERCEL_PROJECT_ID_{}", env_fragment(name)), |s| s.secret.clone())
+        });
+
+    Service {
+        name: name.to_string(),
+        runtime,
+        path,
+        version,
+        port,
+        command,
+        entrypoint,
+        health_path,
+        metrics,
+        routes,
+        base_path,
+        env: env_by_environment,
+        stores: s.stores.clone(),
+        depends_on,
+        resources: s.resources.as_ref().map(|r| Resources {
+            cpus: r.cpus,
+            memory: r.memory.clone(),
+        }),
+        deploy,
+        dockerfile,
+        generates_dockerfile: runtime != Runtime::Custom,
+        image: format!("{}/{}/{}-{}", project.registry, project.owner, project.name, name),
+        lint: s.lint.clone(),
+        test: s.test.clone(),
+        vercel_project,
+    }
+}
+
+fn log_level_name(level: LogLevel, runtime: Runtime) -> &'static str {
+    // Python's logging spells the levels in upper case; Node.js loggers in lower case.
+    let python = runtime != Runtime::Node && runtime != Runtime::Static;
+    match (level, python) {
+        (LogLevel::Debug, true) => "DEBUG",
+        (LogLevel::Info, true) => "INFO",
+        (LogLevel::Warning, true) => "WARNING",
+        (LogLevel::Error, true) => "ERROR",
+        (LogLevel::Debug, false) => "debug",
+        (LogLevel::Info, false) => "info",
+        (LogLevel::Warning, false) => "warn",
+        (LogLevel::Error, false) => "error",
+    }
+}
+
+fn resolve_env_value(raw: &blueprint::EnvValue, environment: &str) -> Option<Value> {
+    match raw {
+        blueprint::EnvValue::Plain(text) => Some(Value::text(text.clone())),
+        blueprint::EnvValue::Secret(secret) => Some(Value::secret(secret.secret.clone())),
+        blueprint::EnvValue::PerEnvironment(per) => per
+            .per_env
+            .get(environment)
+            .or(per.default.as_ref())
+            .map(|v| Value::text(v.clone())),
+    }
+}
+
+fn resolve_job(name: &str, j: &blueprint::Job) -> Job {
+    let timeout_seconds = j.timeout.as_deref().and_then(parse_duration).unwrap_or(1_800);
+    let stale_after_seconds = j
+        .stale_after
+        .as_deref()
+        .and_then(parse_duration)
+        .unwrap_or_else(|| {
+            let gap = Cron::parse(&j.schedule)
+                .ok()
+                .and_then(|c| c.longest_gap_seconds())
+                .unwrap_or(86_400);
+            (gap * 3).max(3_600)
+        });
+    Job {
+        name: name.to_string(),
+        description: j.description.clone().unwrap_or_else(|| format!("Scheduled job {name}")),
+        service: j.service.clone(),
+        schedule: j.schedule.split_whitespace().collect::<Vec<_>>().join(" "),
+        command: j.command.clone(),
+        timeout_seconds,
+        timeout: format_duration(timeout_seconds),
+        stale_after_seconds,
+        stale_after: format_duration(stale_after_seconds),
+    }
+}
+
+fn resolve_monitoring(bp: &Blueprint) -> Monitoring {
+    let m = &bp.monitoring;
+    let family = |t: &blueprint::AlertToggle, for_: &str, threshold: f64, severity: Severity| AlertFamily {
+        enabled: t.enabled.unwrap_or(true),
+        for_: t.for_.clone().unwrap_or_else(|| for_.to_string()),
+        threshold: t.threshold.unwrap_or(threshold),
+        severity: t.severity.unwrap_or(severity),
+    };
+    let runbook_base_url = m
+        .runbook_base_url
+        .clone()
+        .unwrap_or_else(|| format!("https://github.com/{}/blob/main/docs/runbooks", bp.project.repository))
+        .trim_end_matches('/')
+        .to_string();
+    let receivers: Vec<Receiver> = m
+        .receivers
+        .iter()
+        .map(|(name, r)| Receiver {
+            name: name.clone(),
+            kind: r.kind,
+            url_secret: r.url.as_ref().map(|s| s.secret.clone()),
+            channel: r.channel.clone(),
+            to: r.to.clone(),
+            from: r.from.clone(),
+            smarthost: r.smarthost.clone(),
+            username: r.username.clone(),
+            password_secret: r.password.as_ref().map(|s| s.secret.clone()),
+        })
+        .collect();
+    let all_receivers: Vec<String> = receivers.iter().map(|r| r.name.clone()).collect();
+    let routes = [Severity::Critical, Severity::Warning, Severity::Info]
+        .into_iter()
+        .map(|sev| {
+            let names = if m.routes.is_empty() {
+                all_receivers.clone()
+            } else {
+                m.routes.get(&sev).cloned().unwrap_or_default()
+            };
+            (sev, names)
+        })
+        .collect();
+    let scrape_interval = m.scrape_interval.clone().unwrap_or_else(|| "15s".into());
+    Monitoring {
+        enabled: m.enabled.unwrap_or(true),
+        evaluation_interval: m.evaluation_interval.clone().unwrap_or_else(|| scrape_interval.clone()),
+        scrape_interval,
+        retention: m.retention.clone().unwrap_or_else(|| "15d".into()),
+        receivers,
+        routes,
+        alerts: BuiltinAlerts {
+            service_down: family(&m.alerts.service_down, "2m", 0.0, Severity::Critical),
+            probe_failed: family(&m.alerts.probe_failed, "2m", 0.0, Severity::Critical),
+            error_ratio: family(&m.alerts.error_ratio, "10m", 0.05, Severity::Warning),
+            latency_p95: family(&m.alerts.latency_p95, "10m", 1.0, Severity::Warning),
+            job_failed: family(&m.alerts.job_failed, "0s", 0.0, Severity::Warning),
+            job_stale: family(&m.alerts.job_stale, "0s", 0.0, Severity::Critical),
+        },
+        custom_alerts: m
+            .custom_alerts
+            .iter()
+            .map(|(name, a)| CustomAlert {
+                name: name.clone(),
+                expr: a.expr.trim().to_string(),
+                for_: a.for_.clone().unwrap_or_else(|| "5m".into()),
+                severity: a.severity,
+                summary: a.summary.clone(),
+                description: a.description.clone().unwrap_or_else(|| a.summary.clone()),
+                runbook: a.runbook.clone().unwrap_or_else(|| format!("{runbook_base_url}/{name}.md")),
+                service: a.service.clone(),
+            })
+            .collect(),
+        slos: m
+            .slos
+            .iter()
+            .map(|(service, slo)| Slo {
+                service: service.clone(),
+                availability: slo.availability,
+                error_budget: ((100.0 - slo.availability) / 100.0 * 1e6).round() / 1e6,
+                min_request_rate: slo.min_request_rate.unwrap_or(0.1),
+            })
+            .collect(),
+        runbook_base_url,
+        grafana: Grafana {
+            enabled: m.grafana.enabled.unwrap_or(true),
+            admin_user: m.grafana.admin_user.clone().unwrap_or_else(|| "admin".into()),
+            admin_password_secret: m
+                .grafana
+                .admin_password
+                .as_ref()
+                .map_or_else(|| "GRAFANA_ADMIN_PASSWORD".into(), |s| s.secret.clone()),
+            dashboards: m.grafana.dashboards.unwrap_or(true),
+        },
+        log_max_size: m.logs.max_size.clone().unwrap_or_else(|| "10m".into()),
+        log_max_files: m.logs.max_files.unwrap_or(3),
+    }
+}
+
+/// Normalizes a relative source path: no `./` prefix, no trailing `/`, `.` for the root.
+pub fn normalize_path(path: &str) -> String {
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    }
+}
