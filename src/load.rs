@@ -145,6 +145,21 @@ pub fn parse(file: &str, source: &str) -> Result<Document, Vec<Diagnostic>> {
                         .take(60)
                         .collect();
                     message = format!("the alias `*{name}` has no anchor `&{name}` before it");
+                } else if message.contains("simple key expected ':'") {
+                    let key: String = source[offset..]
+                        .chars()
+                        .take_while(|c| *c != '\n' && *c != '\r')
+                        .take(60)
+                        .collect();
+                    message = format!("`{}` has no `:` after it", key.trim_end());
+                } else if message.starts_with("unexpected character")
+                    && let Some(c) = source[offset..].chars().next()
+                {
+                    message = if c == '`' {
+                        "unexpected character `` ` ``".to_string()
+                    } else {
+                        format!("unexpected character `{}`", c.escape_debug())
+                    };
                 } else if !message.contains("quote")
                     && let Some((open, bracket)) = unclosed_flow(source, offset)
                 {
@@ -250,10 +265,24 @@ fn yaml_hint(message: &str, source: &str, offset: usize) -> String {
     let line = source[line_start..].lines().next().unwrap_or("");
     if line.starts_with('\t') || message.contains("tab") {
         "YAML indentation must use spaces, not tabs".into()
+    } else if message.contains("trailing content after") {
+        "a quoted value ends at its closing quote; quote the whole value, or remove the stray quote"
+            .into()
     } else if message.contains("quote") || message.contains("quoted") {
         "a quoted string is not closed on this line or a later one".into()
-    } else if message.contains("anchor") {
+    } else if message.contains("has no anchor") {
         "an alias (`*name`) can only repeat a value marked earlier with an anchor (`&name`)".into()
+    } else if message.contains("anchor or alias") {
+        "`&` and `*` start anchors and aliases in YAML; quote a value that begins with them".into()
+    } else if message.starts_with("unexpected character `@`")
+        || message.starts_with("unexpected character `` ` ``")
+        || message.starts_with("unexpected character `%`")
+    {
+        "`@`, `` ` `` and `%` cannot begin a plain value in YAML; quote the value".into()
+    } else if message.contains("misplaced bracket") {
+        "a `]` or `}` here closes nothing; remove it, or quote the value it belongs to".into()
+    } else if message.contains("no `:` after it") {
+        "each line of a mapping is `key: value`, and this one has no `:`".into()
     } else if message.contains("bracket '['")
         || message.contains("flow sequence")
         || message.starts_with("`[`")

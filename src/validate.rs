@@ -604,6 +604,8 @@ impl Context<'_> {
                 // that the only one of the right type.
                 let typed: Vec<&Vec<jsonschema::ValidationError<'static>>> =
                     context.iter().filter(|b| !wrong_type(b)).collect();
+                // Ranked by: unknown keys that are typos of missing ones, then fewest missing
+                // keys, then fewest unknown keys.
                 let score = |branch: &Vec<jsonschema::ValidationError<'static>>| {
                     let missing: Vec<String> = branch
                         .iter()
@@ -615,7 +617,7 @@ impl Context<'_> {
                             _ => None,
                         })
                         .collect();
-                    branch
+                    let unknown: Vec<&String> = branch
                         .iter()
                         .filter(|e| here(e))
                         .filter_map(|e| match e.kind() {
@@ -625,19 +627,26 @@ impl Context<'_> {
                             _ => None,
                         })
                         .flatten()
+                        .collect();
+                    let typos = unknown
+                        .iter()
                         .filter(|k| did_you_mean(k, missing.iter().map(String::as_str)).is_some())
-                        .count()
+                        .count();
+                    (
+                        typos,
+                        std::cmp::Reverse(missing.len()),
+                        std::cmp::Reverse(unknown.len()),
+                    )
                 };
                 match typed.as_slice() {
                     [only] => Some(*only),
                     [] => None,
                     many => {
-                        let best = many.iter().map(|b| score(b)).max().unwrap_or(0);
-                        let top: Vec<_> = many.iter().filter(|b| score(b) == best).collect();
-                        if best > 0 && top.len() == 1 {
-                            Some(*top[0])
-                        } else {
-                            None
+                        let best = many.iter().map(|b| score(b)).max();
+                        let top: Vec<_> = many.iter().filter(|b| Some(score(b)) == best).collect();
+                        match top.as_slice() {
+                            [only] => Some(**only),
+                            _ => None,
                         }
                     }
                 }
