@@ -352,3 +352,72 @@ fn size_limit_is_exact() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("blueprints are limited to"));
 }
+
+/// Small random edits of the shipped blueprints (deterministic, so a failure reproduces):
+/// validation never panics, and every problem it reports is located on a real line, with the
+/// line shown and a caret under it.
+#[test]
+fn mutated_blueprints_are_always_located() {
+    const EDITS: &[&str] = &[
+        ":", "-", "[", "]", "{", "}", "\"", "'", "&", "*", "!", "|", ">", "#", "%", "@", "`", "\t",
+        " ", ",", "?", "\n", "\0", "é", "~", "0", "A",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |below: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % below as u64) as usize
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints");
+    let mut originals: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    originals.sort();
+    let mut checked = 0;
+    for path in originals {
+        let original = std::fs::read_to_string(&path).unwrap();
+        for round in 0..100 {
+            let mut chars: Vec<char> = original.chars().collect();
+            for _ in 0..=next(3) {
+                let at = next(chars.len());
+                let edit = EDITS[next(EDITS.len())].chars().next().unwrap();
+                match next(3) {
+                    0 => chars[at] = edit,
+                    1 => {
+                        chars.remove(at);
+                    }
+                    _ => chars.insert(at, edit),
+                }
+            }
+            let source: String = chars.into_iter().collect();
+            let lines = source.split('\n').count();
+            let result = std::panic::catch_unwind(|| {
+                blueprint::validate::validate_source("mutated.yaml", &source)
+            });
+            let context = || format!("{} round {round}:\n{source}", path.display());
+            let Ok(result) = result else {
+                panic!("validation panicked on {}", context());
+            };
+            let Err(diagnostics) = result else {
+                continue;
+            };
+            checked += 1;
+            assert!(!diagnostics.is_empty(), "{}", context());
+            for d in &diagnostics {
+                let text = d.render(false);
+                assert!(
+                    d.span.line >= 1 && d.span.line <= lines && d.span.column >= 1,
+                    "{text}\n{}",
+                    context()
+                );
+                assert!(d.line_text.is_some(), "{text}\n{}", context());
+                assert!(text.lines().any(is_caret_line), "{text}\n{}", context());
+                assert!(!d.message.is_empty(), "{}", context());
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} mutations were invalid");
+}
