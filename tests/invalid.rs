@@ -294,7 +294,7 @@ fn huge_file_is_refused_quickly() {
     let mut source = String::from(BLUEPRINT);
     source.push_str("jobs:\n");
     let mut i = 0;
-    while source.len() < 8 * 1024 * 1024 {
+    while source.len() < 8 * blueprint::load::MAX_INPUT_BYTES {
         source.push_str(&format!(
             "  job-{i}:\n    service: api\n    schedule: \"*/5 * * * *\"\n    command: [python, -m, app.jobs.job_{i}]\n"
         ));
@@ -311,8 +311,9 @@ fn huge_file_is_refused_quickly() {
     assert!(stderr.contains(&format!("{display}:1:1")), "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "the file is {} bytes; blueprints are limited to 1048576 bytes",
-            source.len()
+            "the file is {} bytes; blueprints are limited to {} bytes",
+            source.len(),
+            blueprint::load::MAX_INPUT_BYTES
         )),
         "{stderr}"
     );
@@ -334,7 +335,7 @@ fn huge_file_is_refused_quickly() {
 /// is refused.
 #[test]
 fn size_limit_is_exact() {
-    const LIMIT: usize = 1024 * 1024;
+    const LIMIT: usize = blueprint::load::MAX_INPUT_BYTES;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("padded.yaml");
     let mut source = String::from(BLUEPRINT);
