@@ -1,0 +1,614 @@
+//! The rendered files are checked by the tools their ecosystems trust, not only by our own
+//! tests: every file under `generated/*/` goes through the validators that `scripts/validators.sh`
+//! runs (installed, pinned, by `scripts/install-validators.sh`).
+//!
+//! So that this cannot pass vacuously, every validator is also run on a known-good fixture
+//! (`tests/validators/good/<tool>/`), which it must accept, and on deliberately broken ones
+//! (`tests/validators/broken/<tool>/`), which it must reject for the expected reason.
+//!
+//! With `CI` set, a validator that is not installed fails its test; otherwise it is skipped with
+//! a note on stderr. `BLUEPRINT_GENERATED_DIR` points the generated-tree test at another
+//! directory of renders.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Every tool `scripts/validators.sh` knows, each with a fixture test below.
+const TOOLS: &[&str] = &[
+    "hadolint",
+    "compose",
+    "nginx",
+    "caddy",
+    "promtool-config",
+    "promtool-rules",
+    "promtool-test",
+    "amtool",
+    "blackbox",
+    "actionlint",
+    "zizmor",
+    "workflow-schema",
+    "dependabot-schema",
+    "grafana-dashboard",
+    "vercel",
+    "yamllint",
+    "shellcheck",
+];
+
+/// The exit status with which `scripts/validators.sh` says a tool is not installed.
+const NOT_INSTALLED: i32 = 77;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixtures() -> PathBuf {
+    repo().join("tests/validators")
+}
+
+/// Whether this is CI, where a missing validator is an error rather than a skip.
+fn ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// What one validator said about one file.
+#[derive(Debug)]
+enum Outcome {
+    Accepted(String),
+    Rejected(String),
+    NotInstalled(String),
+}
+
+/// Runs `scripts/validators.sh TOOL FILE`.
+fn validate(tool: &str, file: &Path) -> Outcome {
+    let out = Command::new("bash")
+        .arg(repo().join("scripts/validators.sh"))
+        .arg(tool)
+        .arg(file)
+        .current_dir(repo())
+        .output()
+        .expect("bash runs scripts/validators.sh");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    match out.status.code() {
+        Some(0) => Outcome::Accepted(text),
+        Some(NOT_INSTALLED) => Outcome::NotInstalled(text),
+        _ => Outcome::Rejected(text),
+    }
+}
+
+/// Under CI, fails the calling test because `tool` is not installed; otherwise notes the skip.
+fn not_installed(tool: &str, message: &str) {
+    assert!(
+        !ci(),
+        "{tool} is not installed and CI is set: run scripts/install-validators.sh\n{message}"
+    );
+    eprintln!(
+        "SKIPPED: validator {tool} is not installed (scripts/install-validators.sh)\n{message}"
+    );
+}
+
+/// The fixture test of one validator: each `good` file (relative to tests/validators/good/<tool>)
+/// must be accepted, each `broken` one (relative to tests/validators/broken/<tool>) rejected,
+/// with every expected fragment in the validator's output.
+fn fixture_pair(tool: &str, good: &[&str], broken: &[(&str, &[&str])]) {
+    assert!(TOOLS.contains(&tool), "{tool} is listed in TOOLS");
+    let mut problems = Vec::new();
+    for rel in good {
+        let file = fixtures().join("good").join(tool).join(rel);
+        assert!(file.is_file(), "fixture {} exists", file.display());
+        match validate(tool, &file) {
+            Outcome::Accepted(_) => {}
+            Outcome::NotInstalled(message) => {
+                not_installed(tool, &message);
+                return;
+            }
+            Outcome::Rejected(output) => problems.push(format!(
+                "{tool} rejected the known-good fixture {}:\n{output}",
+                file.display()
+            )),
+        }
+    }
+    for (rel, expected) in broken {
+        let file = fixtures().join("broken").join(tool).join(rel);
+        assert!(file.is_file(), "fixture {} exists", file.display());
+        match validate(tool, &file) {
+            Outcome::Accepted(output) => problems.push(format!(
+                "{tool} accepted the broken fixture {}:\n{output}",
+                file.display()
+            )),
+            Outcome::NotInstalled(message) => {
+                not_installed(tool, &message);
+                return;
+            }
+            Outcome::Rejected(output) => {
+                for fragment in *expected {
+                    if !output.contains(fragment) {
+                        problems.push(format!(
+                            "{tool} rejected {} but not for the expected reason \
+                             (no {fragment:?} in its output):\n{output}",
+                            file.display()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn every_validator_has_fixtures() {
+    let out = Command::new("bash")
+        .arg(repo().join("scripts/validators.sh"))
+        .arg("--list")
+        .output()
+        .expect("bash runs scripts/validators.sh");
+    assert!(out.status.success(), "validators.sh --list succeeds");
+    let listed: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let ours: BTreeSet<String> = TOOLS.iter().map(|t| (*t).to_owned()).collect();
+    assert_eq!(listed, ours, "validators.sh --list and TOOLS agree");
+    for tool in TOOLS {
+        for kind in ["good", "broken"] {
+            let dir = fixtures().join(kind).join(tool);
+            assert!(dir.is_dir(), "{} exists", dir.display());
+        }
+    }
+}
+
+#[test]
+fn hadolint_fixtures() {
+    fixture_pair(
+        "hadolint",
+        &["Dockerfile"],
+        &[("Dockerfile", &["DL3007", "DL3002"])],
+    );
+}
+
+#[test]
+fn compose_fixtures() {
+    fixture_pair(
+        "compose",
+        &["compose.dev.yaml"],
+        &[(
+            "compose.dev.yaml",
+            &["additional properties 'restart_policy' not allowed"],
+        )],
+    );
+}
+
+#[test]
+fn nginx_fixtures() {
+    fixture_pair(
+        "nginx",
+        &["nginx.conf"],
+        &[("nginx.conf", &["[emerg]", "\"proxy_pass\" directive"])],
+    );
+}
+
+#[test]
+fn caddy_fixtures() {
+    fixture_pair(
+        "caddy",
+        &["Caddyfile"],
+        &[
+            (
+                "directive/Caddyfile",
+                &["unrecognized directive: reverse_proxi"],
+            ),
+            ("unformatted/Caddyfile", &["caddy fmt would reformat"]),
+        ],
+    );
+}
+
+#[test]
+fn promtool_config_fixtures() {
+    fixture_pair(
+        "promtool-config",
+        &["prometheus.yml"],
+        &[("prometheus.yml", &["not a valid duration string: \"15\""])],
+    );
+}
+
+#[test]
+fn promtool_rules_fixtures() {
+    fixture_pair(
+        "promtool-rules",
+        &["api.yml"],
+        &[("api.yml", &["parse error: unclosed left parenthesis"])],
+    );
+}
+
+#[test]
+fn promtool_test_fixtures() {
+    fixture_pair(
+        "promtool-test",
+        &["tests/api_test.yml"],
+        &[("tests/api_test.yml", &["FAILED", "alertname: ApiDown"])],
+    );
+}
+
+#[test]
+fn amtool_fixtures() {
+    fixture_pair(
+        "amtool",
+        &["alertmanager.yml"],
+        &[("alertmanager.yml", &["undefined receiver \"oncall\""])],
+    );
+}
+
+#[test]
+fn blackbox_fixtures() {
+    fixture_pair(
+        "blackbox",
+        &["blackbox.yml"],
+        &[
+            (
+                "field/blackbox.yml",
+                &["field preferred_ip_protocl not found"],
+            ),
+            ("prober/blackbox.yml", &["unknown prober 'tcpp'"]),
+        ],
+    );
+}
+
+#[test]
+fn actionlint_fixtures() {
+    fixture_pair(
+        "actionlint",
+        &[".github/workflows/ci.yml"],
+        &[(
+            ".github/workflows/ci.yml",
+            &["undefined variable \"gihub\""],
+        )],
+    );
+}
+
+#[test]
+fn zizmor_fixtures() {
+    fixture_pair(
+        "zizmor",
+        &[".github/workflows/ci.yml"],
+        &[(".github/workflows/ci.yml", &["template-injection"])],
+    );
+}
+
+#[test]
+fn workflow_schema_fixtures() {
+    fixture_pair(
+        "workflow-schema",
+        &[".github/workflows/ci.yml"],
+        &[(
+            ".github/workflows/ci.yml",
+            &["'twenty' is not of type 'number'"],
+        )],
+    );
+}
+
+#[test]
+fn dependabot_schema_fixtures() {
+    fixture_pair(
+        "dependabot-schema",
+        &[".github/dependabot.yml"],
+        &[(".github/dependabot.yml", &["'fortnightly' is not one of"])],
+    );
+}
+
+#[test]
+fn grafana_dashboard_fixtures() {
+    fixture_pair(
+        "grafana-dashboard",
+        &["api.json"],
+        &[(
+            "api.json",
+            &[
+                "api.json:55:",
+                "Type 'string' is not assignable to type 'number'",
+            ],
+        )],
+    );
+}
+
+#[test]
+fn vercel_fixtures() {
+    fixture_pair(
+        "vercel",
+        &["vercel.json"],
+        &[
+            (
+                "typo/vercel.json",
+                &["'\"cleanUrl\"' does not exist in type"],
+            ),
+            (
+                "status/vercel.json",
+                &["30 is less than the minimum of 100"],
+            ),
+            ("routes/vercel.json", &["should not be valid under"]),
+        ],
+    );
+}
+
+#[test]
+fn yamllint_fixtures() {
+    fixture_pair(
+        "yamllint",
+        &["config.yaml"],
+        &[("config.yaml", &["(truthy)", "(key-duplicates)"])],
+    );
+}
+
+#[test]
+fn shellcheck_fixtures() {
+    fixture_pair(
+        "shellcheck",
+        &["entrypoint.sh"],
+        &[("entrypoint.sh", &["SC2086", "SC2068"])],
+    );
+}
+
+/// Whether the directory `dir` (a path relative to a render root) is `suffix` or ends with it.
+fn dir_is(dir: &str, suffix: &str) -> bool {
+    dir == suffix || dir.ends_with(&format!("/{suffix}"))
+}
+
+/// The validators for a file, by its path relative to its render root (`/`-separated).
+fn validators_for(rel: &str) -> Vec<&'static str> {
+    let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+    let yaml = name.ends_with(".yml") || name.ends_with(".yaml");
+    let mut tools = Vec::new();
+    if name == "Dockerfile" {
+        tools.push("hadolint");
+    }
+    if dir.is_empty() && name.starts_with("compose.") && yaml {
+        tools.push("compose");
+    }
+    if name == "nginx.conf" {
+        tools.push("nginx");
+    }
+    if name == "Caddyfile" {
+        tools.push("caddy");
+    }
+    if dir_is(dir, "monitoring/prometheus")
+        && name.starts_with("prometheus")
+        && name.ends_with(".yml")
+    {
+        tools.push("promtool-config");
+    }
+    if dir_is(dir, "monitoring/prometheus/rules") && name.ends_with(".yml") {
+        tools.push("promtool-rules");
+    }
+    if dir_is(dir, "monitoring/prometheus/tests") && name.ends_with(".yml") {
+        tools.push("promtool-test");
+    }
+    if name == "alertmanager.yml" {
+        tools.push("amtool");
+    }
+    if name == "blackbox.yml" {
+        tools.push("blackbox");
+    }
+    if dir_is(dir, ".github/workflows") && yaml {
+        tools.extend(["actionlint", "zizmor", "workflow-schema"]);
+    }
+    if dir_is(dir, ".github") && (name == "dependabot.yml" || name == "dependabot.yaml") {
+        tools.push("dependabot-schema");
+    }
+    if dir_is(dir, "monitoring/grafana/dashboards") && name.ends_with(".json") {
+        tools.push("grafana-dashboard");
+    }
+    if name == "vercel.json" {
+        tools.push("vercel");
+    }
+    if yaml {
+        tools.push("yamllint");
+    }
+    if name.ends_with(".sh") {
+        tools.push("shellcheck");
+    }
+    tools
+}
+
+#[test]
+fn files_map_to_their_validators() {
+    let cases: &[(&str, &[&str])] = &[
+        ("compose.dev.yaml", &["compose", "yamllint"]),
+        ("deploy/compose.dev.yaml", &["yamllint"]),
+        (".env.dev.example", &[]),
+        ("docker/api/Dockerfile", &["hadolint"]),
+        ("docker/api/entrypoint.sh", &["shellcheck"]),
+        ("proxy/prod/nginx.conf", &["nginx"]),
+        ("proxy/prod/Caddyfile", &["caddy"]),
+        (
+            "monitoring/prometheus/prometheus.yml",
+            &["promtool-config", "yamllint"],
+        ),
+        (
+            "monitoring/prometheus/prometheus.prod.yml",
+            &["promtool-config", "yamllint"],
+        ),
+        (
+            "monitoring/prometheus/rules/api.yml",
+            &["promtool-rules", "yamllint"],
+        ),
+        (
+            "monitoring/prometheus/tests/api.yml",
+            &["promtool-test", "yamllint"],
+        ),
+        (
+            "monitoring/alertmanager/alertmanager.yml",
+            &["amtool", "yamllint"],
+        ),
+        (
+            "monitoring/blackbox/blackbox.yml",
+            &["blackbox", "yamllint"],
+        ),
+        (
+            "monitoring/grafana/dashboards/api.json",
+            &["grafana-dashboard"],
+        ),
+        (
+            "monitoring/grafana/provisioning/dashboards/dashboards.yml",
+            &["yamllint"],
+        ),
+        (
+            ".github/workflows/ci.yml",
+            &["actionlint", "zizmor", "workflow-schema", "yamllint"],
+        ),
+        (".github/dependabot.yml", &["dependabot-schema", "yamllint"]),
+        ("web/vercel.json", &["vercel"]),
+        (".blueprint/manifest.json", &[]),
+    ];
+    for (rel, expected) in cases {
+        assert_eq!(validators_for(rel), *expected, "validators for {rel}");
+    }
+}
+
+/// One validator run on one rendered file.
+struct Job {
+    tool: &'static str,
+    file: PathBuf,
+    shown: String,
+}
+
+#[test]
+fn generated_renders_pass_their_validators() {
+    // BLUEPRINT_GENERATED_DIR points the test at other renders (e.g. a scratch render).
+    let generated = std::env::var_os("BLUEPRINT_GENERATED_DIR")
+        .map_or_else(|| repo().join("generated"), PathBuf::from);
+    let mut renders: Vec<PathBuf> = fs::read_dir(&generated)
+        .map(|entries| {
+            entries
+                .map(|e| e.expect("read generated/").path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    renders.sort();
+    if renders.is_empty() {
+        let message = format!(
+            "NO RENDERS: {} has no render directories, so no generated file was validated",
+            generated.display()
+        );
+        assert!(!ci(), "{message} (CI is set)");
+        eprintln!("{message}");
+        return;
+    }
+
+    let mut jobs = Vec::new();
+    for render in &renders {
+        for entry in walkdir::WalkDir::new(render).sort_by_file_name() {
+            let entry = entry.expect("walk generated/");
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let rel = entry
+                .path()
+                .strip_prefix(render)
+                .expect("below the render")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let shown = entry
+                .path()
+                .strip_prefix(repo())
+                .unwrap_or(entry.path())
+                .display()
+                .to_string();
+            for tool in validators_for(&rel) {
+                jobs.push(Job {
+                    tool,
+                    file: entry.path().to_path_buf(),
+                    shown: shown.clone(),
+                });
+            }
+        }
+    }
+    if jobs.is_empty() {
+        let names: Vec<String> = renders
+            .iter()
+            .map(|r| {
+                r.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let message = format!(
+            "NOTHING TO VALIDATE: the renders under generated/ ({}) hold no file that any \
+             validator checks",
+            names.join(", ")
+        );
+        assert!(!ci(), "{message} (CI is set)");
+        eprintln!("{message}");
+        return;
+    }
+
+    // The validators are separate processes: run a few at a time.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(job) = jobs.get(i) else { break };
+                    let outcome = validate(job.tool, &job.file);
+                    results.lock().expect("results lock").push((i, outcome));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("results lock");
+    results.sort_by_key(|(i, _)| *i);
+
+    let mut failures = Vec::new();
+    let mut missing = BTreeSet::new();
+    let mut passed = 0;
+    for (i, outcome) in results {
+        let job = &jobs[i];
+        match outcome {
+            Outcome::Accepted(_) => passed += 1,
+            Outcome::NotInstalled(_) => {
+                missing.insert(job.tool);
+            }
+            Outcome::Rejected(output) => failures.push(format!(
+                "---- {} rejected {} ----\n{}",
+                job.tool,
+                job.shown,
+                output.trim_end()
+            )),
+        }
+    }
+    let files: BTreeSet<&Path> = jobs.iter().map(|j| j.file.as_path()).collect();
+    eprintln!(
+        "validated {} generated files in {} renders: {} checks passed, {} failed, {} skipped",
+        files.len(),
+        renders.len(),
+        passed,
+        failures.len(),
+        jobs.len() - passed - failures.len(),
+    );
+    if !missing.is_empty() {
+        let tools: Vec<&str> = missing.into_iter().collect();
+        let message = format!(
+            "validators not installed: {} (run scripts/install-validators.sh)",
+            tools.join(", ")
+        );
+        if ci() {
+            failures.push(format!("{message}; CI is set, so this fails"));
+        } else {
+            eprintln!("SKIPPED: {message}");
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} problem(s) in generated files:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
