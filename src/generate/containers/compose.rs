@@ -138,7 +138,7 @@ pub fn header(model: &Model, environment: &Environment) -> String {
     let env = &environment.name;
     let run = format!("docker compose --env-file .env.{env} -f compose.{env}.yaml");
     let mut text = format!(
-        "# The {project} stack, {env} environment. Run it from this directory with:\n#   {run} up -d\n# Every ${{VARIABLE}} below comes from .env.{env}: copy .env.{env}.example and fill it in.\n",
+        "# The {project} stack, {env} environment. Run it from this directory with:\n#   {run} up -d\n# The variables it interpolates come from .env.{env}: copy .env.{env}.example and fill it in.\n",
         project = model.project.name,
     );
     if model.has_proxy() && model.proxy.engine == ProxyEngine::Nginx && environment.tls {
