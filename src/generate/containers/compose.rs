@@ -426,6 +426,29 @@ impl<'a> Stack<'a> {
         names.iter().map(|n| n.to_string()).collect()
     }
 
+    /// A debug port on the loopback: the same host port when it is free, an ephemeral one when
+    /// another container already has it.
+    fn loopback_port(&mut self, port: u16, shared: bool) -> Port {
+        Port {
+            target: port,
+            published: (!shared && self.host_ports.insert(port)).then(|| port.to_string()),
+            host_ip: Some("127.0.0.1".into()),
+            protocol: "tcp",
+        }
+    }
+
+    /// In development, an internal tool the proxy does not route publishes its port on the
+    /// loopback (through `egress`: an internal network cannot publish), so it can be opened.
+    fn publish_tool(&mut self, container: &mut ComposeService, tool: InternalTool, port: u16) {
+        if !self.environment.publish_app_ports || tool_prefix(self.model, tool).is_some() {
+            return;
+        }
+        container.ports.push(self.loopback_port(port, false));
+        if !container.networks.iter().any(|n| n == NET_EGRESS) {
+            container.networks.push(NET_EGRESS.to_string());
+        }
+    }
+
     /// The health check of an app container, when its image has a known way to call its
     /// health endpoint.
     fn app_healthcheck(service: &Service) -> Option<Healthcheck> {
@@ -476,15 +499,9 @@ impl<'a> Stack<'a> {
         if self.environment.publish_app_ports
             && let Some(port) = service.port
         {
-            // Several replicas, or a port another container already has: an ephemeral host port.
-            let published = (self.environment.replicas <= 1 && self.host_ports.insert(port))
-                .then(|| port.to_string());
-            ports.push(Port {
-                target: port,
-                published,
-                host_ip: Some("127.0.0.1".into()),
-                protocol: "tcp",
-            });
+            // Several replicas cannot share one host port: they get ephemeral ones.
+            let shared = self.environment.replicas > 1;
+            ports.push(self.loopback_port(port, shared));
         }
         let mut container = ComposeService {
             image: self.built_image(service, &name),
@@ -884,7 +901,7 @@ impl<'a> Stack<'a> {
             ));
         }
         let data = self.volume("prometheus-data", "/prometheus", false);
-        let prometheus = ComposeService {
+        let mut prometheus = ComposeService {
             image: images::PROMETHEUS.into(),
             command: Some(command),
             volumes: vec![
@@ -902,6 +919,7 @@ impl<'a> Stack<'a> {
             networks: Self::networks(&[NET_INTERNAL]),
             ..self.confined(true)
         };
+        self.publish_tool(&mut prometheus, InternalTool::Prometheus, PROMETHEUS_PORT);
         self.services.insert(PROMETHEUS.into(), prometheus);
     }
 
@@ -950,7 +968,7 @@ impl<'a> Stack<'a> {
             }
         }
         let data = self.volume("alertmanager-data", "/alertmanager", false);
-        let alertmanager = ComposeService {
+        let mut alertmanager = ComposeService {
             image: images::ALERTMANAGER.into(),
             command: Some(command),
             secrets,
@@ -969,6 +987,11 @@ impl<'a> Stack<'a> {
             networks: Self::networks(&[NET_INTERNAL, NET_EGRESS]),
             ..self.confined(true)
         };
+        self.publish_tool(
+            &mut alertmanager,
+            InternalTool::Alertmanager,
+            ALERTMANAGER_PORT,
+        );
         self.services.insert(ALERTMANAGER.into(), alertmanager);
     }
 
@@ -995,6 +1018,8 @@ impl<'a> Stack<'a> {
                 "GF_ANALYTICS_CHECK_FOR_UPDATES".to_string(),
                 "false".to_string(),
             ),
+            // Logs to stdout only, rotated by Docker: the root file system is read-only.
+            ("GF_LOG_MODE".to_string(), "console".to_string()),
         ]);
         if let Some(prefix) = &prefix {
             environment.insert(
@@ -1014,7 +1039,7 @@ impl<'a> Stack<'a> {
             ));
         }
         volumes.push(self.volume("grafana-data", "/var/lib/grafana", false));
-        let grafana = ComposeService {
+        let mut grafana = ComposeService {
             image: images::GRAFANA.into(),
             environment,
             secrets: vec![password_file],
@@ -1026,6 +1051,7 @@ impl<'a> Stack<'a> {
             networks: Self::networks(&[NET_INTERNAL]),
             ..self.confined(true)
         };
+        self.publish_tool(&mut grafana, InternalTool::Grafana, GRAFANA_PORT);
         self.services.insert(GRAFANA.into(), grafana);
     }
 

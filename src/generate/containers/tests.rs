@@ -174,18 +174,53 @@ fn development_publishes_app_ports_on_loopback_only() {
         // A container only on an internal network cannot publish anything.
         assert!(strings(&compose["services"][name]["networks"]).contains(&"egress".to_string()));
     }
+    // Alertmanager is the one internal tool the reference does not route through the proxy.
     for (name, service) in services(&compose) {
-        if !["api", "dashboard", "proxy"].contains(&name.as_str()) {
+        if !["api", "dashboard", "proxy", "alertmanager"].contains(&name.as_str()) {
             assert!(
                 service.get("ports").is_none(),
                 "dev: {name} publishes nothing"
             );
         }
     }
+    assert_eq!(
+        compose["services"]["alertmanager"]["ports"][0]["published"],
+        "9093"
+    );
     assert!(
         compose["services"]["api"].get("restart").is_none(),
         "no restarts in development"
     );
+}
+
+#[test]
+fn unrouted_tools_are_published_on_loopback_in_development_only() {
+    let model = example("minimal");
+    assert!(
+        !model.has_proxy(),
+        "minimal has no proxy to route the tools"
+    );
+    let compose = compose_of(&model, "dev");
+    for (tool, port) in [
+        ("prometheus", 9090),
+        ("alertmanager", 9093),
+        ("grafana", 3000),
+    ] {
+        let service = &compose["services"][tool];
+        assert_eq!(service["ports"][0]["published"], port.to_string(), "{tool}");
+        assert_eq!(service["ports"][0]["host_ip"], "127.0.0.1", "{tool}");
+        assert!(
+            strings(&service["networks"]).contains(&"egress".to_string()),
+            "{tool} can publish"
+        );
+    }
+    let prod = compose_of(&example("task-queue"), "prod");
+    for tool in ["prometheus", "alertmanager", "grafana"] {
+        assert!(
+            prod["services"][tool].get("ports").is_none(),
+            "prod: {tool}"
+        );
+    }
 }
 
 #[test]
@@ -866,6 +901,10 @@ fn internal_tools_serve_under_the_prefix_the_proxy_routes() {
         "true"
     );
     assert_eq!(grafana["environment"]["GF_AUTH_ANONYMOUS_ENABLED"], "false");
+    assert_eq!(
+        grafana["environment"]["GF_LOG_MODE"], "console",
+        "no log file on a read-only root"
+    );
     assert!(
         strings(&grafana["healthcheck"]["test"])
             .contains(&"http://127.0.0.1:3000/grafana/api/health".to_string())
