@@ -56,6 +56,11 @@ pub const NET_EGRESS: &str = "egress";
 /// The variable that tags every image built here.
 pub const TAG: &str = "TAG";
 
+/// certbot's deploy hook: certbot writes keys readable by root only, and the unprivileged nginx
+/// (uid and gid 101) must read them. Group 101 gets read access; root keeps ownership, so
+/// renewals (by root without capabilities to override permissions) still work.
+const CERTBOT_DEPLOY_HOOK: &str = "chgrp -R 101 /etc/letsencrypt/live /etc/letsencrypt/archive && chmod -R g+rX /etc/letsencrypt/live /etc/letsencrypt/archive";
+
 /// The PostgreSQL user and database of store containers, as `model.rs` composes their URL.
 const POSTGRES_APP: &str = "app";
 
@@ -151,7 +156,7 @@ pub fn header(model: &Model, environment: &Environment) -> String {
             .map(|h| format!(" -d {h}"))
             .collect();
         text.push_str(&format!(
-            "#\n# HTTPS: nginx cannot start without its certificate. Get it once, before the first `up`:\n#   {run} run --rm --publish 80:80 --entrypoint certbot {CERTBOT} certonly --standalone --non-interactive --agree-tos {email} --cert-name {domain}{domains}\n# The {CERTBOT} service then renews it through the proxy, which reloads it every 6 hours.\n",
+            "#\n# HTTPS: nginx cannot start without its certificate. Get it once, before the first `up`:\n#   {run} run --rm --publish 80:80 --entrypoint certbot {CERTBOT} certonly --standalone --non-interactive --agree-tos {email} --deploy-hook '{CERTBOT_DEPLOY_HOOK}' --cert-name {domain}{domains}\n# The {CERTBOT} service then renews it through the proxy, which reloads it every 6 hours.\n",
             domain = environment.domain,
         ));
     }
@@ -789,12 +794,15 @@ impl<'a> Stack<'a> {
             entrypoint: Some(vec![
                 "/bin/sh".into(),
                 "-c".into(),
-                "trap exit TERM; while :; do certbot renew --webroot --webroot-path /var/www/certbot --quiet; sleep 12h & wait $${!}; done".into(),
+                format!(
+                    "trap exit TERM; while :; do certbot renew --webroot --webroot-path /var/www/certbot --quiet --deploy-hook '{CERTBOT_DEPLOY_HOOK}'; sleep 12h & wait $${{!}}; done"
+                ),
             ]),
             volumes: vec![certificates, webroot],
-            // Only for the first certificate (`certonly --standalone` on port 80, see the top of
-            // this file); renewals go through the proxy's webroot.
-            cap_add: vec!["NET_BIND_SERVICE".into()],
+            // CHOWN for the deploy hook's chgrp; NET_BIND_SERVICE only for the first certificate
+            // (`certonly --standalone` on port 80, see the top of this file): renewals go
+            // through the proxy's webroot.
+            cap_add: vec!["CHOWN".into(), "NET_BIND_SERVICE".into()],
             // Healthy once the certificate exists.
             healthcheck: Some(Healthcheck {
                 interval: "1m".into(),

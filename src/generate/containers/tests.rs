@@ -1009,7 +1009,17 @@ fn tls_with_nginx_brings_certbot_and_its_volumes() {
             "proxy mounts {target} read-only"
         );
     }
+    assert_eq!(strings(&certbot["cap_add"]), ["CHOWN", "NET_BIND_SERVICE"]);
+    let renew = strings(&certbot["entrypoint"]).pop().unwrap();
+    assert!(
+        renew.contains("--deploy-hook 'chgrp -R 101 "),
+        "nginx (gid 101) can read the key: {renew}"
+    );
     let header = file(&model, "compose.prod.yaml");
+    assert!(
+        header.contains("--deploy-hook 'chgrp -R 101 "),
+        "the first certificate too"
+    );
     assert!(
         header.contains("certonly --standalone"),
         "the first certificate is explained"
