@@ -84,8 +84,11 @@ impl VirtualHost {
 struct ProxiedPath {
     /// The prefix without a trailing `/` (`/api`); `None` for the whole host.
     prefix: Option<String>,
-    /// Who answers: a service or an internal tool (names variables, zones and matchers).
+    /// Who answers: a service or an internal tool (names the upstream variable).
     label: String,
+    /// Unique in the environment: `<service>_<n>` for a service's n-th route, the tool's name
+    /// for a tool. Names nginx rate-limit zones and Caddy matchers.
+    name: String,
     /// The container's host name on the Compose network.
     upstream_host: String,
     /// The container's port.
@@ -103,8 +106,6 @@ struct ProxiedPath {
 /// Requests per second per client IP on one route.
 #[derive(Debug, Clone, Serialize)]
 struct RateLimit {
-    /// The shared-memory zone (nginx) / name, unique per route: `<service>_<n>`.
-    zone: String,
     /// Sustained requests per second.
     per_second: u32,
     /// Requests allowed in a burst above the rate (twice the rate).
@@ -144,6 +145,7 @@ fn tool_route(model: &Model, exposure: &Exposure) -> Option<ProxiedPath> {
         // form does not exist for it: `/` would shadow every service.
         prefix: Some(route_prefix(&exposure.path).unwrap_or_else(|| format!("/{}", exposure.host))),
         label: exposure.host.clone(),
+        name: identifier(&exposure.host),
         upstream_host: exposure.host.clone(),
         upstream_port: exposure.port,
         // Grafana Live streams dashboards over a websocket; the others are plain HTTP.
@@ -185,7 +187,6 @@ fn site(model: &Model, environment: &Environment) -> Site {
                 .rate_limit
                 .filter(|_| environment.hardening)
                 .map(|per_second| RateLimit {
-                    zone: format!("{}_{}", identifier(&service.name), index + 1),
                     per_second,
                     burst: per_second.saturating_mul(2),
                 });
@@ -196,6 +197,7 @@ fn site(model: &Model, environment: &Environment) -> Site {
                     strip_prefix: route.strip_prefix && prefix.is_some(),
                     prefix,
                     label: service.name.clone(),
+                    name: format!("{}_{}", identifier(&service.name), index + 1),
                     upstream_host: service.name.clone(),
                     upstream_port: port,
                     websocket: route.websocket,

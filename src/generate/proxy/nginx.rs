@@ -124,9 +124,9 @@ impl Context {
             .hosts
             .iter()
             .flat_map(|h| &h.routes)
-            .filter_map(|r| r.rate_limit.as_ref())
-            .map(|limit| Zone {
-                name: nginx_quote(&limit.zone),
+            .filter_map(|r| r.rate_limit.as_ref().map(|limit| (&r.name, limit)))
+            .map(|(name, limit)| Zone {
+                name: nginx_quote(name),
                 rate: nginx_quote(&format!("{}r/s", limit.per_second)),
             })
             .collect();
@@ -234,7 +234,7 @@ fn location(route: &ProxiedPath) -> Location {
             .map(nginx_quote),
         websocket: route.websocket,
         rate_limit: route.rate_limit.as_ref().map(|limit| LimitReq {
-            zone: nginx_quote(&limit.zone),
+            zone: nginx_quote(&route.name),
             burst: limit.burst,
         }),
         basic_auth: route.guard.as_ref().is_some_and(|g| g.basic_auth),
