@@ -83,6 +83,7 @@ struct Header {
 struct Host {
     address: String,
     has_root_route: bool,
+    has_prefix_routes: bool,
     routes: Vec<Route>,
 }
 
@@ -138,6 +139,7 @@ impl Context {
                         format!("http://{}", caddy_quote(&host.name))
                     },
                     has_root_route: host.has_root_route(),
+                    has_prefix_routes: host.routes.iter().any(|r| r.prefix.is_some()),
                     routes: host.routes.iter().map(caddy_route).collect(),
                 })
                 .collect(),

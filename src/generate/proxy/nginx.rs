@@ -71,6 +71,8 @@ struct Context {
     zones: Vec<Zone>,
     certificate: String,
     certificate_key: String,
+    certificate_name: String,
+    certificate_domains: String,
     redirect_names: String,
     security_headers: Vec<Header>,
     unavailable_page: String,
@@ -138,6 +140,12 @@ impl Context {
             zones,
             certificate: nginx_quote(&format!("{live}/fullchain.pem")),
             certificate_key: nginx_quote(&format!("{live}/privkey.pem")),
+            certificate_name: comment_text(&environment.domain),
+            certificate_domains: site
+                .hosts
+                .iter()
+                .map(|h| format!(" -d {}", comment_text(&h.name)))
+                .collect(),
             redirect_names: site
                 .hosts
                 .iter()

@@ -772,6 +772,11 @@ fn nginx_protects_every_internal_tool_and_routes_no_other() {
                         location.all("rewrite").is_empty(),
                         "{name}: {tool} keeps its prefix"
                     );
+                    assert_eq!(
+                        location.has("proxy_set_header", &["Authorization", ""]),
+                        exposure.basic_auth,
+                        "{name}: {tool} never sees the proxy's credentials"
+                    );
                     routed.insert(format!("{tool} {:?}", location.args));
                 }
             }
@@ -1180,6 +1185,10 @@ fn caddy_protects_every_internal_tool_and_routes_no_other() {
                     assert!(
                         handle.all("uri").is_empty(),
                         "{name}: {tool} keeps its prefix"
+                    );
+                    assert_eq!(
+                        proxy.has("header_up", &["-Authorization"]),
+                        exposure.basic_auth
                     );
                     routed.insert(format!("{tool} {}", handle.args.join(" ")));
                 }
