@@ -499,11 +499,12 @@ fn expected_tools(model: &Model) -> Vec<&Exposure> {
 
 #[test]
 fn nginx_routes_every_compose_service_route_to_its_container() {
+    let mut checked = 0;
     for (name, model) in models() {
         for env in &model.environments {
             let servers = nginx_servers(&parse_nginx(&nginx_conf(&model, env)));
             let routes = expected_routes(&model, env);
-            assert!(!routes.is_empty(), "{name}/{}: nothing routed", env.name);
+            checked += routes.len();
             for route in routes {
                 let server = nginx_vhost(&servers, &route.host, env.tls);
                 for pattern in nginx_patterns(route.path) {
@@ -518,6 +519,8 @@ fn nginx_routes_every_compose_service_route_to_its_container() {
             }
         }
     }
+    // The reference example alone routes six paths in each of its three environments.
+    assert!(checked >= 18, "only {checked} routes checked");
 }
 
 #[test]
@@ -658,21 +661,19 @@ fn nginx_sends_hsts_only_where_the_environment_says() {
                 assert_eq!(hsts, usize::from(env.hsts), "{name}/{}", env.name);
             }
         }
-        let dev = model
-            .environments
-            .iter()
-            .find(|e| e.name == "dev")
-            .expect("dev");
-        assert!(
-            !nginx_conf(&model, dev).contains("Strict-Transport-Security"),
-            "{name}"
-        );
-        let prod = model
-            .environments
-            .iter()
-            .find(|e| e.name == "prod")
-            .expect("prod");
-        assert!(prod.hsts, "{name}: prod has HSTS");
+        for env in &model.environments {
+            let text = nginx_conf(&model, env);
+            assert_eq!(
+                text.contains("add_header Strict-Transport-Security max-age=63072000 always;"),
+                env.hsts,
+                "{name}/{}",
+                env.name
+            );
+            // Development never sends it: a browser would pin localhost to HTTPS for two years.
+            if env.tier == crate::blueprint::Tier::Development {
+                assert!(!text.contains("Strict-Transport-Security"), "{name}");
+            }
+        }
     }
 }
 
@@ -1094,21 +1095,18 @@ fn caddy_sends_hsts_and_headers_only_where_the_environment_says() {
                 }
             }
         }
-        let dev = model
-            .environments
-            .iter()
-            .find(|e| e.name == "dev")
-            .expect("dev");
-        assert!(
-            !caddyfile(&model, dev).contains("Strict-Transport-Security"),
-            "{name}"
-        );
-        let prod = model
-            .environments
-            .iter()
-            .find(|e| e.name == "prod")
-            .expect("prod");
-        assert!(caddyfile(&model, prod).contains("Strict-Transport-Security max-age=63072000"));
+        for env in &model.environments {
+            let text = caddyfile(&model, env);
+            assert_eq!(
+                text.contains("Strict-Transport-Security max-age=63072000"),
+                env.hsts,
+                "{name}/{}",
+                env.name
+            );
+            if env.tier == crate::blueprint::Tier::Development {
+                assert!(!text.contains("Strict-Transport-Security"), "{name}");
+            }
+        }
     }
 }
 
@@ -1279,6 +1277,7 @@ fn generate_renders_the_chosen_engine_for_every_environment() {
         let expected: Vec<String> = model
             .environments
             .iter()
+            .filter(|_| model.has_proxy())
             .map(|e| format!("proxy/{}/{file}", e.name))
             .collect();
         assert_eq!(paths, expected, "{name}");
