@@ -1,7 +1,7 @@
 //! The `proxy` generator: the reverse proxy that alone faces the internet.
 //!
 //! Per environment it renders `proxy/<env>/nginx.conf` or `proxy/<env>/Caddyfile`, depending on
-//! `proxy.engine`. Both engines render the same [`Site`]: the routing table of one environment
+//! `proxy.engine`. Both engines render the same `Site`: the routing table of one environment
 //! (virtual hosts, path prefixes, upstreams, protections), computed once here so that the two
 //! configs cannot disagree on what is routed where.
 
@@ -12,8 +12,6 @@ mod tests;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
-
-use serde::Serialize;
 
 use crate::blueprint::{InternalTool, ProxyEngine};
 use crate::generate::GeneratedFile;
@@ -47,7 +45,7 @@ pub fn generate(model: &Model) -> Vec<GeneratedFile> {
 }
 
 /// One environment's routing table, shared by both engines.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 struct Site {
     /// The project, for the opening comment.
     project: String,
@@ -64,7 +62,7 @@ struct Site {
 }
 
 /// One host name and what is routed under it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 struct VirtualHost {
     /// The host name.
     name: String,
@@ -80,7 +78,7 @@ impl VirtualHost {
 }
 
 /// A path prefix passed to one upstream container.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 struct ProxiedPath {
     /// The prefix without a trailing `/` (`/api`); `None` for the whole host.
     prefix: Option<String>,
@@ -104,7 +102,7 @@ struct ProxiedPath {
 }
 
 /// Requests per second per client IP on one route.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 struct RateLimit {
     /// Sustained requests per second.
     per_second: u32,
@@ -113,7 +111,7 @@ struct RateLimit {
 }
 
 /// What stands between the internet and an internal tool.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 struct Guard {
     /// HTTP basic auth is required.
     basic_auth: bool,

@@ -23,7 +23,7 @@ pub fn caddyfile(model: &Model, environment: &Environment) -> String {
 /// double-quoted with `"` escaped otherwise. A backslash cannot be escaped in a Caddyfile
 /// (before a quote it always escapes it), so backslashes are dropped, as are control
 /// characters: no schema-valid value contains either. The empty string becomes `""`.
-pub fn caddy_quote(value: &str) -> String {
+pub(crate) fn caddy_quote(value: &str) -> String {
     let plain = !value.is_empty()
         && value
             .chars()

@@ -25,7 +25,7 @@ pub fn nginx_conf(model: &Model, environment: &Environment) -> String {
 /// bare when it is made of plainly safe characters, double-quoted with `\` and `"` escaped
 /// otherwise. Newlines and tabs become nginx's `\n` and `\t` escapes; other control characters
 /// are dropped. The empty string becomes `""`.
-pub fn nginx_quote(value: &str) -> String {
+pub(crate) fn nginx_quote(value: &str) -> String {
     let plain = !value.is_empty()
         && value
             .chars()
