@@ -6,6 +6,11 @@
 //! Vec<GeneratedFile>`) -> [`writer`] (render, diff, check: the only code that touches disk).
 
 pub mod blueprint;
+pub mod cli;
+pub mod diagnostic;
 pub mod generate;
+pub mod load;
 pub mod model;
 pub mod syntax;
+pub mod validate;
+pub mod writer;

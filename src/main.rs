@@ -1,1 +1,5 @@
-fn main() {}
+//! The `blueprint` command. Everything lives in the library; see `blueprint::cli`.
+
+fn main() -> std::process::ExitCode {
+    blueprint::cli::run()
+}

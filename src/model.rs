@@ -620,7 +620,10 @@ impl Model {
         };
 
         let mut environments: Vec<Environment> = if bp.environments.is_empty() {
-            vec![resolve_environment("dev", &blueprint::Environment::default())]
+            vec![resolve_environment(
+                "dev",
+                &blueprint::Environment::default(),
+            )]
         } else {
             bp.environments
                 .iter()
@@ -649,11 +652,7 @@ impl Model {
 
         let proxy = Proxy {
             engine: bp.proxy.engine,
-            body_limit: bp
-                .proxy
-                .body_limit
-                .clone()
-                .unwrap_or_else(|| "10m".into()),
+            body_limit: bp.proxy.body_limit.clone().unwrap_or_else(|| "10m".into()),
             content_security_policy: bp
                 .proxy
                 .content_security_policy
@@ -741,7 +740,10 @@ impl Model {
     }
 
     /// Stores that run as containers in `environment`.
-    pub fn container_stores<'a>(&'a self, environment: &'a Environment) -> impl Iterator<Item = &'a Store> {
+    pub fn container_stores<'a>(
+        &'a self,
+        environment: &'a Environment,
+    ) -> impl Iterator<Item = &'a Store> {
         self.stores
             .iter()
             .filter(move |s| environment.provider(&s.name) == Provider::Container)
@@ -780,33 +782,74 @@ impl Model {
                 if let Some(vars) = service.env.get(&env.name) {
                     for var in vars.values() {
                         for secret in var.value.secrets() {
-                            add(secret, SecretHome::EnvFile, Some(&env.name), format!("service {}", service.name));
+                            add(
+                                secret,
+                                SecretHome::EnvFile,
+                                Some(&env.name),
+                                format!("service {}", service.name),
+                            );
                         }
                     }
                 }
             }
             for store in self.container_stores(env) {
-                for secret in [&store.password_secret, &store.access_key_secret].into_iter().flatten() {
-                    add(secret, SecretHome::EnvFile, Some(&env.name), format!("store {}", store.name));
+                for secret in [&store.password_secret, &store.access_key_secret]
+                    .into_iter()
+                    .flatten()
+                {
+                    add(
+                        secret,
+                        SecretHome::EnvFile,
+                        Some(&env.name),
+                        format!("store {}", store.name),
+                    );
                 }
             }
             if self.monitoring.enabled {
                 if self.monitoring.grafana.enabled {
-                    add(&self.monitoring.grafana.admin_password_secret, SecretHome::EnvFile, Some(&env.name), "grafana".into());
+                    add(
+                        &self.monitoring.grafana.admin_password_secret,
+                        SecretHome::EnvFile,
+                        Some(&env.name),
+                        "grafana".into(),
+                    );
                 }
                 for receiver in &self.monitoring.receivers {
-                    for secret in [&receiver.url_secret, &receiver.password_secret].into_iter().flatten() {
-                        add(secret, SecretHome::EnvFile, Some(&env.name), "alertmanager".into());
+                    for secret in [&receiver.url_secret, &receiver.password_secret]
+                        .into_iter()
+                        .flatten()
+                    {
+                        add(
+                            secret,
+                            SecretHome::EnvFile,
+                            Some(&env.name),
+                            "alertmanager".into(),
+                        );
                     }
                 }
             }
         }
         if self.services.iter().any(Service::on_vercel) {
-            add(&self.vercel.token_secret, SecretHome::GitHub, None, "workflow deploy".into());
-            add(&self.vercel.org_secret, SecretHome::GitHub, None, "workflow deploy".into());
+            add(
+                &self.vercel.token_secret,
+                SecretHome::GitHub,
+                None,
+                "workflow deploy".into(),
+            );
+            add(
+                &self.vercel.org_secret,
+                SecretHome::GitHub,
+                None,
+                "workflow deploy".into(),
+            );
             for service in self.services.iter().filter(|s| s.on_vercel()) {
                 if let Some(project) = &service.vercel_project {
-                    add(project, SecretHome::GitHub, None, format!("workflow deploy ({})", service.name));
+                    add(
+                        project,
+                        SecretHome::GitHub,
+                        None,
+                        format!("workflow deploy ({})", service.name),
+                    );
                 }
             }
         }
@@ -849,7 +892,8 @@ fn resolve_store(name: &str, s: &blueprint::Store) -> Store {
         kind: s.kind,
         version: s.version.clone().unwrap_or_else(|| version.to_string()),
         port,
-        bucket: (s.kind == StoreKind::S3).then(|| s.bucket.clone().unwrap_or_else(|| name.to_string())),
+        bucket: (s.kind == StoreKind::S3)
+            .then(|| s.bucket.clone().unwrap_or_else(|| name.to_string())),
         url_env: match s.kind {
             StoreKind::Postgres => Some(s.url_env.clone().unwrap_or_else(|| "DATABASE_URL".into())),
             StoreKind::Redis => Some(s.url_env.clone().unwrap_or_else(|| "REDIS_URL".into())),
@@ -864,7 +908,9 @@ fn resolve_store(name: &str, s: &blueprint::Store) -> Store {
         backup: s.backup.as_ref().map(|b| Backup {
             schedule: b.schedule.clone(),
             retention: b.retention.clone(),
-            retention_days: parse_duration(&b.retention).unwrap_or(86_400).div_ceil(86_400),
+            retention_days: parse_duration(&b.retention)
+                .unwrap_or(86_400)
+                .div_ceil(86_400),
             target: b.target.clone(),
         }),
     }
@@ -896,7 +942,10 @@ fn store_variables(store: &Store, provider: Provider) -> Vec<(String, Value)> {
         }
         (StoreKind::S3, provider) => {
             let mut vars = vec![
-                ("S3_BUCKET".to_string(), Value::text(store.bucket.clone().unwrap_or_default())),
+                (
+                    "S3_BUCKET".to_string(),
+                    Value::text(store.bucket.clone().unwrap_or_default()),
+                ),
                 (
                     "AWS_ACCESS_KEY_ID".to_string(),
                     Value::secret(store.access_key_secret.clone().unwrap_or_default()),
@@ -958,7 +1007,10 @@ fn resolve_service(
         .iter()
         .map(|r| {
             let path = r.path.clone().unwrap_or_else(|| "/".into());
-            let knows_base_path = matches!(runtime, Runtime::Streamlit | Runtime::Fastapi | Runtime::Django);
+            let knows_base_path = matches!(
+                runtime,
+                Runtime::Streamlit | Runtime::Fastapi | Runtime::Django
+            );
             Route {
                 host: r.host.clone(),
                 strip_prefix: r.strip_prefix.unwrap_or(!knows_base_path && path != "/"),
@@ -1015,7 +1067,10 @@ fn resolve_service(
                     "--browser.gatherUsageStats=false".into(),
                 ];
                 if let Some(base) = &base_path {
-                    c.push(format!("--server.baseUrlPath={}", base.trim_start_matches('/')));
+                    c.push(format!(
+                        "--server.baseUrlPath={}",
+                        base.trim_start_matches('/')
+                    ));
                 }
                 c
             }
@@ -1036,7 +1091,9 @@ fn resolve_service(
     let metrics_default_on = matches!(runtime, Runtime::Django | Runtime::Fastapi | Runtime::Node);
     let metrics = {
         let m = s.metrics.clone().unwrap_or_default();
-        let enabled = m.enabled.unwrap_or(metrics_default_on || s.metrics.is_some());
+        let enabled = m
+            .enabled
+            .unwrap_or(metrics_default_on || s.metrics.is_some());
         (enabled && port.is_some()).then(|| {
             let (requests_total, status_label, duration) = match runtime {
                 Runtime::Django => (
@@ -1049,13 +1106,26 @@ fn resolve_service(
                     "status_code",
                     "http_request_duration_seconds",
                 ),
-                _ => ("http_requests_total", "status", "http_request_duration_seconds"),
+                _ => (
+                    "http_requests_total",
+                    "status",
+                    "http_request_duration_seconds",
+                ),
             };
             Metrics {
                 path: m.path.clone().unwrap_or_else(|| "/metrics".into()),
-                requests_total: m.requests_total.clone().unwrap_or_else(|| requests_total.into()),
-                status_label: m.status_label.clone().unwrap_or_else(|| status_label.into()),
-                duration_histogram: m.duration_histogram.clone().unwrap_or_else(|| duration.into()),
+                requests_total: m
+                    .requests_total
+                    .clone()
+                    .unwrap_or_else(|| requests_total.into()),
+                status_label: m
+                    .status_label
+                    .clone()
+                    .unwrap_or_else(|| status_label.into()),
+                duration_histogram: m
+                    .duration_histogram
+                    .clone()
+                    .unwrap_or_else(|| duration.into()),
             }
         })
     };
@@ -1089,13 +1159,22 @@ fn resolve_service(
         if let (Some(base), Runtime::Django) = (&base_path, runtime) {
             vars.insert(
                 "FORCE_SCRIPT_NAME".into(),
-                Variable { value: Value::text(base.clone()), origin: Origin::Builtin },
+                Variable {
+                    value: Value::text(base.clone()),
+                    origin: Origin::Builtin,
+                },
             );
         }
         for store_name in &s.stores {
             if let Some(store) = stores.iter().find(|st| &st.name == store_name) {
                 for (key, value) in store_variables(store, env.provider(store_name)) {
-                    vars.insert(key, Variable { value, origin: Origin::Store });
+                    vars.insert(
+                        key,
+                        Variable {
+                            value,
+                            origin: Origin::Store,
+                        },
+                    );
                 }
             }
         }
@@ -1138,10 +1217,10 @@ fn resolve_service(
         .values()
         .any(|t| *t == DeployTarget::Vercel)
         .then(|| {
-            bp.vercel
-                .projects
-                .get(name)
-                .map_or_else(|| format!("VERCEL_PROJECT_ID_{}", env_fragment(name)), |s| s.secret.clone())
+            bp.vercel.projects.get(name).map_or_else(
+                || format!("VERCEL_PROJECT_ID_{}", env_fragment(name)),
+                |s| s.secret.clone(),
+            )
         });
 
     Service {
@@ -1166,7 +1245,10 @@ fn resolve_service(
         deploy,
         dockerfile,
         generates_dockerfile: runtime != Runtime::Custom,
-        image: format!("{}/{}/{}-{}", project.registry, project.owner, project.name, name),
+        image: format!(
+            "{}/{}/{}-{}",
+            project.registry, project.owner, project.name, name
+        ),
         lint: s.lint.clone(),
         test: s.test.clone(),
         vercel_project,
@@ -1201,7 +1283,11 @@ fn resolve_env_value(raw: &blueprint::EnvValue, environment: &str) -> Option<Val
 }
 
 fn resolve_job(name: &str, j: &blueprint::Job) -> Job {
-    let timeout_seconds = j.timeout.as_deref().and_then(parse_duration).unwrap_or(1_800);
+    let timeout_seconds = j
+        .timeout
+        .as_deref()
+        .and_then(parse_duration)
+        .unwrap_or(1_800);
     let stale_after_seconds = j
         .stale_after
         .as_deref()
@@ -1215,7 +1301,10 @@ fn resolve_job(name: &str, j: &blueprint::Job) -> Job {
         });
     Job {
         name: name.to_string(),
-        description: j.description.clone().unwrap_or_else(|| format!("Scheduled job {name}")),
+        description: j
+            .description
+            .clone()
+            .unwrap_or_else(|| format!("Scheduled job {name}")),
         service: j.service.clone(),
         schedule: j.schedule.split_whitespace().collect::<Vec<_>>().join(" "),
         command: j.command.clone(),
@@ -1228,16 +1317,22 @@ fn resolve_job(name: &str, j: &blueprint::Job) -> Job {
 
 fn resolve_monitoring(bp: &Blueprint) -> Monitoring {
     let m = &bp.monitoring;
-    let family = |t: &blueprint::AlertToggle, for_: &str, threshold: f64, severity: Severity| AlertFamily {
-        enabled: t.enabled.unwrap_or(true),
-        for_: t.for_.clone().unwrap_or_else(|| for_.to_string()),
-        threshold: t.threshold.unwrap_or(threshold),
-        severity: t.severity.unwrap_or(severity),
-    };
+    let family =
+        |t: &blueprint::AlertToggle, for_: &str, threshold: f64, severity: Severity| AlertFamily {
+            enabled: t.enabled.unwrap_or(true),
+            for_: t.for_.clone().unwrap_or_else(|| for_.to_string()),
+            threshold: t.threshold.unwrap_or(threshold),
+            severity: t.severity.unwrap_or(severity),
+        };
     let runbook_base_url = m
         .runbook_base_url
         .clone()
-        .unwrap_or_else(|| format!("https://github.com/{}/blob/main/docs/runbooks", bp.project.repository))
+        .unwrap_or_else(|| {
+            format!(
+                "https://github.com/{}/blob/main/docs/runbooks",
+                bp.project.repository
+            )
+        })
         .trim_end_matches('/')
         .to_string();
     let receivers: Vec<Receiver> = m
@@ -1270,7 +1365,10 @@ fn resolve_monitoring(bp: &Blueprint) -> Monitoring {
     let scrape_interval = m.scrape_interval.clone().unwrap_or_else(|| "15s".into());
     Monitoring {
         enabled: m.enabled.unwrap_or(true),
-        evaluation_interval: m.evaluation_interval.clone().unwrap_or_else(|| scrape_interval.clone()),
+        evaluation_interval: m
+            .evaluation_interval
+            .clone()
+            .unwrap_or_else(|| scrape_interval.clone()),
         scrape_interval,
         retention: m.retention.clone().unwrap_or_else(|| "15d".into()),
         receivers,
@@ -1293,7 +1391,10 @@ fn resolve_monitoring(bp: &Blueprint) -> Monitoring {
                 severity: a.severity,
                 summary: a.summary.clone(),
                 description: a.description.clone().unwrap_or_else(|| a.summary.clone()),
-                runbook: a.runbook.clone().unwrap_or_else(|| format!("{runbook_base_url}/{name}.md")),
+                runbook: a
+                    .runbook
+                    .clone()
+                    .unwrap_or_else(|| format!("{runbook_base_url}/{name}.md")),
                 service: a.service.clone(),
             })
             .collect(),
@@ -1310,7 +1411,11 @@ fn resolve_monitoring(bp: &Blueprint) -> Monitoring {
         runbook_base_url,
         grafana: Grafana {
             enabled: m.grafana.enabled.unwrap_or(true),
-            admin_user: m.grafana.admin_user.clone().unwrap_or_else(|| "admin".into()),
+            admin_user: m
+                .grafana
+                .admin_user
+                .clone()
+                .unwrap_or_else(|| "admin".into()),
             admin_password_secret: m
                 .grafana
                 .admin_password

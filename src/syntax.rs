@@ -181,43 +181,39 @@ impl Cron {
         }
     }
 
-    /// The longest gap between two consecutive runs over one non-leap year, in seconds, or
-    /// `None` when the schedule never fires in that year (such as `0 0 31 2 *`).
+    /// The longest gap between two consecutive runs, in seconds, measured over two simulated
+    /// years (so weekly and monthly patterns wrap correctly), or `None` when the schedule never
+    /// fires (such as `0 0 31 2 *`).
     pub fn longest_gap_seconds(&self) -> Option<u64> {
         const DAYS_IN_MONTH: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-        let mut first: Option<u64> = None;
         let mut previous: Option<u64> = None;
-        let mut longest: u64 = 0;
+        let mut longest: Option<u64> = None;
         let mut day_index: u64 = 0;
-        // 2023-01-01 was a Sunday; the simulated year starts there.
-        for (month_index, days) in DAYS_IN_MONTH.iter().enumerate() {
-            for day in 1..=*days {
-                let weekday = (day_index % 7) as u32;
-                if self.month.matches(month_index as u32 + 1) && self.day_matches(day, weekday) {
-                    for hour in 0..24 {
-                        if !self.hour.matches(hour) {
-                            continue;
-                        }
-                        for minute in 0..60 {
-                            if !self.minute.matches(minute) {
-                                continue;
+        // The simulation starts on a Sunday, like 2023-01-01; leap days are ignored.
+        for _year in 0..2 {
+            for (month_index, days) in DAYS_IN_MONTH.iter().enumerate() {
+                for day in 1..=*days {
+                    let weekday = (day_index % 7) as u32;
+                    if self.month.matches(month_index as u32 + 1) && self.day_matches(day, weekday)
+                    {
+                        for hour in (0..24).filter(|h| self.hour.matches(*h)) {
+                            for minute in (0..60).filter(|m| self.minute.matches(*m)) {
+                                let t = day_index * 86_400
+                                    + u64::from(hour) * 3_600
+                                    + u64::from(minute) * 60;
+                                if let Some(p) = previous {
+                                    longest = Some(longest.unwrap_or(0).max(t - p));
+                                }
+                                previous = Some(t);
                             }
-                            let t = day_index * 86_400 + u64::from(hour) * 3_600 + u64::from(minute) * 60;
-                            if let Some(p) = previous {
-                                longest = longest.max(t - p);
-                            }
-                            first.get_or_insert(t);
-                            previous = Some(t);
                         }
                     }
+                    day_index += 1;
                 }
-                day_index += 1;
             }
         }
-        let (first, last) = (first?, previous?);
-        // The gap that wraps from the last run of the year to the first of the next.
-        longest = longest.max(365 * 86_400 - last + first);
-        Some(longest)
+        // A schedule that fires once a year has one gap in two years: a year.
+        longest.or_else(|| previous.map(|_| 365 * 86_400))
     }
 }
 
@@ -263,7 +259,14 @@ mod tests {
 
     #[test]
     fn cron_rejects_bad_fields() {
-        for bad in ["* * * *", "60 * * * *", "* 24 * * *", "*/0 * * * *", "5-1 * * * *", "a * * * *"] {
+        for bad in [
+            "* * * *",
+            "60 * * * *",
+            "* 24 * * *",
+            "*/0 * * * *",
+            "5-1 * * * *",
+            "a * * * *",
+        ] {
             assert!(Cron::parse(bad).is_err(), "{bad:?} must be rejected");
         }
     }

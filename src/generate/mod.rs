@@ -68,10 +68,22 @@ pub struct Generator {
 
 /// Every generator, in the fixed order their files are listed.
 pub const GENERATORS: &[Generator] = &[
-    Generator { name: "containers", run: containers::generate },
-    Generator { name: "proxy", run: proxy::generate },
-    Generator { name: "observability", run: observability::generate },
-    Generator { name: "ci", run: ci::generate },
+    Generator {
+        name: "containers",
+        run: containers::generate,
+    },
+    Generator {
+        name: "proxy",
+        run: proxy::generate,
+    },
+    Generator {
+        name: "observability",
+        run: observability::generate,
+    },
+    Generator {
+        name: "ci",
+        run: ci::generate,
+    },
 ];
 
 /// Serializes a typed value as YAML that YAML 1.1 readers (GitHub Actions, Compose) read back
@@ -91,7 +103,8 @@ pub fn to_yaml<T: serde::Serialize>(value: &T) -> String {
 
 /// Serializes a typed value as pretty JSON with a trailing newline.
 pub fn to_json<T: serde::Serialize>(value: &T) -> String {
-    let mut text = serde_json::to_string_pretty(value).expect("generator values always serialize to JSON");
+    let mut text =
+        serde_json::to_string_pretty(value).expect("generator values always serialize to JSON");
     text.push('\n');
     text
 }

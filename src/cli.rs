@@ -1,0 +1,383 @@
+//! The command line: argument parsing and the commands. `main` only calls [`run`].
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::blueprint::Blueprint;
+use crate::diagnostic::{Diagnostic, render_all};
+use crate::model::Model;
+use crate::validate::validate_source;
+use crate::writer::{self, FileState, Provenance};
+
+/// Exit code: success, nothing to report.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: drift or differences found.
+pub const EXIT_DIFFERENCES: u8 = 1;
+/// Exit code: invalid input, usage error or I/O error.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Render production-grade infrastructure from one declarative blueprint, and catch drift.
+///
+/// Exit codes: 0 ok; 1 drift or differences found (check, diff); 2 invalid blueprint, usage
+/// or I/O error, or a render refused because it would overwrite files blueprint did not create.
+#[derive(Debug, Parser)]
+#[command(name = "blueprint", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For programs.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check blueprints: YAML, schema and semantics. Reports every problem with file:line:col.
+    Validate {
+        /// Blueprint files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Write every generated file (atomically; never over files blueprint did not create).
+    Render {
+        /// The blueprint file.
+        file: PathBuf,
+        /// Output root. Default: the blueprint's directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Overwrite files that exist but were not created by blueprint.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show, as a unified diff, what `render` would change. Exit 1 when it would change anything.
+    Diff {
+        /// The blueprint file.
+        file: PathBuf,
+        /// Output root. Default: the blueprint's directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// The CI drift check: classify every generated file. Exit 1 unless all are up to date.
+    Check {
+        /// The blueprint file.
+        file: PathBuf,
+        /// Output root. Default: the blueprint's directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// List every file the blueprint generates, with the generator that makes it.
+    List {
+        /// The blueprint file.
+        file: PathBuf,
+    },
+    /// Print the blueprint JSON Schema.
+    Schema,
+}
+
+/// Parses the arguments and runs the command.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { EXIT_OK });
+        }
+    };
+    ExitCode::from(execute(cli.command))
+}
+
+fn execute(command: Command) -> u8 {
+    match command {
+        Command::Validate { files } => validate(&files),
+        Command::Render { file, out, force } => render(&file, out.as_deref(), force),
+        Command::Diff { file, out } => diff(&file, out.as_deref()),
+        Command::Check { file, out, format } => check(&file, out.as_deref(), format),
+        Command::List { file } => list(&file),
+        Command::Schema => {
+            print!("{}", crate::blueprint::json_schema());
+            EXIT_OK
+        }
+    }
+}
+
+/// Why a blueprint could not be loaded.
+pub enum LoadError {
+    /// The file could not be read.
+    Io(String),
+    /// It is not a valid blueprint.
+    Invalid(Vec<Diagnostic>),
+}
+
+/// Reads and validates a blueprint file.
+pub fn load(path: &Path) -> Result<Blueprint, LoadError> {
+    let display = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| LoadError::Io(format!("{display}: {e}")))?;
+    if bytes.len() > crate::load::MAX_INPUT_BYTES {
+        // Refused before decoding, so a huge file costs no more than its read.
+        return Err(LoadError::Invalid(vec![crate::load::too_large(
+            &display,
+            bytes.len(),
+        )]));
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let prefix = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
+            let span = crate::diagnostic::Span::new(&prefix, valid, valid);
+            return Err(LoadError::Invalid(vec![
+                Diagnostic::new(&display, span, "the file is not UTF-8 text")
+                    .with_source(&prefix)
+                    .with_hint("save the blueprint as UTF-8"),
+            ]));
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    validate_source(&display, text).map_err(LoadError::Invalid)
+}
+
+fn report_load_error(error: LoadError) -> u8 {
+    let mut stderr = anstream::stderr();
+    match error {
+        LoadError::Io(message) => {
+            let _ = writeln!(stderr, "error: {message}");
+        }
+        LoadError::Invalid(diagnostics) => {
+            let _ = write!(stderr, "{}", render_all(&diagnostics, true));
+        }
+    }
+    EXIT_ERROR
+}
+
+fn validate(files: &[PathBuf]) -> u8 {
+    let mut code = EXIT_OK;
+    for file in files {
+        match load(file) {
+            Ok(_) => println!("{}: valid", file.display()),
+            Err(e) => code = code.max(report_load_error(e)),
+        }
+    }
+    code
+}
+
+fn out_root(file: &Path, out: Option<&Path>) -> PathBuf {
+    match out {
+        Some(out) => out.to_path_buf(),
+        None => match file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
+    }
+}
+
+fn plan_for(file: &Path, out: Option<&Path>) -> Result<(writer::Plan, PathBuf, Provenance), u8> {
+    let blueprint = load(file).map_err(report_load_error)?;
+    let model = Model::from_blueprint(&blueprint);
+    let root = out_root(file, out);
+    let provenance = Provenance::new(file, &root);
+    match writer::plan(&model, &provenance) {
+        Ok(plan) => Ok((plan, root, provenance)),
+        Err(e) => {
+            eprintln!("error: {e} (this is a bug in blueprint; please report it)");
+            Err(EXIT_ERROR)
+        }
+    }
+}
+
+fn render(file: &Path, out: Option<&Path>, force: bool) -> u8 {
+    let (plan, root, _) = match plan_for(file, out) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match writer::render(&plan, &root, force) {
+        Ok(report) => {
+            let mut stderr = anstream::stderr();
+            for path in &report.overwrote_edits {
+                let _ = writeln!(
+                    stderr,
+                    "warning: {path} had been edited by hand; the edits were replaced"
+                );
+            }
+            for path in &report.kept_orphans {
+                let _ = writeln!(
+                    stderr,
+                    "warning: {path} is no longer generated but was edited by hand; kept it (delete it yourself if it is unused)"
+                );
+            }
+            for path in &report.deleted {
+                let _ = writeln!(stderr, "deleted {path} (no longer generated)");
+            }
+            println!(
+                "rendered {} files into {} ({} written, {} unchanged, {} deleted)",
+                plan.files.len(),
+                root.display(),
+                report.written.len(),
+                report.unchanged.len(),
+                report.deleted.len()
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+fn diff(file: &Path, out: Option<&Path>) -> u8 {
+    let (plan, root, _) = match plan_for(file, out) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match writer::diff(&plan, &root) {
+        Ok(diffs) if diffs.is_empty() => {
+            eprintln!("no differences: {} is up to date", root.display());
+            EXIT_OK
+        }
+        Ok(diffs) => {
+            let mut stdout = anstream::stdout();
+            for d in &diffs {
+                for line in d.diff.lines() {
+                    let style = if line.starts_with("+++") || line.starts_with("---") {
+                        anstyle::Style::new().bold()
+                    } else if line.starts_with('+') {
+                        anstyle::AnsiColor::Green.on_default()
+                    } else if line.starts_with('-') {
+                        anstyle::AnsiColor::Red.on_default()
+                    } else if line.starts_with("@@") {
+                        anstyle::AnsiColor::Cyan.on_default()
+                    } else {
+                        anstyle::Style::new()
+                    };
+                    let _ = writeln!(stdout, "{style}{line}{style:#}");
+                }
+            }
+            eprintln!("{} file(s) would change", diffs.len());
+            EXIT_DIFFERENCES
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+fn check(file: &Path, out: Option<&Path>, format: Format) -> u8 {
+    let (plan, root, provenance) = match plan_for(file, out) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let statuses = match writer::check(&plan, &root) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let drifted: Vec<&writer::FileStatus> = statuses
+        .iter()
+        .filter(|s| s.state != FileState::UpToDate)
+        .collect();
+    let fix = format!(
+        "blueprint render {} --out {}",
+        file.display(),
+        root.display()
+    );
+    match format {
+        Format::Json => {
+            let report = serde_json::json!({
+                "blueprint": provenance.blueprint,
+                "out": root.display().to_string(),
+                "up_to_date": drifted.is_empty(),
+                "fix": if drifted.is_empty() { serde_json::Value::Null } else { serde_json::Value::String(fix.clone()) },
+                "files": statuses,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("the report serializes")
+            );
+        }
+        Format::Text => {
+            let mut stdout = anstream::stdout();
+            if drifted.is_empty() {
+                let _ = writeln!(
+                    stdout,
+                    "{} files up to date in {}",
+                    statuses.len(),
+                    root.display()
+                );
+            } else {
+                let mut states: Vec<FileState> = drifted.iter().map(|s| s.state).collect();
+                states.sort();
+                states.dedup();
+                for state in states {
+                    let _ = writeln!(stdout, "{}:", state.describe());
+                    for s in drifted.iter().filter(|s| s.state == state) {
+                        let _ = writeln!(stdout, "  {}", s.path);
+                    }
+                }
+                let _ = writeln!(
+                    stdout,
+                    "\n{} of {} files drifted from {}. Fix: {fix}",
+                    drifted.len(),
+                    statuses.len(),
+                    file.display()
+                );
+                if drifted.iter().any(|s| s.state == FileState::EditedByHand) {
+                    let _ = writeln!(
+                        stdout,
+                        "Hand edits are lost on render: move them into the blueprint first."
+                    );
+                }
+            }
+        }
+    }
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        for s in &drifted {
+            let path = root.join(&s.path);
+            println!(
+                "::error file={},title=blueprint drift::{} is {}. Run `{}` and commit the result.",
+                path.display(),
+                s.path,
+                s.state.describe(),
+                fix
+            );
+        }
+    }
+    if drifted.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_DIFFERENCES
+    }
+}
+
+fn list(file: &Path) -> u8 {
+    let (plan, _, _) = match plan_for(file, None) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let width = plan
+        .files
+        .iter()
+        .map(|f| f.generator.len())
+        .max()
+        .unwrap_or(0);
+    for f in &plan.files {
+        println!("{:width$}  {}", f.generator, f.path);
+    }
+    EXIT_OK
+}

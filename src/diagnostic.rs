@@ -1,0 +1,256 @@
+//! Located diagnostics: `file:line:col`, the source line with a caret, what was expected, and
+//! a hint. Rendering is plain text (with optional colour) so snapshots are exact.
+
+use std::fmt::Write as _;
+
+/// A region of the source, with its 1-based line and column (in characters) precomputed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// Byte offset of the start.
+    pub start: usize,
+    /// Byte offset of the end (exclusive).
+    pub end: usize,
+    /// 1-based line of the start.
+    pub line: usize,
+    /// 1-based column of the start, in characters.
+    pub column: usize,
+}
+
+impl Span {
+    /// The span of `source[start..end]`; offsets are clamped to the source and char boundaries.
+    pub fn new(source: &str, start: usize, end: usize) -> Self {
+        let mut start = start.min(source.len());
+        while !source.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = end.clamp(start, source.len());
+        while !source.is_char_boundary(end) {
+            end += 1;
+        }
+        let before = &source[..start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = source[line_start..start].chars().count() + 1;
+        Self {
+            start,
+            end,
+            line,
+            column,
+        }
+    }
+}
+
+/// One problem in a blueprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file, as the user named it.
+    pub file: String,
+    /// Where.
+    pub span: Span,
+    /// The YAML path of the offending value (`services.api.port`); empty for the whole file.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// What was expected.
+    pub expected: Option<String>,
+    /// How to fix it.
+    pub hint: Option<String>,
+    /// The source line the span starts on (without its newline).
+    pub line_text: String,
+    /// How many characters of that line to underline (at least one).
+    pub underline: usize,
+}
+
+impl Diagnostic {
+    /// A diagnostic at `span` of `source`. The source line is captured now, so rendering needs
+    /// no access to the file.
+    pub fn new(file: &str, span: Span, message: impl Into<String>) -> Self {
+        Self {
+            file: file.to_string(),
+            span,
+            path: String::new(),
+            message: message.into(),
+            expected: None,
+            hint: None,
+            line_text: String::new(),
+            underline: 1,
+        }
+    }
+
+    /// Captures the source line and the underline length from `source`.
+    pub fn with_source(mut self, source: &str) -> Self {
+        let line_start = source[..self.span.start.min(source.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let line_end = source[line_start..]
+            .find('\n')
+            .map_or(source.len(), |i| line_start + i);
+        self.line_text = source[line_start..line_end]
+            .trim_end_matches('\r')
+            .to_string();
+        let end = self.span.end.min(line_end).max(self.span.start);
+        self.underline = source
+            .get(self.span.start..end)
+            .map_or(1, |s| s.chars().count())
+            .max(1);
+        self
+    }
+
+    /// Sets the YAML path.
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Sets what was expected.
+    pub fn with_expected(mut self, expected: impl Into<String>) -> Self {
+        self.expected = Some(expected.into());
+        self
+    }
+
+    /// Sets the hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Renders the diagnostic as text; `color` adds ANSI styles.
+    pub fn render(&self, color: bool) -> String {
+        let (red, blue, bold, reset) = if color {
+            ("\x1b[1;31m", "\x1b[1;34m", "\x1b[1m", "\x1b[0m")
+        } else {
+            ("", "", "", "")
+        };
+        let mut out = String::new();
+        let location = if self.path.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", self.path)
+        };
+        let _ = writeln!(
+            out,
+            "{red}error{reset}{bold}: {location}{}{reset}",
+            self.message
+        );
+        let gutter = self.span.line.to_string().len();
+        let pad = " ".repeat(gutter);
+        let _ = writeln!(
+            out,
+            "{pad}{blue}-->{reset} {}:{}:{}",
+            self.file, self.span.line, self.span.column
+        );
+        if !self.line_text.is_empty() {
+            let _ = writeln!(out, "{pad} {blue}|{reset}");
+            let _ = writeln!(
+                out,
+                "{blue}{}{reset} {blue}|{reset} {}",
+                self.span.line,
+                self.line_text.replace('\t', " ")
+            );
+            let caret_pad = " ".repeat(self.span.column.saturating_sub(1));
+            let carets = "^".repeat(self.underline.min(200));
+            let _ = writeln!(out, "{pad} {blue}|{reset} {caret_pad}{red}{carets}{reset}");
+        }
+        if let Some(expected) = &self.expected {
+            let _ = writeln!(out, "{pad} {blue}={reset} expected: {expected}");
+        }
+        if let Some(hint) = &self.hint {
+            let _ = writeln!(out, "{pad} {blue}={reset} hint: {hint}");
+        }
+        out
+    }
+}
+
+/// Renders many diagnostics, separated by blank lines, with a closing count.
+pub fn render_all(diagnostics: &[Diagnostic], color: bool) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        out.push_str(&d.render(color));
+        out.push('\n');
+    }
+    let n = diagnostics.len();
+    let _ = writeln!(out, "{} problem{} found", n, if n == 1 { "" } else { "s" });
+    out
+}
+
+/// The closest candidate to `word` by edit distance, when it is close enough to be a typo.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let word_lower = word.to_ascii_lowercase().replace('-', "_");
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&word_lower, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}
+
+/// Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of two
+/// neighbouring characters (the most common typo) each cost one.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_location_line_and_caret() {
+        let source = "services:\n  api:\n    port: eighty\n";
+        let start = source.find("eighty").unwrap();
+        let d = Diagnostic::new("bp.yaml", Span::new(source, start, start + 6), "not a port")
+            .with_source(source)
+            .with_path("services.api.port")
+            .with_expected("an integer from 1 to 65535")
+            .with_hint("write the number without quotes");
+        let text = d.render(false);
+        assert!(
+            text.contains("error: services.api.port: not a port"),
+            "{text}"
+        );
+        assert!(text.contains("--> bp.yaml:3:11"), "{text}");
+        assert!(text.contains("3 |     port: eighty"), "{text}");
+        assert!(text.contains("  |           ^^^^^^"), "{text}");
+        assert!(
+            text.contains("= expected: an integer from 1 to 65535"),
+            "{text}"
+        );
+        assert!(
+            text.contains("= hint: write the number without quotes"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn typo_suggestions() {
+        let fields = ["depends_on", "deploy", "dockerfile", "port"];
+        assert_eq!(did_you_mean("depends-on", fields), Some("depends_on"));
+        assert_eq!(did_you_mean("dependson", fields), Some("depends_on"));
+        assert_eq!(did_you_mean("prot", fields), Some("port"));
+        assert_eq!(did_you_mean("zzzzzz", fields), None);
+    }
+}

@@ -1,0 +1,1529 @@
+//! Validation: YAML syntax, the JSON Schema, then semantic checks. Every problem is reported
+//! at once, each located at the key or value it is about.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use serde_json::Value as Json;
+
+use crate::blueprint::{
+    self, Blueprint, DeployTarget, EnvValue, Provider, ReceiverKind, Runtime, StoreKind,
+};
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::load::{self, Node, PathSegment, display_path};
+use crate::syntax::Cron;
+
+/// Names the generated stack uses for its own containers; services, jobs and stores may not
+/// take them.
+pub const RESERVED_NAMES: &[&str] = &[
+    "proxy",
+    "prometheus",
+    "alertmanager",
+    "grafana",
+    "blackbox",
+    "pushgateway",
+];
+
+fn schema() -> &'static (Json, jsonschema::Validator) {
+    static SCHEMA: OnceLock<(Json, jsonschema::Validator)> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let schema: Json =
+            serde_json::to_value(schemars::schema_for!(Blueprint)).expect("the schema serializes");
+        let validator = jsonschema::validator_for(&schema).expect("the generated schema is valid");
+        (schema, validator)
+    })
+}
+
+/// Parses and validates a blueprint. `file` is how diagnostics name it.
+pub fn validate_source(file: &str, source: &str) -> Result<Blueprint, Vec<Diagnostic>> {
+    let attach = |diags: Vec<Diagnostic>| -> Vec<Diagnostic> {
+        let mut diags: Vec<Diagnostic> = diags.into_iter().map(|d| d.with_source(source)).collect();
+        diags.sort_by(|a, b| (a.span.start, &a.message).cmp(&(b.span.start, &b.message)));
+        diags.dedup_by(|a, b| a.span.start == b.span.start && a.message == b.message);
+        diags
+    };
+    let document = load::parse(file, source).map_err(attach)?;
+    let mut ctx = Context {
+        file,
+        root: &document.root,
+        diagnostics: document.problems.clone(),
+    };
+    let json = document.root.to_json();
+    if !json.is_object() {
+        ctx.diagnostics.push(
+            Diagnostic::new(file, document.root.span, "the blueprint must be a mapping")
+                .with_expected("`project:` and `services:` at the top level")
+                .with_hint("run `blueprint init` for a commented starter blueprint"),
+        );
+        return Err(attach(ctx.diagnostics));
+    }
+    ctx.schema_errors(&json);
+    if !ctx.diagnostics.is_empty() {
+        return Err(attach(ctx.diagnostics));
+    }
+    let blueprint: Blueprint = match serde_json::from_value(json) {
+        Ok(bp) => bp,
+        Err(error) => {
+            ctx.diagnostics.push(Diagnostic::new(
+                file,
+                document.root.span,
+                format!("the blueprint does not match its types: {error}"),
+            ));
+            return Err(attach(ctx.diagnostics));
+        }
+    };
+    ctx.semantic(&blueprint);
+    if ctx.diagnostics.is_empty() {
+        Ok(blueprint)
+    } else {
+        Err(attach(ctx.diagnostics))
+    }
+}
+
+struct Context<'a> {
+    file: &'a str,
+    root: &'a Node,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Builds a path from string keys; numbers in brackets are indices.
+macro_rules! path {
+    ($($seg:expr),* $(,)?) => {
+        path_of([$(Segment::from($seg)),*])
+    };
+}
+
+struct Segment(PathSegment);
+
+fn path_of<const N: usize>(segments: [Segment; N]) -> Vec<PathSegment> {
+    segments.into_iter().map(|s| s.0).collect()
+}
+impl From<&str> for Segment {
+    fn from(s: &str) -> Self {
+        Segment(PathSegment::Key(s.to_string()))
+    }
+}
+impl From<&String> for Segment {
+    fn from(s: &String) -> Self {
+        Segment(PathSegment::Key(s.clone()))
+    }
+}
+impl From<usize> for Segment {
+    fn from(i: usize) -> Self {
+        Segment(PathSegment::Index(i))
+    }
+}
+
+fn describe_json(value: &Json) -> String {
+    match value {
+        Json::Null => "nothing (null)".into(),
+        Json::Bool(b) => format!("the boolean `{b}`"),
+        Json::Number(n) => format!("the number `{n}`"),
+        Json::String(s) => format!("the string \"{}\"", truncate(s, 60)),
+        Json::Array(_) => "a list".into(),
+        Json::Object(_) => "a mapping".into(),
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.escape_debug().to_string()
+    } else {
+        let cut: String = text.chars().take(max).collect();
+        format!("{}...", cut.escape_debug())
+    }
+}
+
+fn type_name(kind: &TypeKind) -> String {
+    let name = |t: &jsonschema::JsonType| match t.to_string().as_str() {
+        "object" => "a mapping".to_string(),
+        "array" => "a list".to_string(),
+        "string" => "a string".to_string(),
+        "integer" => "an integer".to_string(),
+        "number" => "a number".to_string(),
+        "boolean" => "`true` or `false`".to_string(),
+        "null" => "nothing".to_string(),
+        other => other.to_string(),
+    };
+    match kind {
+        TypeKind::Single(t) => name(t),
+        TypeKind::Multiple(set) => set
+            .iter()
+            .map(|t| name(&t))
+            .collect::<Vec<_>>()
+            .join(" or "),
+    }
+}
+
+/// Friendly words for the schema's patterns.
+fn pattern_description(pattern: &str) -> String {
+    use blueprint::*;
+    let known: &[(&str, &str)] = &[
+        (
+            NAME_PATTERN,
+            "a DNS label: lowercase letters, digits and `-`, starting with a letter, at most 63 characters",
+        ),
+        (
+            DURATION_PATTERN,
+            "a duration such as `30s`, `5m`, `2h` or `1d`",
+        ),
+        (
+            ENV_NAME_PATTERN,
+            "an upper-case name such as `DATABASE_URL` (letters, digits, `_`)",
+        ),
+        (
+            URL_PATH_PATTERN,
+            "a URL path starting with `/` (letters, digits and `._~/-` only)",
+        ),
+        (
+            HOSTNAME_PATTERN,
+            "a lower-case host name such as `api.example.com`",
+        ),
+        (SIZE_PATTERN, "a size such as `512k`, `10m` or `1g`"),
+        (REPOSITORY_PATTERN, "a GitHub repository as `owner/name`"),
+        (VERSION_PATTERN, "a version such as `3.12` or `22`"),
+    ];
+    known.iter().find(|(p, _)| *p == pattern).map_or_else(
+        || format!("text matching `{pattern}`"),
+        |(_, d)| d.to_string(),
+    )
+}
+
+fn pointer_to_path(pointer: &str) -> Vec<PathSegment> {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|raw| {
+            let seg = raw.replace("~1", "/").replace("~0", "~");
+            // Paths come from the instance, so a numeric segment under a list is an index;
+            // resolving against the tree below decides, this is only a first guess.
+            match seg.parse::<usize>() {
+                Ok(i) => PathSegment::Index(i),
+                Err(_) => PathSegment::Key(seg),
+            }
+        })
+        .collect()
+}
+
+impl Context<'_> {
+    fn fix_path(&self, mut path: Vec<PathSegment>) -> Vec<PathSegment> {
+        // A numeric key of a mapping (`"8000": ...`) looks like an index in a JSON pointer.
+        let mut node = Some(self.root);
+        for segment in &mut path {
+            let current = node.take();
+            if let (
+                PathSegment::Index(i),
+                Some(Node {
+                    kind: load::NodeKind::Map(_),
+                    ..
+                }),
+            ) = (&*segment, current)
+            {
+                *segment = PathSegment::Key(i.to_string());
+            }
+            node = current.and_then(|n| n.lookup(std::slice::from_ref(segment)).map(|(_, v)| v));
+        }
+        path
+    }
+
+    fn at(&mut self, path: &[PathSegment], message: impl Into<String>) -> &mut Diagnostic {
+        let span = self.root.span_at(path);
+        self.push(Diagnostic::new(self.file, span, message).with_path(display_path(path)))
+    }
+
+    fn at_key(&mut self, path: &[PathSegment], message: impl Into<String>) -> &mut Diagnostic {
+        let span = self.root.key_span_at(path);
+        self.push(Diagnostic::new(self.file, span, message).with_path(display_path(path)))
+    }
+
+    fn push(&mut self, d: Diagnostic) -> &mut Diagnostic {
+        self.diagnostics.push(d);
+        self.diagnostics.last_mut().expect("just pushed")
+    }
+
+    fn schema_errors(&mut self, json: &Json) {
+        let (schema, validator) = schema();
+        let errors: Vec<_> = validator.iter_errors(json).collect();
+        for error in &errors {
+            self.schema_error(schema, error);
+        }
+    }
+
+    fn schema_error(&mut self, schema: &Json, error: &jsonschema::ValidationError<'_>) {
+        let path = self.fix_path(pointer_to_path(error.instance_path().as_str()));
+        let instance = error.instance();
+        match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let allowed = allowed_keys(schema, &path);
+                for key in unexpected {
+                    let mut key_path = path.clone();
+                    key_path.push(PathSegment::Key(key.clone()));
+                    let where_ = if path.is_empty() {
+                        "at the top level".to_string()
+                    } else {
+                        format!("in `{}`", display_path(&path))
+                    };
+                    let suggestion =
+                        did_you_mean(key, allowed.iter().map(String::as_str)).map(str::to_string);
+                    let d = self.at_key(&key_path, format!("unknown key `{key}` {where_}"));
+                    d.path = display_path(&path);
+                    if !allowed.is_empty() {
+                        d.expected = Some(format!(
+                            "one of {}",
+                            allowed
+                                .iter()
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                    if let Some(s) = suggestion {
+                        d.hint = Some(format!("did you mean `{s}`?"));
+                    }
+                }
+            }
+            ValidationErrorKind::Required { property } => {
+                let name = property.as_str().unwrap_or_default().to_string();
+                let what = if path.is_empty() {
+                    "the blueprint".to_string()
+                } else {
+                    format!("`{}`", display_path(&path))
+                };
+                let d = self.at_key(
+                    &path,
+                    format!("{what} is missing the required key `{name}`"),
+                );
+                d.hint = Some(format!("add `{name}:` here"));
+            }
+            ValidationErrorKind::Type { kind } => {
+                let expected = type_name(kind);
+                let found = describe_json(instance);
+                let hint = type_hint(kind, instance);
+                let d = self.at(&path, format!("expected {expected}, found {found}"));
+                d.expected = Some(expected);
+                d.hint = hint;
+            }
+            ValidationErrorKind::Enum { options } => {
+                let options: Vec<String> = options
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|o| o.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let given = instance.as_str().unwrap_or_default().to_string();
+                let suggestion =
+                    did_you_mean(&given, options.iter().map(String::as_str)).map(str::to_string);
+                let d = self.at(
+                    &path,
+                    format!("{} is not an accepted value", describe_json(instance)),
+                );
+                d.expected = Some(format!(
+                    "one of {}",
+                    options
+                        .iter()
+                        .map(|o| format!("`{o}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                if let Some(s) = suggestion {
+                    d.hint = Some(format!("did you mean `{s}`?"));
+                }
+            }
+            ValidationErrorKind::Pattern { pattern } => {
+                let description = pattern_description(pattern);
+                let d = self.at(
+                    &path,
+                    format!("{} is not {description}", describe_json(instance)),
+                );
+                d.expected = Some(description);
+            }
+            ValidationErrorKind::Minimum { limit }
+            | ValidationErrorKind::ExclusiveMinimum { limit } => {
+                let d = self.at(&path, format!("{} is too small", describe_json(instance)));
+                d.expected = Some(format!("at least {limit}"));
+            }
+            ValidationErrorKind::Maximum { limit }
+            | ValidationErrorKind::ExclusiveMaximum { limit } => {
+                let d = self.at(&path, format!("{} is too large", describe_json(instance)));
+                d.expected = Some(format!("at most {limit}"));
+            }
+            ValidationErrorKind::AnyOf { context }
+            | ValidationErrorKind::OneOfNotValid { context } => {
+                // When exactly one alternative matches the value's shape, its errors are the
+                // useful ones ("`secret` must be upper case"), not "matches no alternative".
+                let instance_pointer = error.instance_path().as_str().to_string();
+                let shaped: Vec<&Vec<jsonschema::ValidationError<'static>>> = context
+                    .iter()
+                    .filter(|branch| {
+                        !branch.iter().any(|e| {
+                            e.instance_path().as_str() == instance_pointer
+                                && matches!(
+                                    e.kind(),
+                                    ValidationErrorKind::Type { .. }
+                                        | ValidationErrorKind::AdditionalProperties { .. }
+                                        | ValidationErrorKind::Required { .. }
+                                )
+                        })
+                    })
+                    .collect();
+                if let [branch] = shaped.as_slice() {
+                    for e in branch.iter() {
+                        self.schema_error(schema, e);
+                    }
+                    return;
+                }
+                let forms = alternatives(schema, &path);
+                let d = self.at(
+                    &path,
+                    format!(
+                        "{} does not match any accepted form",
+                        describe_json(instance)
+                    ),
+                );
+                if !forms.is_empty() {
+                    d.expected = Some(forms.join("; or "));
+                }
+            }
+            _ => {
+                let message = error.to_string();
+                self.at(&path, message);
+            }
+        }
+    }
+
+    fn semantic(&mut self, bp: &Blueprint) {
+        self.check_names(bp);
+        self.check_environments(bp);
+        self.check_services(bp);
+        self.check_jobs(bp);
+        self.check_stores(bp);
+        self.check_proxy(bp);
+        self.check_monitoring(bp);
+        self.check_ci(bp);
+    }
+
+    fn check_names(&mut self, bp: &Blueprint) {
+        let label = regex_lite_name;
+        let mut owners: BTreeMap<&str, Vec<(&str, Vec<PathSegment>)>> = BTreeMap::new();
+        for name in bp.services.keys() {
+            owners
+                .entry(name)
+                .or_default()
+                .push(("service", path!("services", name)));
+        }
+        for name in bp.jobs.keys() {
+            owners
+                .entry(name)
+                .or_default()
+                .push(("job", path!("jobs", name)));
+        }
+        for name in bp.stores.keys() {
+            owners
+                .entry(name)
+                .or_default()
+                .push(("store", path!("stores", name)));
+        }
+        for (name, uses) in &owners {
+            for (kind, path) in uses {
+                if !label(name) {
+                    self.at_key(path, format!("the {kind} name `{name}` is not a DNS label"))
+                        .with_expected_mut(pattern_description(blueprint::NAME_PATTERN))
+                        .hint =
+                        Some("names become host names, file names and metric labels".into());
+                }
+                if RESERVED_NAMES.contains(name)
+                    || name.ends_with("-scheduler")
+                    || name.ends_with("-exporter")
+                    || name.ends_with("-init")
+                {
+                    self.at_key(path, format!("the {kind} name `{name}` is reserved for a container blueprint generates"))
+                        .hint = Some("pick another name; `proxy`, `prometheus`, `alertmanager`, `grafana`, `blackbox`, `pushgateway` and names ending in `-scheduler`, `-exporter` or `-init` are taken".into());
+                }
+            }
+            if uses.len() > 1 {
+                let kinds: Vec<&str> = uses.iter().map(|(k, _)| *k).collect();
+                let (_, second) = &uses[1];
+                let d = self.at_key(
+                    second,
+                    format!("`{name}` names both a {} and a {}", kinds[0], kinds[1]),
+                );
+                d.hint = Some("services, jobs and stores share one namespace (they become containers on one network); rename one".into());
+            }
+        }
+        for name in bp.environments.keys() {
+            if !label(name) {
+                self.at_key(
+                    &path!("environments", name),
+                    format!("the environment name `{name}` is not a DNS label"),
+                )
+                .with_expected_mut(pattern_description(blueprint::NAME_PATTERN));
+            }
+        }
+    }
+
+    fn environment_names(bp: &Blueprint) -> BTreeSet<String> {
+        if bp.environments.is_empty() {
+            BTreeSet::from(["dev".to_string()])
+        } else {
+            bp.environments.keys().cloned().collect()
+        }
+    }
+
+    fn check_environments(&mut self, bp: &Blueprint) {
+        for (name, env) in &bp.environments {
+            for (store, provider) in &env.stores {
+                let path = path!("environments", name, "stores", store);
+                match bp.stores.get(store) {
+                    None => self.unknown_reference(&path, "store", store, bp.stores.keys()),
+                    Some(s) => {
+                        if *provider == Provider::Supabase && s.kind != StoreKind::Postgres {
+                            self.at(
+                                &path,
+                                format!(
+                                    "`supabase` provides PostgreSQL, but `{store}` is a {:?} store",
+                                    s.kind
+                                )
+                                .to_lowercase(),
+                            )
+                            .hint = Some("use `managed` for a managed Redis or S3".into());
+                        }
+                    }
+                }
+            }
+            let development = env.tier.map_or(
+                matches!(name.as_str(), "dev" | "local" | "development" | "test"),
+                |t| t == blueprint::Tier::Development,
+            );
+            let tls = env.tls.unwrap_or(!development);
+            let domain = env.domain.as_deref().unwrap_or("localhost");
+            if tls && (domain == "localhost" || !domain.contains('.')) {
+                let path = if env.domain.is_some() {
+                    path!("environments", name, "domain")
+                } else {
+                    path!("environments", name)
+                };
+                let d = self.at_key(
+                    &path,
+                    format!("environment `{name}` serves TLS but its domain is `{domain}`"),
+                );
+                d.expected = Some("a public domain such as `app.example.com`".into());
+                d.hint = Some(format!(
+                    "set `environments.{name}.domain`, or `tls: false` for a local environment"
+                ));
+            }
+            for key in env.env.keys() {
+                self.check_env_name(&path!("environments", name, "env", key), key);
+            }
+            self.check_env_values(bp, &path!("environments", name, "env"), &env.env);
+        }
+    }
+
+    fn check_env_name(&mut self, path: &[PathSegment], key: &str) {
+        let ok = !key.is_empty()
+            && key
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+            && key
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if !ok {
+            self.at_key(path, format!("`{key}` is not a valid variable name"))
+                .with_expected_mut(pattern_description(blueprint::ENV_NAME_PATTERN));
+        }
+    }
+
+    fn check_env_values(
+        &mut self,
+        bp: &Blueprint,
+        base: &[PathSegment],
+        env: &BTreeMap<String, EnvValue>,
+    ) {
+        let environments = Self::environment_names(bp);
+        for (key, value) in env {
+            let mut path = base.to_vec();
+            path.push(PathSegment::Key(key.clone()));
+            let literals: Vec<&str> = match value {
+                EnvValue::Plain(v) => vec![v.as_str()],
+                EnvValue::PerEnvironment(p) => p
+                    .per_env
+                    .values()
+                    .chain(p.default.iter())
+                    .map(String::as_str)
+                    .collect(),
+                EnvValue::Secret(_) => vec![],
+            };
+            let non_empty = literals.iter().any(|v| !v.is_empty());
+            if non_empty && looks_secret(key) {
+                let d = self.at(
+                    &path,
+                    format!("`{key}` looks like a secret but is given a literal value"),
+                );
+                d.expected = Some(format!("a secret reference: `{key}: {{ secret: {key} }}`"));
+                d.hint = Some("secrets are named in the blueprint and set where the environment keeps them (`.env.<env>`, GitHub environment secrets), never written here".into());
+            } else if literals.iter().any(|v| has_url_password(v)) {
+                let d = self.at(&path, format!("`{key}` holds a URL with a password in it"));
+                d.expected = Some(format!("a secret reference: `{key}: {{ secret: {key} }}`"));
+                d.hint = Some("move the whole URL into a secret".into());
+            }
+            if let EnvValue::PerEnvironment(p) = value {
+                for env_name in p.per_env.keys() {
+                    if !environments.contains(env_name) {
+                        let mut p2 = path.clone();
+                        p2.push(PathSegment::Key("per_env".into()));
+                        p2.push(PathSegment::Key(env_name.clone()));
+                        self.unknown_key_reference(
+                            &p2,
+                            "environment",
+                            env_name,
+                            environments.iter(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn unknown_reference<'a>(
+        &mut self,
+        path: &[PathSegment],
+        kind: &str,
+        name: &str,
+        known: impl Iterator<Item = &'a String>,
+    ) {
+        self.reference_error(path, kind, name, known, false);
+    }
+
+    fn unknown_key_reference<'a>(
+        &mut self,
+        path: &[PathSegment],
+        kind: &str,
+        name: &str,
+        known: impl Iterator<Item = &'a String>,
+    ) {
+        self.reference_error(path, kind, name, known, true);
+    }
+
+    fn reference_error<'a>(
+        &mut self,
+        path: &[PathSegment],
+        kind: &str,
+        name: &str,
+        known: impl Iterator<Item = &'a String>,
+        key: bool,
+    ) {
+        let known: Vec<&String> = known.collect();
+        let suggestion = did_you_mean(name, known.iter().map(|s| s.as_str())).map(str::to_string);
+        let message = format!("there is no {kind} named `{name}`");
+        let d = if key {
+            self.at_key(path, message)
+        } else {
+            self.at(path, message)
+        };
+        d.expected = Some(if known.is_empty() {
+            format!("a {kind} name, but none is declared")
+        } else {
+            format!(
+                "one of {}",
+                known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+        if let Some(s) = suggestion {
+            d.hint = Some(format!("did you mean `{s}`?"));
+        }
+    }
+
+    fn check_relative_path(&mut self, path: &[PathSegment], value: &str) {
+        let bad = value.starts_with('/')
+            || value.starts_with('\\')
+            || value.contains('\\')
+            || value.split('/').any(|p| p == "..")
+            || value.chars().any(|c| c.is_control())
+            || (value.len() > 1 && value.as_bytes()[1] == b':');
+        if bad {
+            let d = self.at(
+                path,
+                format!(
+                    "`{}` must be a relative path inside the project",
+                    truncate(value, 60)
+                ),
+            );
+            d.expected = Some("a relative path such as `services/api`, without `..`".into());
+            d.hint = Some(
+                "paths are relative to the blueprint file and may not leave its directory".into(),
+            );
+        } else if !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
+        {
+            let d = self.at(
+                path,
+                format!(
+                    "`{}` has characters that are not safe in paths",
+                    truncate(value, 60)
+                ),
+            );
+            d.expected = Some("letters, digits, `.`, `_`, `-` and `/`".into());
+        }
+    }
+
+    fn check_services(&mut self, bp: &Blueprint) {
+        let environments = Self::environment_names(bp);
+        let mut published: BTreeMap<u16, String> = BTreeMap::new();
+        let mut routes: BTreeMap<(String, String), String> = BTreeMap::new();
+        for (name, s) in &bp.services {
+            let base = path!("services", name);
+            self.check_relative_path(&path!("services", name, "path"), &s.path);
+            if let Some(dockerfile) = &s.dockerfile {
+                self.check_relative_path(&path!("services", name, "dockerfile"), dockerfile);
+                if s.runtime != Runtime::Custom {
+                    self.at_key(
+                        &path!("services", name, "dockerfile"),
+                        "only `custom` services bring their own Dockerfile",
+                    )
+                    .hint = Some(format!(
+                        "remove `dockerfile`, or set `runtime: custom` to build `{name}` from your own Dockerfile"
+                    ));
+                }
+            }
+            if let Some(command) = &s.command
+                && (command.is_empty() || command.iter().any(|c| c.is_empty()))
+            {
+                self.at(
+                    &path!("services", name, "command"),
+                    "the command must be a non-empty list of non-empty arguments",
+                );
+            }
+            // Published ports: development publishes every app port on the host.
+            let port = match s.runtime {
+                Runtime::PythonWorker => s.port,
+                Runtime::Streamlit => Some(s.port.unwrap_or(8501)),
+                Runtime::Node => Some(s.port.unwrap_or(3000)),
+                Runtime::Static => Some(s.port.unwrap_or(8080)),
+                _ => Some(s.port.unwrap_or(8000)),
+            };
+            if let Some(port) = port {
+                if let Some(other) = published.get(&port) {
+                    let p = if s.port.is_some() {
+                        path!("services", name, "port")
+                    } else {
+                        base.clone()
+                    };
+                    let d = self.at(&p, format!("`{name}` and `{other}` both use port {port}"));
+                    d.hint = Some("development publishes every service's port on the host; give each service its own port".into());
+                } else {
+                    published.insert(port, name.clone());
+                }
+                if [80, 443].contains(&port) {
+                    self.at(
+                        &path!("services", name, "port"),
+                        format!("port {port} belongs to the proxy"),
+                    )
+                    .hint = Some(
+                        "apps listen on an unprivileged port (8000, 8501, ...) behind the proxy"
+                            .into(),
+                    );
+                }
+            }
+            if s.runtime == Runtime::PythonWorker && !s.routes.is_empty() {
+                self.at_key(
+                    &path!("services", name, "routes"),
+                    "a `python-worker` has no HTTP port to route to",
+                )
+                .hint = Some(
+                    "remove the routes, or use `fastapi`/`django` for a service that answers HTTP"
+                        .into(),
+                );
+            }
+            for (i, route) in s.routes.iter().enumerate() {
+                let host = route.host.clone().unwrap_or_default();
+                let rpath = route.path.clone().unwrap_or_else(|| "/".into());
+                let key = (host.clone(), rpath.trim_end_matches('/').to_string());
+                if let Some(other) = routes.get(&key) {
+                    let where_ = if host.is_empty() {
+                        rpath.clone()
+                    } else {
+                        format!("{host}{rpath}")
+                    };
+                    self.at(
+                        &path!("services", name, "routes", i),
+                        format!("the route `{where_}` is already taken by `{other}`"),
+                    )
+                    .hint = Some("two services cannot answer the same host and path prefix".into());
+                } else {
+                    routes.insert(key, name.clone());
+                }
+            }
+            for dep in &s.depends_on {
+                let i = s.depends_on.iter().position(|d| d == dep).unwrap_or(0);
+                if dep == name {
+                    self.at(
+                        &path!("services", name, "depends_on", i),
+                        format!("`{name}` depends on itself"),
+                    );
+                } else if !bp.services.contains_key(dep) && !bp.stores.contains_key(dep) {
+                    let known: Vec<String> = bp
+                        .services
+                        .keys()
+                        .chain(bp.stores.keys())
+                        .filter(|k| *k != name)
+                        .cloned()
+                        .collect();
+                    self.unknown_reference(
+                        &path!("services", name, "depends_on", i),
+                        "service or store",
+                        dep,
+                        known.iter(),
+                    );
+                }
+            }
+            for (i, store) in s.stores.iter().enumerate() {
+                if !bp.stores.contains_key(store) {
+                    self.unknown_reference(
+                        &path!("services", name, "stores", i),
+                        "store",
+                        store,
+                        bp.stores.keys(),
+                    );
+                }
+            }
+            let bound_kinds: Vec<(StoreKind, Option<String>)> = s
+                .stores
+                .iter()
+                .filter_map(|st| bp.stores.get(st).map(|x| (x.kind, x.url_env.clone())))
+                .collect();
+            for kind in [StoreKind::Postgres, StoreKind::Redis, StoreKind::S3] {
+                let same: Vec<&Option<String>> = bound_kinds
+                    .iter()
+                    .filter(|(k, _)| *k == kind)
+                    .map(|(_, u)| u)
+                    .collect();
+                let distinct: BTreeSet<&Option<String>> = same.iter().copied().collect();
+                if same.len() > 1 && (kind == StoreKind::S3 || distinct.len() < same.len()) {
+                    self.at_key(
+                        &path!("services", name, "stores"),
+                        format!(
+                            "`{name}` binds two {} stores to the same variables",
+                            format!("{kind:?}").to_lowercase()
+                        ),
+                    )
+                    .hint = Some(if kind == StoreKind::S3 {
+                        "bind one object store per service".into()
+                    } else {
+                        "give each store its own `url_env`".into()
+                    });
+                }
+            }
+            for key in s.env.keys() {
+                self.check_env_name(&path!("services", name, "env", key), key);
+            }
+            self.check_env_values(bp, &path!("services", name, "env"), &s.env);
+            // Deploy targets.
+            let mut vercel = false;
+            match &s.deploy {
+                Some(blueprint::Deploy::Everywhere(t)) => vercel = *t == DeployTarget::Vercel,
+                Some(blueprint::Deploy::PerEnvironment(map)) => {
+                    for (env, target) in map {
+                        vercel |= *target == DeployTarget::Vercel;
+                        if env != "default" && !environments.contains(env) {
+                            self.unknown_key_reference(
+                                &path!("services", name, "deploy", env),
+                                "environment",
+                                env,
+                                environments.iter(),
+                            );
+                        }
+                    }
+                }
+                None => {}
+            }
+            if vercel {
+                let websocket = s.runtime == Runtime::Streamlit
+                    || s.routes.iter().any(|r| r.websocket == Some(true));
+                let worker = s.runtime == Runtime::PythonWorker
+                    || bp.jobs.values().any(|j| &j.service == name);
+                let reason = if websocket {
+                    Some(
+                        "it needs long-lived websocket connections, which Vercel functions do not keep",
+                    )
+                } else if worker {
+                    Some("it runs background or scheduled work, which Vercel does not host")
+                } else if !matches!(s.runtime, Runtime::Static | Runtime::Node) {
+                    Some("blueprint deploys only `static` and `node` services to Vercel")
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    let d = self.at(
+                        &path!("services", name, "deploy"),
+                        format!("`{name}` cannot deploy to Vercel: {reason}"),
+                    );
+                    d.hint = Some("use `deploy: compose` for this service".into());
+                }
+            }
+            if let Some(m) = &s.metrics {
+                for (field, value) in [
+                    ("requests_total", &m.requests_total),
+                    ("duration_histogram", &m.duration_histogram),
+                    ("status_label", &m.status_label),
+                ] {
+                    if let Some(v) = value
+                        && !is_metric_name(v)
+                    {
+                        self.at(
+                            &path!("services", name, "metrics", field),
+                            format!(
+                                "`{}` is not a Prometheus metric or label name",
+                                truncate(v, 60)
+                            ),
+                        )
+                        .expected =
+                            Some("letters, digits, `_` and `:`, not starting with a digit".into());
+                    }
+                }
+            }
+        }
+        self.check_cycles(bp);
+    }
+
+    fn check_cycles(&mut self, bp: &Blueprint) {
+        // Depth-first search over service -> service edges; stores never depend on anything.
+        let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+        let mut reported: BTreeSet<Vec<String>> = BTreeSet::new();
+        fn visit<'a>(
+            bp: &'a Blueprint,
+            name: &'a str,
+            stack: &mut Vec<&'a str>,
+            state: &mut BTreeMap<&'a str, u8>,
+            cycles: &mut Vec<Vec<String>>,
+        ) {
+            state.insert(name, 1);
+            stack.push(name);
+            if let Some(s) = bp.services.get(name) {
+                for dep in &s.depends_on {
+                    if !bp.services.contains_key(dep) || dep == name {
+                        continue;
+                    }
+                    match state.get(dep.as_str()) {
+                        Some(1) => {
+                            let start = stack.iter().position(|n| n == dep).unwrap_or(0);
+                            let mut cycle: Vec<String> =
+                                stack[start..].iter().map(|s| s.to_string()).collect();
+                            cycle.push(dep.clone());
+                            cycles.push(cycle);
+                        }
+                        Some(_) => {}
+                        None => visit(bp, dep, stack, state, cycles),
+                    }
+                }
+            }
+            stack.pop();
+            state.insert(name, 2);
+        }
+        let mut cycles = Vec::new();
+        for name in bp.services.keys() {
+            if !state.contains_key(name.as_str()) {
+                visit(bp, name, &mut Vec::new(), &mut state, &mut cycles);
+            }
+        }
+        for cycle in cycles {
+            let mut key = cycle[..cycle.len() - 1].to_vec();
+            key.sort();
+            if !reported.insert(key) {
+                continue;
+            }
+            let first = &cycle[0];
+            let next = &cycle[1];
+            let index = bp.services[first]
+                .depends_on
+                .iter()
+                .position(|d| d == next)
+                .unwrap_or(0);
+            let d = self.at(
+                &path!("services", first, "depends_on", index),
+                format!("`depends_on` forms a cycle: {}", cycle.join(" -> ")),
+            );
+            d.hint =
+                Some("a cycle can never become healthy; remove one of these dependencies".into());
+        }
+    }
+
+    fn check_jobs(&mut self, bp: &Blueprint) {
+        for (name, job) in &bp.jobs {
+            match bp.services.get(&job.service) {
+                None => self.unknown_reference(
+                    &path!("jobs", name, "service"),
+                    "service",
+                    &job.service,
+                    bp.services.keys(),
+                ),
+                Some(s) if s.runtime == Runtime::Static => {
+                    self.at(
+                        &path!("jobs", name, "service"),
+                        format!(
+                            "`{}` is a static site; its image cannot run commands",
+                            job.service
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
+            self.check_cron(&path!("jobs", name, "schedule"), &job.schedule);
+            if job.command.is_empty() || job.command.iter().any(|c| c.is_empty()) {
+                self.at(
+                    &path!("jobs", name, "command"),
+                    "the command must be a non-empty list of non-empty arguments",
+                );
+            }
+        }
+    }
+
+    fn check_cron(&mut self, path: &[PathSegment], schedule: &str) {
+        match Cron::parse(schedule) {
+            Err(e) => {
+                let d = self.at(
+                    path,
+                    format!("`{}` is not a cron schedule: {e}", truncate(schedule, 60)),
+                );
+                d.expected = Some("five fields: minute hour day-of-month month day-of-week, such as `*/30 * * * *`".into());
+            }
+            Ok(cron) if cron.longest_gap_seconds().is_none() => {
+                self.at(path, format!("`{schedule}` never runs")).hint =
+                    Some("check the day-of-month and month fields (February has no 30th)".into());
+            }
+            Ok(_) => {}
+        }
+    }
+
+    fn check_stores(&mut self, bp: &Blueprint) {
+        for (name, store) in &bp.stores {
+            if store.bucket.is_some() && store.kind != StoreKind::S3 {
+                self.at_key(
+                    &path!("stores", name, "bucket"),
+                    "only `s3` stores have a bucket",
+                );
+            }
+            if store.url_env.is_some() && store.kind == StoreKind::S3 {
+                self.at_key(&path!("stores", name, "url_env"), "`s3` stores are configured through `S3_BUCKET` and `AWS_*` variables, not a URL");
+            }
+            if let Some(backup) = &store.backup {
+                if store.kind != StoreKind::Postgres {
+                    self.at_key(
+                        &path!("stores", name, "backup"),
+                        "backups are supported for `postgres` stores",
+                    );
+                }
+                self.check_cron(
+                    &path!("stores", name, "backup", "schedule"),
+                    &backup.schedule,
+                );
+                match bp.stores.get(&backup.target) {
+                    None => self.unknown_reference(
+                        &path!("stores", name, "backup", "target"),
+                        "store",
+                        &backup.target,
+                        bp.stores.keys(),
+                    ),
+                    Some(t) if t.kind != StoreKind::S3 => {
+                        self.at(
+                            &path!("stores", name, "backup", "target"),
+                            format!(
+                                "backups go to an `s3` store, and `{}` is not one",
+                                backup.target
+                            ),
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    fn check_proxy(&mut self, bp: &Blueprint) {
+        for (tool, exposure) in &bp.proxy.expose {
+            let tool_name = format!("{tool:?}").to_lowercase();
+            let path = path!("proxy", "expose", &tool_name);
+            if exposure.basic_auth == Some(false) && exposure.allow.is_empty() {
+                let d = self.at_key(&path, format!("`{tool_name}` would be reachable by anyone"));
+                d.expected =
+                    Some("`basic_auth: true`, an `allow` list of networks, or both".into());
+                d.hint = Some("internal tools are never exposed without protection; remove the entry to keep it unrouted".into());
+            }
+            for (i, cidr) in exposure.allow.iter().enumerate() {
+                if !is_cidr(cidr) {
+                    self.at(
+                        &path!("proxy", "expose", &tool_name, "allow", i),
+                        format!("`{}` is not an IP network", truncate(cidr, 60)),
+                    )
+                    .expected =
+                        Some("an address or CIDR such as `10.0.0.0/8` or `2001:db8::/32`".into());
+                }
+            }
+            if matches!(tool, blueprint::InternalTool::Grafana)
+                && bp.monitoring.grafana.enabled == Some(false)
+            {
+                self.at_key(
+                    &path,
+                    "Grafana is exposed but `monitoring.grafana.enabled` is false",
+                );
+            }
+            if bp.monitoring.enabled == Some(false) {
+                self.at_key(
+                    &path,
+                    format!("`{tool_name}` is exposed but monitoring is disabled"),
+                );
+            }
+        }
+    }
+
+    fn check_monitoring(&mut self, bp: &Blueprint) {
+        let m = &bp.monitoring;
+        for (name, receiver) in &m.receivers {
+            if !regex_lite_name(name) {
+                self.at_key(
+                    &path!("monitoring", "receivers", name),
+                    format!("the receiver name `{name}` is not a DNS label"),
+                )
+                .with_expected_mut(pattern_description(blueprint::NAME_PATTERN));
+            }
+            let base = path!("monitoring", "receivers", name);
+            let need = |field: &str, present: bool| (!present).then(|| field.to_string());
+            let missing: Vec<String> = match receiver.kind {
+                ReceiverKind::Slack | ReceiverKind::Webhook => {
+                    need("url", receiver.url.is_some()).into_iter().collect()
+                }
+                ReceiverKind::Email => [
+                    need("to", receiver.to.is_some()),
+                    need("from", receiver.from.is_some()),
+                    need("smarthost", receiver.smarthost.is_some()),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            };
+            for field in missing {
+                self.at_key(
+                    &base,
+                    format!(
+                        "a `{}` receiver needs `{field}`",
+                        format!("{:?}", receiver.kind).to_lowercase()
+                    ),
+                );
+            }
+            if receiver.kind != ReceiverKind::Slack && receiver.channel.is_some() {
+                self.at_key(
+                    &path!("monitoring", "receivers", name, "channel"),
+                    "only Slack receivers have a channel",
+                );
+            }
+        }
+        for (severity, names) in &m.routes {
+            let sev = format!("{severity:?}").to_lowercase();
+            for (i, receiver) in names.iter().enumerate() {
+                if !m.receivers.contains_key(receiver) {
+                    self.unknown_reference(
+                        &path!("monitoring", "routes", &sev, i),
+                        "receiver",
+                        receiver,
+                        m.receivers.keys(),
+                    );
+                }
+            }
+        }
+        for (name, alert) in &m.custom_alerts {
+            let base = path!("monitoring", "custom_alerts", name);
+            let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid_name {
+                self.at_key(
+                    &base,
+                    format!("`{}` is not an alert name", truncate(name, 60)),
+                )
+                .expected = Some(
+                    "letters, digits and `_`, starting with a letter, such as `DataDivergence`"
+                        .into(),
+                );
+            }
+            if let Err(e) = promql_parser::parser::parse(&alert.expr) {
+                let d = self.at(
+                    &path!("monitoring", "custom_alerts", name, "expr"),
+                    "the expression is not valid PromQL",
+                );
+                d.expected = Some(format!(
+                    "a PromQL expression; the parser says: {}",
+                    e.to_string().trim()
+                ));
+            }
+            if let Some(target) = &alert.service
+                && !bp.services.contains_key(target)
+                && !bp.jobs.contains_key(target)
+            {
+                let known: Vec<String> =
+                    bp.services.keys().chain(bp.jobs.keys()).cloned().collect();
+                self.unknown_reference(
+                    &path!("monitoring", "custom_alerts", name, "service"),
+                    "service or job",
+                    target,
+                    known.iter(),
+                );
+            }
+            for (field, text) in [
+                ("summary", Some(&alert.summary)),
+                ("description", alert.description.as_ref()),
+            ] {
+                if let Some(text) = text
+                    && text.chars().any(|c| c.is_control() && c != '\n')
+                {
+                    self.at(
+                        &path!("monitoring", "custom_alerts", name, field),
+                        "control characters are not allowed here",
+                    );
+                }
+            }
+            if let Some(runbook) = &alert.runbook
+                && !is_http_url(runbook)
+            {
+                self.at(
+                    &path!("monitoring", "custom_alerts", name, "runbook"),
+                    "the runbook must be an http(s) URL",
+                );
+            }
+        }
+        if let Some(base) = &m.runbook_base_url
+            && !is_http_url(base)
+        {
+            self.at(
+                &path!("monitoring", "runbook_base_url"),
+                "the runbook base must be an http(s) URL",
+            );
+        }
+        for service in m.slos.keys() {
+            match bp.services.get(service) {
+                None => self.unknown_key_reference(
+                    &path!("monitoring", "slos", service),
+                    "service",
+                    service,
+                    bp.services.keys(),
+                ),
+                Some(s) => {
+                    let metrics_on = s.metrics.as_ref().and_then(|m| m.enabled).unwrap_or(
+                        matches!(
+                            s.runtime,
+                            Runtime::Django | Runtime::Fastapi | Runtime::Node
+                        ) || s.metrics.is_some(),
+                    );
+                    if !metrics_on {
+                        self.at_key(
+                            &path!("monitoring", "slos", service),
+                            format!("`{service}` exposes no request metrics to measure an SLO on"),
+                        )
+                        .hint = Some(format!("enable `services.{service}.metrics`"));
+                    }
+                }
+            }
+        }
+        if let Some(user) = &m.grafana.admin_user
+            && (user.is_empty()
+                || !user
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c)))
+        {
+            self.at(
+                &path!("monitoring", "grafana", "admin_user"),
+                "the admin user may contain letters, digits and `._-@` only",
+            );
+        }
+        for service in bp.vercel.projects.keys() {
+            if !bp.services.contains_key(service) {
+                self.unknown_key_reference(
+                    &path!("vercel", "projects", service),
+                    "service",
+                    service,
+                    bp.services.keys(),
+                );
+            }
+        }
+    }
+
+    fn check_ci(&mut self, bp: &Blueprint) {
+        if let Some(cron) = &bp.ci.security_scan {
+            self.check_cron(&path!("ci", "security_scan"), cron);
+        }
+        for (field, branch) in [
+            ("main_branch", &bp.ci.main_branch),
+            ("staging_branch", &bp.ci.staging_branch),
+        ] {
+            if let Some(b) = branch
+                && (b.is_empty()
+                    || b.starts_with('-')
+                    || b.contains("..")
+                    || !b
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c)))
+            {
+                self.at(
+                    &path!("ci", field),
+                    format!(
+                        "`{}` is not a branch name blueprint accepts",
+                        truncate(b, 60)
+                    ),
+                )
+                .expected = Some("letters, digits, `.`, `_`, `-` and `/`".into());
+            }
+        }
+    }
+}
+
+trait ExpectedMut {
+    fn with_expected_mut(&mut self, expected: String) -> &mut Self;
+}
+
+impl ExpectedMut for Diagnostic {
+    fn with_expected_mut(&mut self, expected: String) -> &mut Self {
+        self.expected = Some(expected);
+        self
+    }
+}
+
+fn regex_lite_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && !name.ends_with('-')
+}
+
+fn is_metric_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+fn is_http_url(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() > 8
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"'<>`{}|\\^".contains(c))
+}
+
+fn is_cidr(text: &str) -> bool {
+    let (address, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let max = if address.parse::<std::net::Ipv4Addr>().is_ok() {
+        32
+    } else if address.parse::<std::net::Ipv6Addr>().is_ok() {
+        128
+    } else {
+        return false;
+    };
+    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|n| n <= max) && !p.starts_with('+'))
+}
+
+/// Whether a variable name says it holds a secret.
+pub fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+        "DSN",
+        "ACCESS_KEY",
+    ]
+    .iter()
+    .any(|w| upper.contains(w))
+}
+
+fn has_url_password(value: &str) -> bool {
+    // scheme://user:password@host
+    value.split("://").nth(1).is_some_and(|rest| {
+        let authority = rest.split('/').next().unwrap_or("");
+        authority.rsplit_once('@').is_some_and(|(userinfo, _)| {
+            userinfo
+                .split_once(':')
+                .is_some_and(|(_, pw)| !pw.is_empty())
+        })
+    })
+}
+
+fn type_hint(kind: &TypeKind, instance: &Json) -> Option<String> {
+    let expects = |name: &str| match kind {
+        TypeKind::Single(t) => t.to_string() == name,
+        TypeKind::Multiple(set) => set.iter().any(|t| t.to_string() == name),
+    };
+    match instance {
+        Json::String(s) if expects("boolean") => {
+            let lower = s.to_ascii_lowercase();
+            ["yes", "no", "on", "off", "y", "n"]
+                .contains(&lower.as_str())
+                .then(|| format!("`{s}` is a string in YAML 1.2; write `true` or `false`"))
+        }
+        Json::String(s)
+            if (expects("integer") || expects("number")) && s.parse::<f64>().is_ok() =>
+        {
+            Some("remove the quotes around the number".into())
+        }
+        Json::Number(_) | Json::Bool(_) if expects("string") => {
+            Some("quote the value (`\"1\"`, `\"true\"`) so it stays a string".into())
+        }
+        Json::Null if expects("object") || expects("array") || expects("string") => {
+            Some("the key has no value; indent its contents under it, or remove it".into())
+        }
+        _ => None,
+    }
+}
+
+/// Follows `$ref`s into `$defs`.
+fn deref<'a>(root: &'a Json, mut schema: &'a Json) -> &'a Json {
+    for _ in 0..16 {
+        match schema.get("$ref").and_then(Json::as_str) {
+            Some(reference) => {
+                let Some(target) = reference.strip_prefix('#').and_then(|p| root.pointer(p)) else {
+                    return schema;
+                };
+                schema = target;
+            }
+            None => return schema,
+        }
+    }
+    schema
+}
+
+/// The schema that describes the value at `path`, following properties, maps, lists and
+/// the alternatives of `anyOf` whose shape fits.
+fn schema_at<'a>(root: &'a Json, path: &[PathSegment]) -> Option<&'a Json> {
+    let mut schema = deref(root, root);
+    for segment in path {
+        schema = step(root, schema, segment)?;
+    }
+    Some(schema)
+}
+
+fn step<'a>(root: &'a Json, schema: &'a Json, segment: &PathSegment) -> Option<&'a Json> {
+    let schema = deref(root, schema);
+    let direct = match segment {
+        PathSegment::Key(k) => schema
+            .get("properties")
+            .and_then(|p| p.get(k))
+            .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object())),
+        PathSegment::Index(_) => schema.get("items"),
+    };
+    if let Some(next) = direct {
+        return Some(deref(root, next));
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(branches) = schema.get(key).and_then(Json::as_array) {
+            for branch in branches {
+                if let Some(found) = step(root, branch, segment) {
+                    return Some(found);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn allowed_keys(root: &Json, path: &[PathSegment]) -> Vec<String> {
+    let Some(schema) = schema_at(root, path) else {
+        return Vec::new();
+    };
+    let mut keys: Vec<String> = schema
+        .get("properties")
+        .and_then(Json::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    if keys.is_empty() {
+        // An object branch of an `anyOf`.
+        if let Some(branches) = schema.get("anyOf").and_then(Json::as_array) {
+            for branch in branches {
+                let branch = deref(root, branch);
+                if let Some(p) = branch.get("properties").and_then(Json::as_object) {
+                    keys.extend(p.keys().cloned());
+                }
+            }
+        }
+    }
+    keys
+}
+
+fn alternatives(root: &Json, path: &[PathSegment]) -> Vec<String> {
+    let Some(schema) = schema_at(root, path) else {
+        return Vec::new();
+    };
+    let branches = schema
+        .get("anyOf")
+        .or_else(|| schema.get("oneOf"))
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default();
+    branches
+        .iter()
+        .map(|b| {
+            let description = b
+                .get("description")
+                .and_then(Json::as_str)
+                .map(str::to_string);
+            let target = deref(root, b);
+            description
+                .or_else(|| {
+                    target
+                        .get("description")
+                        .and_then(Json::as_str)
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| {
+                    target
+                        .get("type")
+                        .map(|t| t.to_string())
+                        .unwrap_or_default()
+                })
+                .trim_end_matches('.')
+                .to_string()
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_looking_names() {
+        assert!(looks_secret("DJANGO_SECRET_KEY"));
+        assert!(looks_secret("STRIPE_API_KEY"));
+        assert!(!looks_secret("LOG_LEVEL"));
+        assert!(has_url_password("postgres://app:hunter2@db/app"));
+        assert!(!has_url_password("http://api:8000/api"));
+    }
+
+    #[test]
+    fn cidrs() {
+        assert!(is_cidr("10.0.0.0/8"));
+        assert!(is_cidr("192.168.1.1"));
+        assert!(is_cidr("2001:db8::/32"));
+        assert!(!is_cidr("10.0.0.0/33"));
+        assert!(!is_cidr("10.0.0/8"));
+        assert!(!is_cidr("10.0.0.0/8; deny all"));
+    }
+}

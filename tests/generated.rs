@@ -1,0 +1,143 @@
+//! This repository dogfoods blueprint: `generated/<name>/` is the committed render of
+//! `blueprints/<name>.yaml`. These tests hold the two together, prove rendering is
+//! deterministic across processes, keep the JSON Schema in step with the types, and snapshot
+//! every rendered file.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn examples() -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = fs::read_dir(repo().join("blueprints"))
+        .expect("blueprints/ exists")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
+    out.sort();
+    assert!(out.len() >= 3, "at least three examples");
+    out
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_blueprint"))
+        .args(args)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .expect("the binary runs")
+}
+
+/// Every file below `root`, by relative path.
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.expect("walk"))
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            (rel, fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+/// Renders a copy of the blueprint placed at `<tmp>/blueprint.yaml` into `<tmp>`, so headers
+/// name `blueprint.yaml` wherever the repository is checked out.
+fn render_copy(path: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(path, dir.path().join("blueprint.yaml")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_blueprint"))
+        .args(["render", "blueprint.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    fs::remove_file(dir.path().join("blueprint.yaml")).unwrap();
+    dir
+}
+
+#[test]
+fn committed_renders_match_their_blueprints() {
+    for (name, path) in examples() {
+        let out_dir = format!("generated/{name}");
+        assert!(repo().join(&out_dir).is_dir(), "{out_dir} is committed (run `blueprint render blueprints/{name}.yaml --out {out_dir}`)");
+        let out = run(&["check", &format!("blueprints/{name}.yaml"), "--out", &out_dir]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{} drifted from {}:\n{}{}",
+            out_dir,
+            path.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn rendering_is_deterministic_across_processes() {
+    for (name, path) in examples() {
+        let a = render_copy(&path);
+        let b = render_copy(&path);
+        let (ta, tb) = (tree(a.path()), tree(b.path()));
+        assert!(ta.len() > 1, "{name} renders files");
+        // The temp dirs' names differ, and so must nothing else.
+        assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>(), "{name}");
+        for (path, bytes) in &ta {
+            assert!(bytes == &tb[path], "{name}: {path} differs between two renders");
+            let text = String::from_utf8(bytes.clone()).unwrap_or_else(|_| panic!("{name}: {path} is UTF-8"));
+            assert!(!text.contains('\r'), "{name}: {path} has CR line endings");
+            assert!(text.ends_with('\n') && !text.ends_with("\n\n"), "{name}: {path} ends with exactly one newline");
+            assert!(!text.contains("/tmp/") && !text.contains(a.path().to_str().unwrap()), "{name}: {path} has an absolute path");
+        }
+    }
+}
+
+#[test]
+fn the_committed_schema_matches_the_types() {
+    let committed = fs::read_to_string(repo().join("schema/blueprint.schema.json")).expect("schema is committed");
+    let current = blueprint::blueprint::json_schema();
+    assert!(
+        committed == current,
+        "schema/blueprint.schema.json is stale: run `cargo run -- schema > schema/blueprint.schema.json`"
+    );
+    let out = run(&["schema"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), current);
+}
+
+#[test]
+fn every_example_has_the_schema_modeline_and_is_valid() {
+    for (name, path) in examples() {
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("# yaml-language-server: $schema="),
+            "{name} starts with the schema modeline"
+        );
+        let out = run(&["validate", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn every_rendered_file_is_snapshotted() {
+    for (name, path) in examples() {
+        let dir = render_copy(&path);
+        for (file, bytes) in tree(dir.path()) {
+            if file == ".blueprint/manifest.json" {
+                continue;
+            }
+            let contents = String::from_utf8(bytes).unwrap();
+            let snapshot_name = format!("{name}__{}", file.replace('/', "__"));
+            insta::with_settings!({ snapshot_path => "snapshots/rendered", prepend_module_to_snapshot => false, description => format!("{name}: {file}") }, {
+                insta::assert_snapshot!(snapshot_name, contents);
+            });
+        }
+    }
+}
