@@ -51,7 +51,10 @@ pub fn generate(model: &Model) -> Vec<GeneratedFile> {
 
     let catalog = rules::catalog(model);
     for file in &catalog.files {
-        files.push(GeneratedFile::hash_commented(file.path(), to_yaml(&file.document())));
+        files.push(GeneratedFile::hash_commented(
+            file.path(),
+            to_yaml(&file.document()),
+        ));
     }
     for test in rule_tests::test_files(&catalog) {
         files.push(GeneratedFile::hash_commented(test.path(), test.render()));
@@ -125,7 +128,10 @@ pub fn monitored_jobs(model: &Model) -> impl Iterator<Item = &Job> {
 }
 
 /// Jobs whose scheduler runs in `environment`.
-pub fn jobs_in<'a>(model: &'a Model, environment: &'a Environment) -> impl Iterator<Item = &'a Job> {
+pub fn jobs_in<'a>(
+    model: &'a Model,
+    environment: &'a Environment,
+) -> impl Iterator<Item = &'a Job> {
     model.jobs.iter().filter(move |j| {
         model
             .service(&j.service)
@@ -152,7 +158,12 @@ pub fn exporter_host(store: &Store) -> String {
 /// service name with a random replica per scrape, mixing their counters; Compose names replica
 /// containers `<project>-<service>-<n>`, which Docker's DNS resolves one by one, so each replica
 /// is its own target and a dead one shows as `up == 0` instead of vanishing.
-pub fn scrape_addresses(model: &Model, environment: &Environment, service: &Service, port: u16) -> Vec<String> {
+pub fn scrape_addresses(
+    model: &Model,
+    environment: &Environment,
+    service: &Service,
+    port: u16,
+) -> Vec<String> {
     if environment.replicas <= 1 {
         return vec![format!("{}:{port}", service.name)];
     }
@@ -199,7 +210,8 @@ pub(crate) mod test_support {
 
     /// Resolves blueprint text.
     pub fn model_from(yaml: &str) -> Model {
-        let bp = serde_saphyr::from_str::<crate::blueprint::Blueprint>(yaml).expect("the blueprint parses");
+        let bp = serde_saphyr::from_str::<crate::blueprint::Blueprint>(yaml)
+            .expect("the blueprint parses");
         Model::from_blueprint(&bp)
     }
 
@@ -234,9 +246,15 @@ mod tests {
 
     #[test]
     fn nothing_is_rendered_when_monitoring_is_off() {
-        let yaml = reference_yaml().replace("monitoring:\n  scrape_interval: 15s", "monitoring:\n  enabled: false\n  scrape_interval: 15s");
+        let yaml = reference_yaml().replace(
+            "monitoring:\n  scrape_interval: 15s",
+            "monitoring:\n  enabled: false\n  scrape_interval: 15s",
+        );
         let model = model_from(&yaml);
-        assert!(!model.monitoring.enabled, "the edit switched monitoring off");
+        assert!(
+            !model.monitoring.enabled,
+            "the edit switched monitoring off"
+        );
         assert!(generate(&model).is_empty());
     }
 
@@ -265,7 +283,10 @@ mod tests {
             "monitoring/grafana/dashboards/jobs.json",
             "monitoring/grafana/dashboards/postgres.json",
         ] {
-            assert!(paths.contains(&expected), "{expected} is missing from {paths:?}");
+            assert!(
+                paths.contains(&expected),
+                "{expected} is missing from {paths:?}"
+            );
         }
         let mut unique = paths.clone();
         unique.sort_unstable();
@@ -279,7 +300,11 @@ mod tests {
         let first = generate(&model);
         assert_eq!(first, generate(&model));
         for file in &first {
-            assert!(file.contents.ends_with('\n') && !file.contents.ends_with("\n\n"), "{}", file.path);
+            assert!(
+                file.contents.ends_with('\n') && !file.contents.ends_with("\n\n"),
+                "{}",
+                file.path
+            );
             assert!(!file.contents.contains('\r'), "{}", file.path);
         }
     }
@@ -287,8 +312,16 @@ mod tests {
     #[test]
     fn no_secret_value_or_absolute_host_path_leaks() {
         for file in generate(&reference_model()) {
-            assert!(!file.contents.contains("/work/"), "{} has an absolute path", file.path);
-            assert!(!file.contents.contains("/root/"), "{} has an absolute path", file.path);
+            assert!(
+                !file.contents.contains("/work/"),
+                "{} has an absolute path",
+                file.path
+            );
+            assert!(
+                !file.contents.contains("/root/"),
+                "{} has an absolute path",
+                file.path
+            );
         }
     }
 

@@ -333,8 +333,14 @@ mod tests {
                 ("severity=\"info\"".into(), "null".into(), false),
             ]
         );
-        assert_eq!(config["route"]["receiver"], "team-email", "the default is the warning receiver");
-        assert_eq!(config["route"]["group_by"], serde_json::json!(["alertname", "service"]));
+        assert_eq!(
+            config["route"]["receiver"], "team-email",
+            "the default is the warning receiver"
+        );
+        assert_eq!(
+            config["route"]["group_by"],
+            serde_json::json!(["alertname", "service"])
+        );
         let critical = &config["route"]["routes"][0];
         let warning = &config["route"]["routes"][2];
         assert_eq!(critical["repeat_interval"], "1h");
@@ -345,22 +351,44 @@ mod tests {
     fn receivers_read_their_secrets_from_files() {
         let config = rendered(&reference_yaml());
         let receivers = config["receivers"].as_array().expect("receivers");
-        let oncall = receivers.iter().find(|r| r["name"] == "oncall").expect("oncall");
+        let oncall = receivers
+            .iter()
+            .find(|r| r["name"] == "oncall")
+            .expect("oncall");
         let slack = &oncall["slack_configs"][0];
-        assert_eq!(slack["api_url_file"], "/run/secrets/slack_oncall_webhook_url");
+        assert_eq!(
+            slack["api_url_file"],
+            "/run/secrets/slack_oncall_webhook_url"
+        );
         assert_eq!(slack["channel"], "#data-oncall");
         assert_eq!(slack["send_resolved"], true);
         for field in ["summary", "description", "runbook_url"] {
-            assert!(slack["text"].as_str().is_some_and(|t| t.contains(field)), "slack text lacks {field}");
+            assert!(
+                slack["text"].as_str().is_some_and(|t| t.contains(field)),
+                "slack text lacks {field}"
+            );
         }
-        let email = &receivers.iter().find(|r| r["name"] == "team-email").expect("email")["email_configs"][0];
+        let email = &receivers
+            .iter()
+            .find(|r| r["name"] == "team-email")
+            .expect("email")["email_configs"][0];
         assert_eq!(email["auth_password_file"], "/run/secrets/smtp_password");
         assert_eq!(email["to"], "data-team@acme.example");
         assert_eq!(email["smarthost"], "smtp.acme.example:587");
         assert_eq!(email["send_resolved"], true);
-        let null = receivers.iter().find(|r| r["name"] == "null").expect("info goes nowhere");
-        assert_eq!(null.as_object().map(|o| o.len()), Some(1), "the null receiver has no integrations");
-        assert_eq!(secrets(&reference_model()), vec!["SLACK_ONCALL_WEBHOOK_URL", "SMTP_PASSWORD"]);
+        let null = receivers
+            .iter()
+            .find(|r| r["name"] == "null")
+            .expect("info goes nowhere");
+        assert_eq!(
+            null.as_object().map(|o| o.len()),
+            Some(1),
+            "the null receiver has no integrations"
+        );
+        assert_eq!(
+            secrets(&reference_model()),
+            vec!["SLACK_ONCALL_WEBHOOK_URL", "SMTP_PASSWORD"]
+        );
     }
 
     #[test]
@@ -372,7 +400,10 @@ mod tests {
         assert_eq!(rules[0]["equal"], serde_json::json!(["service"]));
         assert_eq!(rules[1]["source_matchers"][0], "severity=\"critical\"");
         assert_eq!(rules[1]["target_matchers"][0], "severity=\"warning\"");
-        assert_eq!(rules[1]["equal"], serde_json::json!(["alertname", "service"]));
+        assert_eq!(
+            rules[1]["equal"],
+            serde_json::json!(["alertname", "service"])
+        );
     }
 
     #[test]
@@ -388,11 +419,20 @@ mod tests {
 
     #[test]
     fn without_routes_every_receiver_gets_every_severity() {
-        let yaml = reference_yaml().replace("  routes:\n    critical: [oncall, team-email]\n    warning: [team-email]\n", "");
+        let yaml = reference_yaml().replace(
+            "  routes:\n    critical: [oncall, team-email]\n    warning: [team-email]\n",
+            "",
+        );
         let config = rendered(&yaml);
         let routes = children(&config);
         assert_eq!(routes.len(), 6, "{routes:?}");
-        assert!(!config["receivers"].as_array().expect("receivers").iter().any(|r| r["name"] == "null"));
+        assert!(
+            !config["receivers"]
+                .as_array()
+                .expect("receivers")
+                .iter()
+                .any(|r| r["name"] == "null")
+        );
     }
 
     #[test]
@@ -408,6 +448,9 @@ mod tests {
             .iter()
             .find(|r| r["name"] == "hook")
             .expect("hook receiver");
-        assert_eq!(hook["webhook_configs"][0]["url_file"], "/run/secrets/incident_webhook_url");
+        assert_eq!(
+            hook["webhook_configs"][0]["url_file"],
+            "/run/secrets/incident_webhook_url"
+        );
     }
 }

@@ -58,7 +58,10 @@ pub fn untested_custom_alerts(model: &Model) -> Vec<(String, String)> {
 }
 
 fn custom_rule(alert: &CustomAlert) -> AlertingRule {
-    let mut labels = BTreeMap::from([("severity".to_string(), severity_name(alert.severity).to_string())]);
+    let mut labels = BTreeMap::from([(
+        "severity".to_string(),
+        severity_name(alert.severity).to_string(),
+    )]);
     // Without a service in the model, the expression's own `service` label (if any) passes
     // through; a static one would overwrite it.
     if let Some(service) = &alert.service {
@@ -152,8 +155,12 @@ fn shape(expr: &str) -> Result<Shape, String> {
         match current {
             Expr::Aggregate(aggregate) => {
                 let name = aggregate.op.to_string();
-                if !matches!(name.as_str(), "sum" | "min" | "max" | "avg") || aggregate.param.is_some() {
-                    return Err(format!("it aggregates with `{name}`, whose value blueprint cannot steer"));
+                if !matches!(name.as_str(), "sum" | "min" | "max" | "avg")
+                    || aggregate.param.is_some()
+                {
+                    return Err(format!(
+                        "it aggregates with `{name}`, whose value blueprint cannot steer"
+                    ));
                 }
                 layers.push(match &aggregate.modifier {
                     Some(LabelModifier::Include(l)) => Layer::By(l.labels.clone()),
@@ -175,17 +182,29 @@ fn shape(expr: &str) -> Result<Shape, String> {
             }
             Expr::Call(call) => {
                 let [arg] = call.args.args.as_slice() else {
-                    return Err(format!("it calls `{}` with other than one argument", call.func.name));
+                    return Err(format!(
+                        "it calls `{}` with other than one argument",
+                        call.func.name
+                    ));
                 };
                 let Expr::MatrixSelector(matrix) = unparen(arg) else {
-                    return Err(format!("`{}` is not applied to a plain range selector", call.func.name));
+                    return Err(format!(
+                        "`{}` is not applied to a plain range selector",
+                        call.func.name
+                    ));
                 };
                 let range = matrix.range.as_secs();
                 let driver = match call.func.name {
                     "rate" | "irate" => Driver::Rate { range },
                     "increase" => Driver::Increase { range },
-                    "max_over_time" | "min_over_time" | "avg_over_time" | "last_over_time" => Driver::Gauge,
-                    other => return Err(format!("it uses `{other}`, whose value blueprint cannot steer")),
+                    "max_over_time" | "min_over_time" | "avg_over_time" | "last_over_time" => {
+                        Driver::Gauge
+                    }
+                    other => {
+                        return Err(format!(
+                            "it uses `{other}`, whose value blueprint cannot steer"
+                        ));
+                    }
                 };
                 let (metric, matchers) = selector_parts(&matrix.vs)?;
                 return Ok(Shape {
@@ -246,7 +265,12 @@ fn satisfying_value(matcher: &Matcher) -> Result<Option<String>, String> {
         .into_iter()
         .find(|c| !c.is_empty() && matcher.is_match(c))
         .map(Some)
-        .ok_or_else(|| format!("blueprint cannot find a value of `{}` matching `{}`", matcher.name, matcher.value))
+        .ok_or_else(|| {
+            format!(
+                "blueprint cannot find a value of `{}` matching `{}`",
+                matcher.name, matcher.value
+            )
+        })
 }
 
 /// The sample values on each side of the threshold: one that satisfies the comparison and one
@@ -282,7 +306,12 @@ fn custom_scenarios(rule: &AlertingRule) -> Result<Vec<Scenario>, String> {
     for layer in &shape.layers {
         if let Layer::By(grouping) = layer {
             for label in grouping {
-                if !series_labels.contains_key(label) && shape.matchers.iter().all(|m| m.name != *label || m.is_match("example")) {
+                if !series_labels.contains_key(label)
+                    && shape
+                        .matchers
+                        .iter()
+                        .all(|m| m.name != *label || m.is_match("example"))
+                {
                     series_labels.insert(label.clone(), "example".into());
                 }
             }
@@ -306,10 +335,14 @@ fn custom_scenarios(rule: &AlertingRule) -> Result<Vec<Scenario>, String> {
         match shape.driver {
             Driver::Gauge => Some(constant(&number(value), timing.samples)),
             Driver::Rate { .. } | Driver::Increase { .. } if value < 0.0 => None,
-            Driver::Rate { .. } => Some(counter(&number(value * STEP_SECONDS as f64), timing.samples)),
-            Driver::Increase { range } if range > 0 => {
-                Some(counter(&number(value * STEP_SECONDS as f64 / range as f64), timing.samples))
-            }
+            Driver::Rate { .. } => Some(counter(
+                &number(value * STEP_SECONDS as f64),
+                timing.samples,
+            )),
+            Driver::Increase { range } if range > 0 => Some(counter(
+                &number(value * STEP_SECONDS as f64 / range as f64),
+                timing.samples,
+            )),
             Driver::Increase { .. } => None,
         }
     };
@@ -324,19 +357,37 @@ fn custom_scenarios(rule: &AlertingRule) -> Result<Vec<Scenario>, String> {
 
     let mut scenarios = Vec::new();
     let rate_equality = shape.driver != Driver::Gauge && shape.comparison == "==";
-    if let Some((value, samples)) = firing_value.filter(|_| !rate_equality).and_then(|v| values(v).map(|s| (v, s))) {
-        if let Some(firing) = Firing::of(rule, &output, exact(value)) {
-            let mut scenario = Scenario::new(format!("{}: fires at {} {}", rule.alert, shape.metric, number(value)), series_with(samples));
-            if let Some(pending_at) = timing.pending_at {
-                scenario = scenario.expect(pending_at, &rule.alert, Vec::new());
-            }
-            scenarios.push(scenario.expect(timing.fire_at, &rule.alert, vec![firing]));
+    let firing_case = firing_value
+        .filter(|_| !rate_equality)
+        .and_then(|v| values(v).map(|s| (v, s)))
+        .and_then(|(v, s)| Firing::of(rule, &output, exact(v)).map(|f| (v, s, f)));
+    if let Some((value, samples, firing)) = firing_case {
+        let mut scenario = Scenario::new(
+            format!(
+                "{}: fires at {} {}",
+                rule.alert,
+                shape.metric,
+                number(value)
+            ),
+            series_with(samples),
+        );
+        if let Some(pending_at) = timing.pending_at {
+            scenario = scenario.expect(pending_at, &rule.alert, Vec::new());
         }
+        scenarios.push(scenario.expect(timing.fire_at, &rule.alert, vec![firing]));
     }
     if let Some((value, samples)) = quiet_value.and_then(|v| values(v).map(|s| (v, s))) {
         scenarios.push(
-            Scenario::new(format!("{}: quiet at {} {}", rule.alert, shape.metric, number(value)), series_with(samples))
-                .expect(timing.fire_at, &rule.alert, Vec::new()),
+            Scenario::new(
+                format!(
+                    "{}: quiet at {} {}",
+                    rule.alert,
+                    shape.metric,
+                    number(value)
+                ),
+                series_with(samples),
+            )
+            .expect(timing.fire_at, &rule.alert, Vec::new()),
         );
     }
     if scenarios.is_empty() {
@@ -363,47 +414,92 @@ mod tests {
     }
 
     fn only_firing(scenarios: &[Scenario]) -> &Firing {
-        let firing: Vec<&Firing> = scenarios.iter().flat_map(|s| &s.alerts).flat_map(|c| &c.firing).collect();
+        let firing: Vec<&Firing> = scenarios
+            .iter()
+            .flat_map(|s| &s.alerts)
+            .flat_map(|c| &c.firing)
+            .collect();
         assert_eq!(firing.len(), 1, "{scenarios:#?}");
         firing[0]
     }
 
     #[test]
     fn grouped_gauges_get_their_grouping_labels() {
-        let scenarios = custom_scenarios(&rule("max by (dataset) (rows{kind=\"lake\"}) > 0", "on {{ $labels.dataset }}"))
-            .expect("supported");
+        let scenarios = custom_scenarios(&rule(
+            "max by (dataset) (rows{kind=\"lake\"}) > 0",
+            "on {{ $labels.dataset }}",
+        ))
+        .expect("supported");
         let firing = only_firing(&scenarios);
-        assert_eq!(firing.exp_labels.get("dataset").map(String::as_str), Some("example"));
-        assert!(!firing.exp_labels.contains_key("kind"), "max by (dataset) drops kind");
-        assert_eq!(firing.exp_labels.get("service").map(String::as_str), Some("api"));
-        assert_eq!(firing.exp_annotations.get("summary").map(String::as_str), Some("on example"));
-        assert_eq!(scenarios[0].series[0].selector(), "rows{dataset=\"example\", kind=\"lake\"}");
+        assert_eq!(
+            firing.exp_labels.get("dataset").map(String::as_str),
+            Some("example")
+        );
+        assert!(
+            !firing.exp_labels.contains_key("kind"),
+            "max by (dataset) drops kind"
+        );
+        assert_eq!(
+            firing.exp_labels.get("service").map(String::as_str),
+            Some("api")
+        );
+        assert_eq!(
+            firing.exp_annotations.get("summary").map(String::as_str),
+            Some("on example")
+        );
+        assert_eq!(
+            scenarios[0].series[0].selector(),
+            "rows{dataset=\"example\", kind=\"lake\"}"
+        );
         assert_eq!(scenarios[0].series[0].values, "1x12");
         assert_eq!(scenarios[1].series[0].values, "0x12");
     }
 
     #[test]
     fn rates_grow_counters_and_regexes_get_a_matching_value() {
-        let scenarios =
-            custom_scenarios(&rule("sum(rate(http_requests_total{code=~\"5..|429\"}[5m])) > 2", "s")).expect("supported");
-        assert_eq!(scenarios[0].series[0].selector(), "http_requests_total{code=\"500\"}");
-        assert!(scenarios[0].series[0].values.starts_with("0+240x"), "{:?}", scenarios[0].series);
-        assert!(scenarios[1].series[0].values.starts_with("0+60x"), "{:?}", scenarios[1].series);
+        let scenarios = custom_scenarios(&rule(
+            "sum(rate(http_requests_total{code=~\"5..|429\"}[5m])) > 2",
+            "s",
+        ))
+        .expect("supported");
+        assert_eq!(
+            scenarios[0].series[0].selector(),
+            "http_requests_total{code=\"500\"}"
+        );
+        assert!(
+            scenarios[0].series[0].values.starts_with("0+240x"),
+            "{:?}",
+            scenarios[0].series
+        );
+        assert!(
+            scenarios[1].series[0].values.starts_with("0+60x"),
+            "{:?}",
+            scenarios[1].series
+        );
     }
 
     #[test]
     fn a_number_on_the_left_mirrors_the_comparison() {
         let scenarios = custom_scenarios(&rule("10 > free_bytes", "s")).expect("supported");
-        assert_eq!(scenarios[0].series[0].values, "5x12", "firing needs free_bytes < 10");
+        assert_eq!(
+            scenarios[0].series[0].values, "5x12",
+            "firing needs free_bytes < 10"
+        );
         assert_eq!(scenarios[1].series[0].values, "20x12");
     }
 
     #[test]
     fn values_in_annotations_are_expanded_for_gauges_only() {
-        let gauge = custom_scenarios(&rule("queue_depth > 100", "depth {{ $value }}")).expect("supported");
+        let gauge =
+            custom_scenarios(&rule("queue_depth > 100", "depth {{ $value }}")).expect("supported");
         assert_eq!(only_firing(&gauge).exp_annotations["summary"], "depth 200");
-        let rate = custom_scenarios(&rule("rate(x_total[5m]) > 1", "rate {{ $value }}")).expect("supported");
-        assert!(rate.iter().all(|s| s.alerts.iter().all(|c| c.firing.is_empty())), "rate values are not exact");
+        let rate = custom_scenarios(&rule("rate(x_total[5m]) > 1", "rate {{ $value }}"))
+            .expect("supported");
+        assert!(
+            rate.iter()
+                .all(|s| s.alerts.iter().all(|c| c.firing.is_empty())),
+            "rate values are not exact"
+        );
     }
 
     #[test]
@@ -415,7 +511,10 @@ mod tests {
             "histogram_quantile(0.9, rate(h_bucket[5m])) > 1",
             "x{a=~\".*\"} offset 5m > 1",
         ] {
-            assert!(custom_scenarios(&rule(expr, "s")).is_err(), "{expr} should be unsupported");
+            assert!(
+                custom_scenarios(&rule(expr, "s")).is_err(),
+                "{expr} should be unsupported"
+            );
         }
     }
 }

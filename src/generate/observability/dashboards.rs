@@ -5,10 +5,8 @@
 //! the provisioned Prometheus), so the dashboards also work against another Prometheus. Panels
 //! are current types only (`timeseries`, `stat`, `table`); UIDs are derived from the project and
 //! dashboard names and never change between renders.
-//!
-//! Colours of up/down stats are set through field overrides: their `value` is free-form in
-//! Grafana's dashboard schema, whereas the typed `thresholds.mode` and mapping `type` fields are
-//! TypeScript string enums that a literal JSON document cannot satisfy.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -229,8 +227,8 @@ pub struct Target {
 pub struct FieldConfig {
     /// Defaults for every field.
     pub defaults: FieldDefaults,
-    /// Overrides.
-    pub overrides: Vec<FieldOverride>,
+    /// Overrides (none: the defaults say it all).
+    pub overrides: Vec<Value>,
 }
 
 /// Field defaults.
@@ -246,33 +244,61 @@ pub struct FieldDefaults {
     /// Shown when there is no data.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_value: Option<String>,
+    /// How values are coloured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub color: Option<FieldColor>,
+    /// Values shown as text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mappings: Vec<ValueMapping>,
+    /// Colour steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Thresholds>,
 }
 
-/// A field override.
+/// A field's colour scheme.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FieldOverride {
-    /// Which fields.
-    pub matcher: Matcher,
-    /// What changes.
-    pub properties: Vec<Property>,
+pub struct FieldColor {
+    /// `thresholds`: the colour of the step the value is in.
+    pub mode: String,
 }
 
-/// A field matcher.
+/// A value-to-text mapping.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Matcher {
-    /// Matcher id (`byType`).
-    pub id: String,
-    /// Its argument.
-    pub options: String,
+pub struct ValueMapping {
+    /// `value`: exact values.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Results by value.
+    pub options: BTreeMap<String, MappingResult>,
 }
 
-/// A field property.
+/// What a mapped value shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Property {
-    /// Property id (`mappings`, `thresholds`).
-    pub id: String,
-    /// Its value.
-    pub value: Value,
+pub struct MappingResult {
+    /// Text.
+    pub text: String,
+    /// Colour.
+    pub color: String,
+    /// Order.
+    pub index: u32,
+}
+
+/// Threshold steps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Thresholds {
+    /// `absolute`.
+    pub mode: String,
+    /// Steps, the first without a value (the base).
+    pub steps: Vec<ThresholdStep>,
+}
+
+/// A threshold step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThresholdStep {
+    /// Colour from this value on.
+    pub color: String,
+    /// The value; `null` for the base step.
+    pub value: Option<f64>,
 }
 
 /// A data transformation.
@@ -360,13 +386,25 @@ fn targets(queries: &[(&str, &str)]) -> Vec<Target> {
         .collect()
 }
 
-fn panel(kind: &str, title: &str, description: &str, unit: &str, queries: &[(&str, &str)], options: Value) -> Panel {
+fn panel(
+    kind: &str,
+    title: &str,
+    description: &str,
+    unit: &str,
+    queries: &[(&str, &str)],
+    options: Value,
+) -> Panel {
     Panel {
         id: 0,
         kind: kind.into(),
         title: title.into(),
         description: description.into(),
-        grid_pos: GridPos { h: 0, w: 0, x: 0, y: 0 },
+        grid_pos: GridPos {
+            h: 0,
+            w: 0,
+            x: 0,
+            y: 0,
+        },
         datasource: DatasourceRef::variable(),
         targets: targets(queries),
         field_config: FieldConfig {
@@ -374,6 +412,9 @@ fn panel(kind: &str, title: &str, description: &str, unit: &str, queries: &[(&st
                 unit: (!unit.is_empty()).then(|| unit.to_string()),
                 min: None,
                 no_value: None,
+                color: None,
+                mappings: Vec::new(),
+                thresholds: None,
             },
             overrides: Vec::new(),
         },
@@ -423,32 +464,45 @@ fn up_stat(title: &str, description: &str, queries: &[(&str, &str)]) -> Panel {
     p.options["graphMode"] = json!("none");
     p.options["textMode"] = json!("value_and_name");
     p.field_config.defaults.no_value = Some("no data".into());
-    p.field_config.overrides.push(FieldOverride {
-        matcher: Matcher {
-            id: "byType".into(),
-            options: "number".into(),
-        },
-        properties: vec![
-            Property {
-                id: "mappings".into(),
-                value: json!([{
-                    "type": "value",
-                    "options": {
-                        "0": {"text": "DOWN", "color": "red", "index": 0},
-                        "1": {"text": "UP", "color": "green", "index": 1}
-                    }
-                }]),
+    let defaults = &mut p.field_config.defaults;
+    defaults.color = Some(FieldColor {
+        mode: "thresholds".into(),
+    });
+    let state = |text: &str, color: &str, index: u32| MappingResult {
+        text: text.into(),
+        color: color.into(),
+        index,
+    };
+    defaults.mappings = vec![ValueMapping {
+        kind: "value".into(),
+        options: BTreeMap::from([
+            ("0".to_string(), state("DOWN", "red", 0)),
+            ("1".to_string(), state("UP", "green", 1)),
+        ]),
+    }];
+    defaults.thresholds = Some(Thresholds {
+        mode: "absolute".into(),
+        steps: vec![
+            ThresholdStep {
+                color: "red".into(),
+                value: None,
             },
-            Property {
-                id: "thresholds".into(),
-                value: json!({"mode": "absolute", "steps": [{"color": "red", "value": null}, {"color": "green", "value": 1}]}),
+            ThresholdStep {
+                color: "green".into(),
+                value: Some(1.0),
             },
         ],
     });
     p
 }
 
-fn dashboard(model: &Model, name: &str, title: String, description: String, panels: Vec<Panel>) -> Dashboard {
+fn dashboard(
+    model: &Model,
+    name: &str,
+    title: String,
+    description: String,
+    panels: Vec<Panel>,
+) -> Dashboard {
     Dashboard {
         uid: uid(&model.project.name, name),
         title,
@@ -527,7 +581,11 @@ fn overview(model: &Model) -> Dashboard {
     layout.add(
         12,
         6,
-        up_stat("Scrape targets", "Whether Prometheus can scrape each job (`up`), worst instance per job.", &[("min by (job) (up)", "{{job}}")]),
+        up_stat(
+            "Scrape targets",
+            "Whether Prometheus can scrape each job (`up`), worst instance per job.",
+            &[("min by (job) (up)", "{{job}}")],
+        ),
     );
     layout.add(
         12,
@@ -535,15 +593,45 @@ fn overview(model: &Model) -> Dashboard {
         up_stat(
             "Health checks",
             "Whether each service's health endpoint answers 2xx to the blackbox exporter.",
-            &[(&format!("min by (service) (probe_success{{job=\"{PROBE_JOB}\"}})"), "{{service}}")],
+            &[(
+                &format!("min by (service) (probe_success{{job=\"{PROBE_JOB}\"}})"),
+                "{{service}}",
+            )],
         ),
     );
     if metered_services(model).next().is_some() {
         layout.break_row();
-        layout.add(8, 8, timeseries("Request rate", "Requests per second, 5-minute rate.", "reqps", &[(REQUEST_RATE, "{{service}}")]));
-        layout.add(8, 8, timeseries("5xx ratio", "Share of requests answered with a 5xx status.", "percentunit", &[(ERROR_RATIO, "{{service}}")]));
+        layout.add(
+            8,
+            8,
+            timeseries(
+                "Request rate",
+                "Requests per second, 5-minute rate.",
+                "reqps",
+                &[(REQUEST_RATE, "{{service}}")],
+            ),
+        );
+        layout.add(
+            8,
+            8,
+            timeseries(
+                "5xx ratio",
+                "Share of requests answered with a 5xx status.",
+                "percentunit",
+                &[(ERROR_RATIO, "{{service}}")],
+            ),
+        );
         let (_, p95) = LATENCY_QUANTILES[1];
-        layout.add(8, 8, timeseries("p95 latency", "95th percentile request duration.", "s", &[(p95, "{{service}}")]));
+        layout.add(
+            8,
+            8,
+            timeseries(
+                "p95 latency",
+                "95th percentile request duration.",
+                "s",
+                &[(p95, "{{service}}")],
+            ),
+        );
     }
     layout.break_row();
     let mut alerts = panel(
@@ -551,7 +639,10 @@ fn overview(model: &Model) -> Dashboard {
         "Firing alerts",
         "Alerts firing now, from Prometheus' ALERTS series.",
         "",
-        &[("sum by (alertname, service, severity) (ALERTS{alertstate=\"firing\"})", "")],
+        &[(
+            "sum by (alertname, service, severity) (ALERTS{alertstate=\"firing\"})",
+            "",
+        )],
         json!({"showHeader": true, "cellHeight": "sm", "footer": {"show": false, "reducer": ["sum"], "fields": ""}}),
     );
     for target in &mut alerts.targets {
@@ -568,7 +659,10 @@ fn overview(model: &Model) -> Dashboard {
         model,
         "overview",
         format!("{} overview", model.project.name),
-        format!("Health, traffic, errors, latency and firing alerts of {}.", model.project.name),
+        format!(
+            "Health, traffic, errors, latency and firing alerts of {}.",
+            model.project.name
+        ),
         layout.panels,
     )
 }
@@ -578,11 +672,46 @@ fn red(model: &Model, service: &Service) -> Dashboard {
     let mut layout = Layout::new();
     let recorded = |series: &str| format!("{series}{{service=\"{name}\"}}");
     let up = format!("min(up{{job=\"{name}\"}})");
-    layout.add(6, 4, up_stat("Up", "Whether every instance can be scraped.", &[(&up, name)]));
-    layout.add(6, 4, stat("Request rate", "Requests per second, 5-minute rate.", "reqps", &[(&recorded(REQUEST_RATE), "")]));
-    layout.add(6, 4, stat("5xx ratio", "Share of requests answered with a 5xx status.", "percentunit", &[(&recorded(ERROR_RATIO), "")]));
+    layout.add(
+        6,
+        4,
+        up_stat(
+            "Up",
+            "Whether every instance can be scraped.",
+            &[(&up, name)],
+        ),
+    );
+    layout.add(
+        6,
+        4,
+        stat(
+            "Request rate",
+            "Requests per second, 5-minute rate.",
+            "reqps",
+            &[(&recorded(REQUEST_RATE), "")],
+        ),
+    );
+    layout.add(
+        6,
+        4,
+        stat(
+            "5xx ratio",
+            "Share of requests answered with a 5xx status.",
+            "percentunit",
+            &[(&recorded(ERROR_RATIO), "")],
+        ),
+    );
     let (_, p95) = LATENCY_QUANTILES[1];
-    layout.add(6, 4, stat("p95 latency", "95th percentile request duration.", "s", &[(&recorded(p95), "")]));
+    layout.add(
+        6,
+        4,
+        stat(
+            "p95 latency",
+            "95th percentile request duration.",
+            "s",
+            &[(&recorded(p95), "")],
+        ),
+    );
     if let Some(metrics) = &service.metrics {
         let by_status = format!(
             "sum by ({status}) (rate({requests}{{job=\"{name}\"}}[$__rate_interval]))",
@@ -590,26 +719,73 @@ fn red(model: &Model, service: &Service) -> Dashboard {
             requests = metrics.requests_total
         );
         let legend = format!("{{{{{}}}}}", metrics.status_label);
-        layout.add(12, 8, timeseries("Requests by status", "Requests per second by HTTP status.", "reqps", &[(&by_status, &legend)]));
+        layout.add(
+            12,
+            8,
+            timeseries(
+                "Requests by status",
+                "Requests per second by HTTP status.",
+                "reqps",
+                &[(&by_status, &legend)],
+            ),
+        );
     }
-    layout.add(12, 8, timeseries("5xx ratio", "Share of requests answered with a 5xx status.", "percentunit", &[(&recorded(ERROR_RATIO), "5xx")]));
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "5xx ratio",
+            "Share of requests answered with a 5xx status.",
+            "percentunit",
+            &[(&recorded(ERROR_RATIO), "5xx")],
+        ),
+    );
     let quantiles: Vec<(String, String)> = LATENCY_QUANTILES
         .iter()
         .map(|(q, series)| (recorded(series), format!("p{}", super::number(q * 100.0))))
         .collect();
-    let quantile_refs: Vec<(&str, &str)> = quantiles.iter().map(|(e, l)| (e.as_str(), l.as_str())).collect();
-    layout.add(12, 8, timeseries("Latency", "Request duration quantiles.", "s", &quantile_refs));
+    let quantile_refs: Vec<(&str, &str)> = quantiles
+        .iter()
+        .map(|(e, l)| (e.as_str(), l.as_str()))
+        .collect();
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "Latency",
+            "Request duration quantiles.",
+            "s",
+            &quantile_refs,
+        ),
+    );
     if service.health_path.is_some() {
         let probe = format!("probe_duration_seconds{{job=\"{PROBE_JOB}\", service=\"{name}\"}}");
-        layout.add(12, 8, timeseries("Health check duration", "How long the health endpoint takes to answer the blackbox exporter.", "s", &[(&probe, "{{instance}}")]));
+        layout.add(
+            12,
+            8,
+            timeseries(
+                "Health check duration",
+                "How long the health endpoint takes to answer the blackbox exporter.",
+                "s",
+                &[(&probe, "{{instance}}")],
+            ),
+        );
     }
     if let Some(slo) = model.monitoring.slos.iter().find(|s| s.service == name) {
         let budget = super::number(slo.error_budget);
         let burns: Vec<(String, String)> = ["1h", "6h", "1d", "3d"]
             .iter()
-            .map(|w| (format!("{} / {budget}", recorded(&error_ratio_over(w))), format!("burn rate {w}")))
+            .map(|w| {
+                (
+                    format!("{} / {budget}", recorded(&error_ratio_over(w))),
+                    format!("burn rate {w}"),
+                )
+            })
             .collect();
-        let refs: Vec<(&str, &str)> = burns.iter().map(|(e, l)| (e.as_str(), l.as_str())).collect();
+        let refs: Vec<(&str, &str)> = burns
+            .iter()
+            .map(|(e, l)| (e.as_str(), l.as_str()))
+            .collect();
         layout.break_row();
         layout.add(
             24,
@@ -639,13 +815,17 @@ fn jobs(model: &Model) -> Dashboard {
     for job in monitored_jobs(model) {
         let name = job.name.as_str();
         layout.break_row();
-        let age = format!("time() - blueprint_job_last_success_timestamp_seconds{{job=\"{name}\"}}");
+        let age =
+            format!("time() - blueprint_job_last_success_timestamp_seconds{{job=\"{name}\"}}");
         layout.add(
             6,
             5,
             stat(
                 &format!("{name}: since last success"),
-                &format!("{} Schedule `{}` (UTC); an incident after {} without success.", job.description, job.schedule, job.stale_after),
+                &format!(
+                    "{} Schedule `{}` (UTC); an incident after {} without success.",
+                    job.description, job.schedule, job.stale_after
+                ),
                 "s",
                 &[(&age, "")],
             ),
@@ -653,7 +833,15 @@ fn jobs(model: &Model) -> Dashboard {
         layout.add(
             6,
             5,
-            stat(&format!("{name}: last exit code"), "Exit code of the last run (124: killed at its timeout).", "none", &[(&format!("blueprint_job_last_exit_code{{job=\"{name}\"}}"), "")]),
+            stat(
+                &format!("{name}: last exit code"),
+                "Exit code of the last run (124: killed at its timeout).",
+                "none",
+                &[(
+                    &format!("blueprint_job_last_exit_code{{job=\"{name}\"}}"),
+                    "",
+                )],
+            ),
         );
         layout.add(
             6,
@@ -672,7 +860,10 @@ fn jobs(model: &Model) -> Dashboard {
                 &format!("{name}: duration"),
                 &format!("How long each run took; killed after {}.", job.timeout),
                 "s",
-                &[(&format!("blueprint_job_duration_seconds{{job=\"{name}\"}}"), "duration")],
+                &[(
+                    &format!("blueprint_job_duration_seconds{{job=\"{name}\"}}"),
+                    "duration",
+                )],
             ),
         );
     }
@@ -691,7 +882,15 @@ fn postgres(model: &Model) -> Dashboard {
         let job = exporter_host(store);
         let name = store.name.as_str();
         layout.break_row();
-        layout.add(6, 6, up_stat(&format!("{name}: up"), "Whether postgres_exporter can connect to the database.", &[(&format!("pg_up{{job=\"{job}\"}}"), name)]));
+        layout.add(
+            6,
+            6,
+            up_stat(
+                &format!("{name}: up"),
+                "Whether postgres_exporter can connect to the database.",
+                &[(&format!("pg_up{{job=\"{job}\"}}"), name)],
+            ),
+        );
         layout.add(
             6,
             6,
@@ -699,7 +898,10 @@ fn postgres(model: &Model) -> Dashboard {
                 &format!("{name}: connections"),
                 "Backends connected, per database.",
                 "none",
-                &[(&format!("sum by (datname) (pg_stat_database_numbackends{{job=\"{job}\"}})"), "{{datname}}")],
+                &[(
+                    &format!("sum by (datname) (pg_stat_database_numbackends{{job=\"{job}\"}})"),
+                    "{{datname}}",
+                )],
             ),
         );
         layout.add(
@@ -722,7 +924,10 @@ fn postgres(model: &Model) -> Dashboard {
                 &format!("{name}: database size"),
                 "Size on disk, per database.",
                 "bytes",
-                &[(&format!("sum by (datname) (pg_database_size_bytes{{job=\"{job}\"}})"), "{{datname}}")],
+                &[(
+                    &format!("sum by (datname) (pg_database_size_bytes{{job=\"{job}\"}})"),
+                    "{{datname}}",
+                )],
             ),
         );
     }
@@ -730,7 +935,8 @@ fn postgres(model: &Model) -> Dashboard {
         model,
         "postgres",
         format!("{} PostgreSQL", model.project.name),
-        "PostgreSQL as seen by postgres_exporter: reachability, connections, transactions, size.".into(),
+        "PostgreSQL as seen by postgres_exporter: reachability, connections, transactions, size."
+            .into(),
         layout.panels,
     )
 }
@@ -745,7 +951,8 @@ mod tests {
         dashboards(model)
             .into_iter()
             .map(|d| {
-                let json: Value = serde_json::from_str(&to_json(&d.dashboard)).expect("dashboards are JSON");
+                let json: Value =
+                    serde_json::from_str(&to_json(&d.dashboard)).expect("dashboards are JSON");
                 (d.file_stem, json)
             })
             .collect()
@@ -767,11 +974,15 @@ mod tests {
             let mut ids = Vec::new();
             for panel in panels(&dashboard) {
                 let kind = panel["type"].as_str().unwrap_or_default();
-                assert!(["timeseries", "stat", "table"].contains(&kind), "{stem}: panel type {kind}");
+                assert!(
+                    ["timeseries", "stat", "table"].contains(&kind),
+                    "{stem}: panel type {kind}"
+                );
                 assert_eq!(panel["datasource"]["uid"], DATASOURCE, "{stem}");
                 let targets = panel["targets"].as_array().expect("targets");
                 assert!(!targets.is_empty());
-                assert!(targets.iter().all(|t| t["datasource"]["uid"] == DATASOURCE && t["expr"].as_str().is_some_and(|e| !e.is_empty())));
+                assert!(targets.iter().all(|t| t["datasource"]["uid"] == DATASOURCE
+                    && t["expr"].as_str().is_some_and(|e| !e.is_empty())));
                 let pos = &panel["gridPos"];
                 let right = pos["x"].as_u64().unwrap_or(99) + pos["w"].as_u64().unwrap_or(99);
                 assert!(right <= 24, "{stem}: panel overflows the grid");
@@ -781,7 +992,10 @@ mod tests {
             ids.sort_unstable();
             ids.dedup();
             assert_eq!(ids.len(), count, "{stem}: panel ids repeat");
-            assert!(!to_json(&dashboard).contains("\"graph\""), "{stem} uses the deprecated graph panel");
+            assert!(
+                !to_json(&dashboard).contains("\"graph\""),
+                "{stem} uses the deprecated graph panel"
+            );
         }
     }
 
@@ -791,40 +1005,85 @@ mod tests {
         let rendered = rendered(&model);
         for service in metered_services(&model) {
             let stem = format!("service-{}", service.name);
-            let (_, dashboard) = rendered.iter().find(|(s, _)| *s == stem).unwrap_or_else(|| panic!("no {stem}"));
+            let (_, dashboard) = rendered
+                .iter()
+                .find(|(s, _)| *s == stem)
+                .unwrap_or_else(|| panic!("no {stem}"));
             let text = dashboard.to_string();
-            assert!(text.contains(&format!("up{{job=\\\"{}\\\"}}", service.name)), "{stem} has no up panel");
+            assert!(
+                text.contains(&format!("up{{job=\\\"{}\\\"}}", service.name)),
+                "{stem} has no up panel"
+            );
             for series in [REQUEST_RATE, ERROR_RATIO, LATENCY_QUANTILES[1].1] {
-                assert!(text.contains(&format!("{series}{{service=\\\"{}\\\"}}", service.name)), "{stem} lacks {series}");
+                assert!(
+                    text.contains(&format!("{series}{{service=\\\"{}\\\"}}", service.name)),
+                    "{stem} lacks {series}"
+                );
             }
         }
-        assert!(!rendered.iter().any(|(s, _)| s == "service-docs"), "docs has no metrics");
-        let api = &rendered.iter().find(|(s, _)| s == "service-api").expect("api").1;
-        assert!(panels(api).iter().any(|p| p["title"] == "Error budget burn rate"), "api has an SLO");
+        assert!(
+            !rendered.iter().any(|(s, _)| s == "service-docs"),
+            "docs has no metrics"
+        );
+        let api = &rendered
+            .iter()
+            .find(|(s, _)| s == "service-api")
+            .expect("api")
+            .1;
+        assert!(
+            panels(api)
+                .iter()
+                .any(|p| p["title"] == "Error budget burn rate"),
+            "api has an SLO"
+        );
     }
 
     #[test]
     fn every_job_has_its_panels() {
         let model = reference_model();
         let rendered = rendered(&model);
-        let (_, jobs) = rendered.iter().find(|(s, _)| s == "jobs").expect("jobs dashboard");
+        let (_, jobs) = rendered
+            .iter()
+            .find(|(s, _)| s == "jobs")
+            .expect("jobs dashboard");
         for job in &model.jobs {
-            let titles: Vec<&str> = panels(jobs).iter().filter_map(|p| p["title"].as_str()).filter(|t| t.starts_with(&format!("{}:", job.name))).collect();
+            let titles: Vec<&str> = panels(jobs)
+                .iter()
+                .filter_map(|p| p["title"].as_str())
+                .filter(|t| t.starts_with(&format!("{}:", job.name)))
+                .collect();
             assert_eq!(titles.len(), 4, "{}: {titles:?}", job.name);
             let exprs = jobs.to_string();
-            assert!(exprs.contains(&format!("blueprint_job_last_success_timestamp_seconds{{job=\\\"{}\\\"}}", job.name)));
+            assert!(exprs.contains(&format!(
+                "blueprint_job_last_success_timestamp_seconds{{job=\\\"{}\\\"}}",
+                job.name
+            )));
         }
     }
 
     #[test]
     fn postgres_and_overview_show_what_they_promise() {
         let rendered = rendered(&reference_model());
-        let (_, postgres) = rendered.iter().find(|(s, _)| s == "postgres").expect("postgres dashboard");
+        let (_, postgres) = rendered
+            .iter()
+            .find(|(s, _)| s == "postgres")
+            .expect("postgres dashboard");
         let text = postgres.to_string();
-        for metric in ["pg_up", "pg_stat_database_numbackends", "pg_stat_database_xact_commit", "pg_database_size_bytes"] {
-            assert!(text.contains(&format!("{metric}{{job=\\\"db-exporter\\\"}}")), "postgres lacks {metric}");
+        for metric in [
+            "pg_up",
+            "pg_stat_database_numbackends",
+            "pg_stat_database_xact_commit",
+            "pg_database_size_bytes",
+        ] {
+            assert!(
+                text.contains(&format!("{metric}{{job=\\\"db-exporter\\\"}}")),
+                "postgres lacks {metric}"
+            );
         }
-        let (_, overview) = rendered.iter().find(|(s, _)| s == "overview").expect("overview");
+        let (_, overview) = rendered
+            .iter()
+            .find(|(s, _)| s == "overview")
+            .expect("overview");
         let text = overview.to_string();
         assert!(text.contains("ALERTS{alertstate=\\\"firing\\\"}"));
         assert!(text.contains("min by (job) (up)"));
@@ -834,20 +1093,45 @@ mod tests {
     #[test]
     fn uids_are_unique_stable_and_short_enough() {
         let model = reference_model();
-        let first: Vec<String> = dashboards(&model).into_iter().map(|d| d.dashboard.uid).collect();
-        let again: Vec<String> = dashboards(&model).into_iter().map(|d| d.dashboard.uid).collect();
+        let first: Vec<String> = dashboards(&model)
+            .into_iter()
+            .map(|d| d.dashboard.uid)
+            .collect();
+        let again: Vec<String> = dashboards(&model)
+            .into_iter()
+            .map(|d| d.dashboard.uid)
+            .collect();
         assert_eq!(first, again);
         assert!(first.contains(&"data-platform-overview".to_string()));
         let mut unique = first.clone();
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), first.len(), "{first:?}");
-        let long_a = uid("a-very-long-project-name-for-grafana", "service-ingestion-api");
-        let long_b = uid("a-very-long-project-name-for-grafana", "service-ingestion-worker");
+        let long_a = uid(
+            "a-very-long-project-name-for-grafana",
+            "service-ingestion-api",
+        );
+        let long_b = uid(
+            "a-very-long-project-name-for-grafana",
+            "service-ingestion-worker",
+        );
         assert!(long_a.len() <= MAX_UID_LENGTH && long_b.len() <= MAX_UID_LENGTH);
-        assert_ne!(long_a, long_b, "a hash of the whole name keeps long UIDs apart");
-        assert_eq!(long_a, uid("a-very-long-project-name-for-grafana", "service-ingestion-api"));
-        assert!(long_a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        assert_ne!(
+            long_a, long_b,
+            "a hash of the whole name keeps long UIDs apart"
+        );
+        assert_eq!(
+            long_a,
+            uid(
+                "a-very-long-project-name-for-grafana",
+                "service-ingestion-api"
+            )
+        );
+        assert!(
+            long_a
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        );
     }
 
     #[test]

@@ -106,7 +106,10 @@ pub fn datasources(model: &Model) -> Datasources {
     let mut prometheus_settings = serde_json::Map::new();
     prometheus_settings.insert("httpMethod".into(), "POST".into());
     // `$__rate_interval` needs to know the scrape interval.
-    prometheus_settings.insert("timeInterval".into(), model.monitoring.scrape_interval.clone().into());
+    prometheus_settings.insert(
+        "timeInterval".into(),
+        model.monitoring.scrape_interval.clone().into(),
+    );
     let mut alertmanager_settings = serde_json::Map::new();
     alertmanager_settings.insert("implementation".into(), "prometheus".into());
     alertmanager_settings.insert("handleGrafanaManagedAlerts".into(), false.into());
@@ -181,9 +184,15 @@ mod tests {
 
     #[test]
     fn an_unexposed_prometheus_serves_at_the_root() {
-        let yaml = reference_yaml().replace("    prometheus:\n      path: /prometheus\n      allow: [10.0.0.0/8]\n", "");
+        let yaml = reference_yaml().replace(
+            "    prometheus:\n      path: /prometheus\n      allow: [10.0.0.0/8]\n",
+            "",
+        );
         let model = model_from(&yaml);
-        assert_eq!(datasources(&model).datasources[0].url, "http://prometheus:9090");
+        assert_eq!(
+            datasources(&model).datasources[0].url,
+            "http://prometheus:9090"
+        );
     }
 
     #[test]

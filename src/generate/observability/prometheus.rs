@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{
-    BLACKBOX_ADDRESS, POSTGRES_EXPORTER_PORT, PROBE_JOB, PROBE_MODULE, PUSHGATEWAY_ADDRESS, exporter_host, jobs_in,
-    postgres_stores, probe_url, scrape_addresses, tool_path, tool_prefix,
+    BLACKBOX_ADDRESS, POSTGRES_EXPORTER_PORT, PROBE_JOB, PROBE_MODULE, PUSHGATEWAY_ADDRESS,
+    exporter_host, jobs_in, postgres_stores, probe_url, scrape_addresses, tool_path, tool_prefix,
 };
 use crate::blueprint::InternalTool;
 use crate::model::{ALERTMANAGER_PORT, Environment, GRAFANA_PORT, Model, PROMETHEUS_PORT};
@@ -129,7 +129,10 @@ impl ScrapeConfig {
 /// Pushgateway is included when any job runs somewhere.
 pub fn component_targets(model: &Model) -> Vec<(String, String)> {
     let mut targets = vec![
-        ("alertmanager".to_string(), format!("alertmanager:{ALERTMANAGER_PORT}")),
+        (
+            "alertmanager".to_string(),
+            format!("alertmanager:{ALERTMANAGER_PORT}"),
+        ),
         ("blackbox".to_string(), BLACKBOX_ADDRESS.to_string()),
     ];
     if super::monitored_jobs(model).next().is_some() {
@@ -139,7 +142,10 @@ pub fn component_targets(model: &Model) -> Vec<(String, String)> {
         targets.push(("grafana".to_string(), format!("grafana:{GRAFANA_PORT}")));
     }
     for store in postgres_stores(model) {
-        targets.push((exporter_host(store), format!("{}:{POSTGRES_EXPORTER_PORT}", exporter_host(store))));
+        targets.push((
+            exporter_host(store),
+            format!("{}:{POSTGRES_EXPORTER_PORT}", exporter_host(store)),
+        ));
     }
     targets
 }
@@ -147,17 +153,22 @@ pub fn component_targets(model: &Model) -> Vec<(String, String)> {
 /// The Prometheus configuration of one environment.
 pub fn config(model: &Model, environment: &Environment) -> PrometheusConfig {
     let monitoring = &model.monitoring;
-    let interval = parse_duration(&monitoring.scrape_interval).unwrap_or(DEFAULT_SCRAPE_TIMEOUT_SECONDS);
+    let interval =
+        parse_duration(&monitoring.scrape_interval).unwrap_or(DEFAULT_SCRAPE_TIMEOUT_SECONDS);
     let mut scrape_configs = vec![
         ScrapeConfig::new("prometheus", vec![format!("localhost:{PROMETHEUS_PORT}")])
             .metrics_path(tool_path(model, InternalTool::Prometheus, "/metrics")),
-        ScrapeConfig::new("alertmanager", vec![format!("alertmanager:{ALERTMANAGER_PORT}")])
-            .metrics_path(tool_path(model, InternalTool::Alertmanager, "/metrics")),
+        ScrapeConfig::new(
+            "alertmanager",
+            vec![format!("alertmanager:{ALERTMANAGER_PORT}")],
+        )
+        .metrics_path(tool_path(model, InternalTool::Alertmanager, "/metrics")),
         ScrapeConfig::new("blackbox", vec![BLACKBOX_ADDRESS.to_string()]),
     ];
     if jobs_in(model, environment).next().is_some() {
         // The wrapper pushes with the job name as grouping key: keep it as the `job` label.
-        let mut pushgateway = ScrapeConfig::new("pushgateway", vec![PUSHGATEWAY_ADDRESS.to_string()]);
+        let mut pushgateway =
+            ScrapeConfig::new("pushgateway", vec![PUSHGATEWAY_ADDRESS.to_string()]);
         pushgateway.honor_labels = Some(true);
         scrape_configs.push(pushgateway);
     }
@@ -169,17 +180,30 @@ pub fn config(model: &Model, environment: &Environment) -> PrometheusConfig {
     }
     for store in postgres_stores(model) {
         let host = exporter_host(store);
-        scrape_configs.push(ScrapeConfig::new(host.clone(), vec![format!("{host}:{POSTGRES_EXPORTER_PORT}")]));
+        scrape_configs.push(ScrapeConfig::new(
+            host.clone(),
+            vec![format!("{host}:{POSTGRES_EXPORTER_PORT}")],
+        ));
     }
 
-    let compose_services = || model.services.iter().filter(|s| s.on_compose(&environment.name));
+    let compose_services = || {
+        model
+            .services
+            .iter()
+            .filter(|s| s.on_compose(&environment.name))
+    };
     for service in compose_services() {
         let (Some(metrics), Some(port)) = (&service.metrics, service.port) else {
             continue;
         };
-        let mut job = ScrapeConfig::new(service.name.clone(), scrape_addresses(model, environment, service, port))
-            .metrics_path(metrics.path.clone());
-        job.static_configs[0].labels.insert("service".into(), service.name.clone());
+        let mut job = ScrapeConfig::new(
+            service.name.clone(),
+            scrape_addresses(model, environment, service, port),
+        )
+        .metrics_path(metrics.path.clone());
+        job.static_configs[0]
+            .labels
+            .insert("service".into(), service.name.clone());
         scrape_configs.push(job);
     }
 
@@ -321,12 +345,21 @@ mod tests {
         assert_eq!(config["global"]["scrape_interval"], "15s");
         assert_eq!(config["global"]["evaluation_interval"], "15s");
         assert_eq!(config["global"]["scrape_timeout"], "10s");
-        assert_eq!(config["global"]["external_labels"]["environment"], "staging");
-        assert_eq!(config["global"]["external_labels"]["project"], "data-platform");
+        assert_eq!(
+            config["global"]["external_labels"]["environment"],
+            "staging"
+        );
+        assert_eq!(
+            config["global"]["external_labels"]["project"],
+            "data-platform"
+        );
         assert_eq!(config["rule_files"][0], RULE_FILES);
         let am = &config["alerting"]["alertmanagers"][0];
         assert_eq!(am["static_configs"][0]["targets"][0], "alertmanager:9093");
-        assert!(am.get("path_prefix").is_none(), "alertmanager is not exposed in the reference");
+        assert!(
+            am.get("path_prefix").is_none(),
+            "alertmanager is not exposed in the reference"
+        );
     }
 
     #[test]
@@ -342,16 +375,35 @@ mod tests {
         let model = reference_model();
         for environment in &model.environments {
             let config = yaml_value(&to_yaml(&config(&model, environment)));
-            for service in model.services.iter().filter(|s| s.on_compose(&environment.name)) {
-                let Some(metrics) = &service.metrics else { continue };
+            for service in model
+                .services
+                .iter()
+                .filter(|s| s.on_compose(&environment.name))
+            {
+                let Some(metrics) = &service.metrics else {
+                    continue;
+                };
                 let job = job(&config, &service.name);
-                let expected_path = (metrics.path != "/metrics").then(|| metrics.path.as_str());
+                let expected_path = (metrics.path != "/metrics").then_some(metrics.path.as_str());
                 assert_eq!(job["metrics_path"].as_str(), expected_path);
-                let targets = job["static_configs"][0]["targets"].as_array().expect("targets");
-                assert_eq!(targets.len(), environment.replicas as usize, "one target per replica");
+                let targets = job["static_configs"][0]["targets"]
+                    .as_array()
+                    .expect("targets");
+                assert_eq!(
+                    targets.len(),
+                    environment.replicas as usize,
+                    "one target per replica"
+                );
                 let port = service.port.expect("metrics need a port");
-                assert!(targets.iter().all(|t| t.as_str().is_some_and(|t| t.ends_with(&format!(":{port}")))));
-                assert_eq!(job["static_configs"][0]["labels"]["service"], service.name.as_str());
+                assert!(
+                    targets
+                        .iter()
+                        .all(|t| t.as_str().is_some_and(|t| t.ends_with(&format!(":{port}"))))
+                );
+                assert_eq!(
+                    job["static_configs"][0]["labels"]["service"],
+                    service.name.as_str()
+                );
             }
         }
     }
@@ -375,7 +427,8 @@ mod tests {
             for service in expected {
                 let url = probe_url(service).expect("probed services have a URL");
                 assert!(
-                    statics.iter().any(|s| s["targets"][0] == url.as_str() && s["labels"]["service"] == service.name.as_str()),
+                    statics.iter().any(|s| s["targets"][0] == url.as_str()
+                        && s["labels"]["service"] == service.name.as_str()),
                     "{url} is not probed in {}",
                     environment.name
                 );
@@ -386,13 +439,19 @@ mod tests {
             assert_eq!(relabel[2]["replacement"], BLACKBOX_ADDRESS);
         }
         let docs_probed = to_yaml(&config(&model, &model.environments[0])).contains("http://docs:");
-        assert!(!docs_probed, "docs is on Vercel: nothing to probe inside Compose");
+        assert!(
+            !docs_probed,
+            "docs is on Vercel: nothing to probe inside Compose"
+        );
     }
 
     #[test]
     fn exposed_tools_are_scraped_under_their_prefix() {
         let config = rendered("prod");
-        assert_eq!(job(&config, "prometheus")["metrics_path"], "/prometheus/metrics");
+        assert_eq!(
+            job(&config, "prometheus")["metrics_path"],
+            "/prometheus/metrics"
+        );
         assert_eq!(job(&config, "grafana")["metrics_path"], "/grafana/metrics");
         assert!(job(&config, "alertmanager").get("metrics_path").is_none());
     }
@@ -405,8 +464,15 @@ mod tests {
         );
         let model = model_from(&yaml);
         let config = config(&model, &model.environments[0]);
-        assert_eq!(config.alerting.alertmanagers[0].path_prefix.as_deref(), Some("/alerts"));
-        let am = config.scrape_configs.iter().find(|j| j.job_name == "alertmanager").expect("scraped");
+        assert_eq!(
+            config.alerting.alertmanagers[0].path_prefix.as_deref(),
+            Some("/alerts")
+        );
+        let am = config
+            .scrape_configs
+            .iter()
+            .find(|j| j.job_name == "alertmanager")
+            .expect("scraped");
         assert_eq!(am.metrics_path.as_deref(), Some("/alerts/metrics"));
     }
 
@@ -414,8 +480,14 @@ mod tests {
     fn pushgateway_keeps_the_pushed_job_label_and_exporters_are_scraped() {
         let config = rendered("dev");
         assert_eq!(job(&config, "pushgateway")["honor_labels"], true);
-        assert_eq!(job(&config, "pushgateway")["static_configs"][0]["targets"][0], PUSHGATEWAY_ADDRESS);
-        assert_eq!(job(&config, "db-exporter")["static_configs"][0]["targets"][0], "db-exporter:9187");
+        assert_eq!(
+            job(&config, "pushgateway")["static_configs"][0]["targets"][0],
+            PUSHGATEWAY_ADDRESS
+        );
+        assert_eq!(
+            job(&config, "db-exporter")["static_configs"][0]["targets"][0],
+            "db-exporter:9187"
+        );
     }
 
     #[test]

@@ -14,7 +14,8 @@ use super::rules::{AlertingRule, Catalog};
 use crate::generate::to_yaml;
 use crate::syntax::format_duration;
 
-/// How far apart input samples are; also the test's rule evaluation interval.
+/// How far apart input samples are, and the tests' rule evaluation interval, unless a suite
+/// needs longer steps to cover days cheaply.
 pub const STEP_SECONDS: u64 = 60;
 
 /// One input series.
@@ -24,7 +25,7 @@ pub struct Series {
     pub name: String,
     /// Its labels.
     pub labels: BTreeMap<String, String>,
-    /// promtool's expanding notation (`0+60x30`), one sample per [`STEP_SECONDS`].
+    /// promtool's expanding notation (`0+60x30`), one sample per step of the suite.
     pub values: String,
 }
 
@@ -33,7 +34,10 @@ impl Series {
     pub fn new(name: &str, labels: &[(&str, &str)], values: String) -> Self {
         Self {
             name: name.to_string(),
-            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             values,
         }
     }
@@ -87,7 +91,11 @@ impl Firing {
     /// result's labels overlaid with the rule's, and the annotations expanded with the result's
     /// labels (`$labels` in Prometheus templates is the expression result, not the rule labels).
     /// `None` when an annotation uses template features this module cannot evaluate.
-    pub fn of(rule: &AlertingRule, output: &BTreeMap<String, String>, value: Option<f64>) -> Option<Self> {
+    pub fn of(
+        rule: &AlertingRule,
+        output: &BTreeMap<String, String>,
+        value: Option<f64>,
+    ) -> Option<Self> {
         let mut exp_labels: BTreeMap<String, String> = output
             .iter()
             .filter(|(k, _)| k.as_str() != "__name__")
@@ -172,6 +180,8 @@ pub struct TestSuite {
     pub rule_files: Vec<String>,
     /// The scenarios.
     pub scenarios: Vec<Scenario>,
+    /// Sample spacing and evaluation interval of every scenario of the suite.
+    pub step_seconds: u64,
 }
 
 /// A rendered test file.
@@ -207,7 +217,7 @@ struct TestGroup {
     interval: String,
     input_series: Vec<InputSeries>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    alert_rule_tests: Vec<AlertRuleTest>,
+    alert_rule_test: Vec<AlertRuleTest>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     promql_expr_test: Vec<PromqlExprTest>,
 }
@@ -252,17 +262,21 @@ pub fn test_files(catalog: &Catalog) -> Vec<TestFile> {
                     .iter()
                     .map(|stem| format!("../rules/{stem}.rules.yml"))
                     .collect(),
-                evaluation_interval: format_duration(STEP_SECONDS),
-                tests: suite.scenarios.iter().map(test_group).collect(),
+                evaluation_interval: format_duration(suite.step_seconds),
+                tests: suite
+                    .scenarios
+                    .iter()
+                    .map(|s| test_group(s, suite.step_seconds))
+                    .collect(),
             },
         })
         .collect()
 }
 
-fn test_group(scenario: &Scenario) -> TestGroup {
+fn test_group(scenario: &Scenario, step_seconds: u64) -> TestGroup {
     TestGroup {
         name: scenario.name.clone(),
-        interval: format_duration(STEP_SECONDS),
+        interval: format_duration(step_seconds),
         input_series: scenario
             .series
             .iter()
@@ -271,7 +285,7 @@ fn test_group(scenario: &Scenario) -> TestGroup {
                 values: s.values.clone(),
             })
             .collect(),
-        alert_rule_tests: scenario
+        alert_rule_test: scenario
             .alerts
             .iter()
             .map(|check| AlertRuleTest {
@@ -303,7 +317,11 @@ fn test_group(scenario: &Scenario) -> TestGroup {
 /// `{{ $labels.NAME }}` (a missing label expands to nothing) and `{{ $value }}` for values Go
 /// prints the same way Rust does. Anything else (pipelines, functions, `.Labels`, trim markers)
 /// gives `None`: the caller then skips the firing test rather than guess.
-pub fn expand_template(text: &str, labels: &BTreeMap<String, String>, value: Option<f64>) -> Option<String> {
+pub fn expand_template(
+    text: &str,
+    labels: &BTreeMap<String, String>,
+    value: Option<f64>,
+) -> Option<String> {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
@@ -345,24 +363,38 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn templates_expand_labels_and_values() {
         let l = labels(&[("dataset", "prices")]);
         assert_eq!(
-            expand_template("disagree on {{ $labels.dataset }} ({{$value}} rows)", &l, Some(3.0)).as_deref(),
+            expand_template(
+                "disagree on {{ $labels.dataset }} ({{$value}} rows)",
+                &l,
+                Some(3.0)
+            )
+            .as_deref(),
             Some("disagree on prices (3 rows)")
         );
-        assert_eq!(expand_template("{{ $labels.missing }}!", &l, None).as_deref(), Some("!"));
+        assert_eq!(
+            expand_template("{{ $labels.missing }}!", &l, None).as_deref(),
+            Some("!")
+        );
         assert_eq!(expand_template("plain", &l, None).as_deref(), Some("plain"));
     }
 
     #[test]
     fn unknown_template_features_are_refused() {
         let l = labels(&[]);
-        assert_eq!(expand_template("{{ $value | humanize }}", &l, Some(1.0)), None);
+        assert_eq!(
+            expand_template("{{ $value | humanize }}", &l, Some(1.0)),
+            None
+        );
         assert_eq!(expand_template("{{ .Labels.x }}", &l, None), None);
         assert_eq!(expand_template("{{- $labels.x -}}", &l, None), None);
         assert_eq!(expand_template("{{ $value }}", &l, Some(1e-7)), None);

@@ -20,12 +20,12 @@ use super::rule_tests::{
     AlertCheck, Firing, STEP_SECONDS, SampleCheck, Scenario, Series, TestSuite, constant, counter,
 };
 use super::{
-    PROBE_JOB, exporter_host, metered_services, monitored_jobs, monitored_services, number, postgres_stores,
-    probe_url, scrape_addresses,
+    PROBE_JOB, exporter_host, metered_services, monitored_jobs, monitored_services, number,
+    postgres_stores, probe_url, scrape_addresses,
 };
 use crate::blueprint::Severity;
 use crate::model::{AlertFamily, Job, Metrics, Model, Service, Slo, Store};
-use crate::syntax::{format_duration, parse_duration};
+use crate::syntax::parse_duration;
 
 /// One rule file (`services.rules.yml`).
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +44,9 @@ impl RuleFile {
 
     /// The file's document, `{groups: [...]}`.
     pub fn document(&self) -> RuleFileDocument<'_> {
-        RuleFileDocument { groups: &self.groups }
+        RuleFileDocument {
+            groups: &self.groups,
+        }
     }
 }
 
@@ -166,19 +168,38 @@ const SLO_WINDOWS: [&str; 6] = ["30m", "1h", "2h", "6h", "1d", "3d"];
 /// Builds every rule file and its tests.
 pub fn catalog(model: &Model) -> Catalog {
     let mut builder = Builder {
-        model,
         files: Vec::new(),
         tests: Vec::new(),
     };
     let has_recording = metered_services(model).next().is_some();
-    let recording = if has_recording { vec!["recording".to_string()] } else { Vec::new() };
+    let recording = if has_recording {
+        vec!["recording".to_string()]
+    } else {
+        Vec::new()
+    };
 
-    builder.file("recording", Vec::new(), recording_groups(model));
-    builder.file("services", recording.clone(), service_groups(model));
-    builder.file("stores", Vec::new(), store_groups(model));
-    builder.file("jobs", Vec::new(), job_groups(model));
-    builder.file("slo", recording, slo_groups(model));
-    builder.file("custom", Vec::new(), super::custom_tests::custom_groups(model));
+    builder.file(
+        "recording",
+        Vec::new(),
+        recording_groups(model),
+        STEP_SECONDS,
+    );
+    builder.file(
+        "services",
+        recording.clone(),
+        service_groups(model),
+        STEP_SECONDS,
+    );
+    builder.file("stores", Vec::new(), store_groups(model), STEP_SECONDS);
+    let job_step = job_step(model);
+    builder.file("jobs", Vec::new(), job_groups(model, job_step), job_step);
+    builder.file("slo", recording, slo_groups(model), STEP_SECONDS);
+    builder.file(
+        "custom",
+        Vec::new(),
+        super::custom_tests::custom_groups(model),
+        STEP_SECONDS,
+    );
 
     Catalog {
         files: builder.files,
@@ -186,16 +207,23 @@ pub fn catalog(model: &Model) -> Catalog {
     }
 }
 
-struct Builder<'a> {
-    model: &'a Model,
+struct Builder {
     files: Vec<RuleFile>,
     tests: Vec<TestSuite>,
 }
 
-impl Builder<'_> {
-    fn file(&mut self, name: &str, extra_rule_files: Vec<String>, groups: Vec<(RuleGroup, Vec<Scenario>)>) {
-        let _ = self.model;
-        let groups: Vec<(RuleGroup, Vec<Scenario>)> = groups.into_iter().filter(|(g, _)| !g.rules.is_empty()).collect();
+impl Builder {
+    fn file(
+        &mut self,
+        name: &str,
+        extra_rule_files: Vec<String>,
+        groups: Vec<(RuleGroup, Vec<Scenario>)>,
+        step_seconds: u64,
+    ) {
+        let groups: Vec<(RuleGroup, Vec<Scenario>)> = groups
+            .into_iter()
+            .filter(|(g, _)| !g.rules.is_empty())
+            .collect();
         if groups.is_empty() {
             return;
         }
@@ -210,6 +238,7 @@ impl Builder<'_> {
             name: name.to_string(),
             rule_files,
             scenarios,
+            step_seconds,
         });
     }
 }
@@ -263,7 +292,11 @@ pub(super) fn seconds(duration: &str) -> u64 {
 
 /// Rounds up to whole test steps.
 pub(super) fn whole_steps(seconds: u64) -> u64 {
-    seconds.div_ceil(STEP_SECONDS) * STEP_SECONDS
+    whole(STEP_SECONDS, seconds)
+}
+
+fn whole(step: u64, seconds: u64) -> u64 {
+    seconds.div_ceil(step) * step
 }
 
 /// Timing of a condition that holds from `warmup` seconds on and fires after `for_`: when to
@@ -276,27 +309,55 @@ pub(super) struct Timing {
 }
 
 pub(super) fn timing(warmup: u64, for_seconds: u64) -> Timing {
-    let fire_at = warmup + whole_steps(for_seconds) + 2 * STEP_SECONDS;
+    timing_in_steps(STEP_SECONDS, warmup, for_seconds)
+}
+
+fn timing_in_steps(step: u64, warmup: u64, for_seconds: u64) -> Timing {
+    let fire_at = whole(step, warmup) + whole(step, for_seconds) + 2 * step;
     Timing {
         fire_at,
-        samples: fire_at / STEP_SECONDS + 5,
-        pending_at: (warmup == 0 && for_seconds > 0).then(|| whole_steps(for_seconds) - STEP_SECONDS),
+        samples: fire_at / step + 5,
+        pending_at: (warmup == 0 && for_seconds > 0).then(|| whole(step, for_seconds) - step),
     }
 }
 
+/// The jobs suite's step: staleness windows run to days, and promtool evaluates every rule at
+/// every step, so the step grows with the longest window (about 500 steps to cover it).
+fn job_step(model: &Model) -> u64 {
+    let longest = monitored_jobs(model)
+        .map(|j| j.stale_after_seconds)
+        .max()
+        .unwrap_or(0);
+    whole(STEP_SECONDS, longest / 500).max(STEP_SECONDS)
+}
+
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Scenarios for an alert on a gauge that is `bad` while the condition holds and `good`
 /// otherwise: it fires after `for`, is only pending before, and stays quiet on `good`.
-fn gauge_scenarios(rule: &AlertingRule, subject: &str, metric: &str, series_labels: &[(&str, &str)], bad: &str, good: &str) -> Vec<Scenario> {
+fn gauge_scenarios(
+    rule: &AlertingRule,
+    subject: &str,
+    metric: &str,
+    series_labels: &[(&str, &str)],
+    bad: &str,
+    good: &str,
+) -> Vec<Scenario> {
     let timing = timing(0, seconds(rule.for_.as_deref().unwrap_or("0s")));
     let output = labels(series_labels);
     let firing: Vec<Firing> = Firing::of(rule, &output, None).into_iter().collect();
     let mut down = Scenario::new(
         format!("{}: {subject} while {metric} is {bad}", rule.alert),
-        vec![Series::new(metric, series_labels, constant(bad, timing.samples))],
+        vec![Series::new(
+            metric,
+            series_labels,
+            constant(bad, timing.samples),
+        )],
     );
     if let Some(pending_at) = timing.pending_at {
         down = down.expect(pending_at, &rule.alert, Vec::new());
@@ -304,22 +365,34 @@ fn gauge_scenarios(rule: &AlertingRule, subject: &str, metric: &str, series_labe
     down = down.expect(timing.fire_at, &rule.alert, firing);
     let up = Scenario::new(
         format!("{}: quiet while {metric} is {good}", rule.alert),
-        vec![Series::new(metric, series_labels, constant(good, timing.samples))],
+        vec![Series::new(
+            metric,
+            series_labels,
+            constant(good, timing.samples),
+        )],
     )
     .expect(timing.fire_at, &rule.alert, Vec::new());
     vec![down, up]
 }
 
 /// The first environment a service runs in as a container.
-fn first_compose_environment<'a>(model: &'a Model, service: &Service) -> Option<&'a crate::model::Environment> {
-    model.environments.iter().find(|e| service.on_compose(&e.name))
+fn first_compose_environment<'a>(
+    model: &'a Model,
+    service: &Service,
+) -> Option<&'a crate::model::Environment> {
+    model
+        .environments
+        .iter()
+        .find(|e| service.on_compose(&e.name))
 }
 
 fn recording_groups(model: &Model) -> Vec<(RuleGroup, Vec<Scenario>)> {
     let mut rules = Vec::new();
     let mut scenarios = Vec::new();
     for service in metered_services(model) {
-        let Some(metrics) = &service.metrics else { continue };
+        let Some(metrics) = &service.metrics else {
+            continue;
+        };
         rules.extend(red_recording_rules(service, metrics));
         scenarios.push(red_recording_scenario(model, service, metrics));
     }
@@ -344,7 +417,12 @@ fn requests(metrics: &Metrics, service: &Service, extra: &str, window: &str) -> 
 }
 
 fn errors(metrics: &Metrics, service: &Service, window: &str) -> String {
-    requests(metrics, service, &format!(", {}=~\"5..\"", metrics.status_label), window)
+    requests(
+        metrics,
+        service,
+        &format!(", {}=~\"5..\"", metrics.status_label),
+        window,
+    )
 }
 
 /// The 5xx ratio over `window`: zero (not "no data") when there is traffic but no 5xx series
@@ -384,7 +462,14 @@ fn red_recording_rules(service: &Service, metrics: &Metrics) -> Vec<Rule> {
 }
 
 /// Histogram buckets whose observations all fall in (`low`, `high`]: cumulative counters.
-fn histogram_series(metrics: &Metrics, base: &[(&str, &str)], bounds: &[f64], low: f64, per_step: &str, samples: u64) -> Vec<Series> {
+fn histogram_series(
+    metrics: &Metrics,
+    base: &[(&str, &str)],
+    bounds: &[f64],
+    low: f64,
+    per_step: &str,
+    samples: u64,
+) -> Vec<Series> {
     let mut les: Vec<String> = bounds.iter().map(|b| number(*b)).collect();
     les.push("+Inf".into());
     les.iter()
@@ -393,15 +478,27 @@ fn histogram_series(metrics: &Metrics, base: &[(&str, &str)], bounds: &[f64], lo
             let mut pairs: Vec<(&str, &str)> = base.to_vec();
             pairs.push(("le", le));
             let counts = bound.is_none_or(|b| b > low);
-            let values = if counts { counter(per_step, samples) } else { constant("0", samples) };
-            Series::new(&format!("{}_bucket", metrics.duration_histogram), &pairs, values)
+            let values = if counts {
+                counter(per_step, samples)
+            } else {
+                constant("0", samples)
+            };
+            Series::new(
+                &format!("{}_bucket", metrics.duration_histogram),
+                &pairs,
+                values,
+            )
         })
         .collect()
 }
 
 fn red_recording_scenario(model: &Model, service: &Service, metrics: &Metrics) -> Scenario {
     let instance = instance_of(model, service);
-    let base = [("instance", instance.as_str()), ("job", service.name.as_str()), ("service", service.name.as_str())];
+    let base = [
+        ("instance", instance.as_str()),
+        ("job", service.name.as_str()),
+        ("service", service.name.as_str()),
+    ];
     let samples = 15;
     // 45 successes and 15 server errors a minute: 1 request/s, a 25% error ratio.
     let mut series = vec![
@@ -409,12 +506,23 @@ fn red_recording_scenario(model: &Model, service: &Service, metrics: &Metrics) -
         status_series(metrics, &base, "500", counter("15", samples)),
     ];
     // Every request takes between 0.25s and 0.5s: interpolated quantiles are exact.
-    series.extend(histogram_series(metrics, &base, &[0.25, 0.5, 1.0], 0.25, "60", samples));
+    series.extend(histogram_series(
+        metrics,
+        &base,
+        &[0.25, 0.5, 1.0],
+        0.25,
+        "60",
+        samples,
+    ));
     let at = 10 * STEP_SECONDS;
     let recorded = |name: &str| format!("{name}{{service=\"{}\"}}", service.name);
     let mut scenario = Scenario::new(format!("recording rules of {}", service.name), series);
     let mut checks = vec![(REQUEST_RATE, 1.0), (ERROR_RATIO, 0.25)];
-    checks.extend(LATENCY_QUANTILES.iter().map(|(q, name)| (*name, 0.25 + 0.25 * q)));
+    checks.extend(
+        LATENCY_QUANTILES
+            .iter()
+            .map(|(q, name)| (*name, 0.25 + 0.25 * q)),
+    );
     for (name, value) in checks {
         scenario.samples.push(SampleCheck {
             expr: recorded(name),
@@ -435,7 +543,11 @@ fn status_series(metrics: &Metrics, base: &[(&str, &str)], status: &str, values:
 fn instance_of(model: &Model, service: &Service) -> String {
     let port = service.port.unwrap_or_default();
     first_compose_environment(model, service)
-        .and_then(|env| scrape_addresses(model, env, service, port).into_iter().next())
+        .and_then(|env| {
+            scrape_addresses(model, env, service, port)
+                .into_iter()
+                .next()
+        })
         .unwrap_or_else(|| format!("{}:{port}", service.name))
 }
 
@@ -452,7 +564,14 @@ fn service_groups(model: &Model) -> Vec<(RuleGroup, Vec<Scenario>)> {
         if let (true, Some(_)) = (alerts.service_down.enabled, &service.metrics) {
             let rule = service_down(model, &alerts.service_down, name, name);
             let instance = instance_of(model, service);
-            let s = gauge_scenarios(&rule, name, "up", &[("instance", &instance), ("job", name), ("service", name)], "0", "1");
+            let s = gauge_scenarios(
+                &rule,
+                name,
+                "up",
+                &[("instance", &instance), ("job", name), ("service", name)],
+                "0",
+                "1",
+            );
             push(rule, s);
         }
         if let (true, Some(url)) = (alerts.probe_failed.enabled, probe_url(service)) {
@@ -465,12 +584,24 @@ fn service_groups(model: &Model) -> Vec<(RuleGroup, Vec<Scenario>)> {
                 family.severity,
                 name,
                 format!("{name} fails its health check"),
-                format!("The health endpoint {{{{ $labels.instance }}}} has not answered with 2xx for {}.", family.for_),
+                format!(
+                    "The health endpoint {{{{ $labels.instance }}}} has not answered with 2xx for {}.",
+                    family.for_
+                ),
             );
-            let s = gauge_scenarios(&rule, name, "probe_success", &[("instance", &url), ("job", PROBE_JOB), ("service", name)], "0", "1");
+            let s = gauge_scenarios(
+                &rule,
+                name,
+                "probe_success",
+                &[("instance", &url), ("job", PROBE_JOB), ("service", name)],
+                "0",
+                "1",
+            );
             push(rule, s);
         }
-        let Some(metrics) = &service.metrics else { continue };
+        let Some(metrics) = &service.metrics else {
+            continue;
+        };
         if alerts.error_ratio.enabled {
             let (rule, s) = high_error_ratio(model, &alerts.error_ratio, service, metrics);
             push(rule, s);
@@ -515,7 +646,14 @@ fn monitoring_stack_group(model: &Model) -> (RuleGroup, Vec<Scenario>) {
     if family.enabled {
         for (job, address) in super::prometheus::component_targets(model) {
             let rule = service_down(model, family, &job, &job);
-            scenarios.extend(gauge_scenarios(&rule, &job, "up", &[("instance", &address), ("job", &job)], "0", "1"));
+            scenarios.extend(gauge_scenarios(
+                &rule,
+                &job,
+                "up",
+                &[("instance", &address), ("job", &job)],
+                "0",
+                "1",
+            ));
             rules.push(Rule::Alert(rule));
         }
     }
@@ -532,13 +670,21 @@ fn percent(ratio: f64) -> String {
     format!("{}%", number(ratio * 100.0))
 }
 
-fn high_error_ratio(model: &Model, family: &AlertFamily, service: &Service, metrics: &Metrics) -> (AlertingRule, Vec<Scenario>) {
+fn high_error_ratio(
+    model: &Model,
+    family: &AlertFamily,
+    service: &Service,
+    metrics: &Metrics,
+) -> (AlertingRule, Vec<Scenario>) {
     let name = service.name.as_str();
     let threshold = family.threshold;
     let rule = alerting_rule(
         model,
         "HighErrorRatio",
-        format!("{ERROR_RATIO}{{service=\"{name}\"}} > {}", number(threshold)),
+        format!(
+            "{ERROR_RATIO}{{service=\"{name}\"}} > {}",
+            number(threshold)
+        ),
         &family.for_,
         family.severity,
         name,
@@ -552,12 +698,26 @@ fn high_error_ratio(model: &Model, family: &AlertFamily, service: &Service, metr
     let warmup = 5 * STEP_SECONDS;
     let timing = timing(warmup, seconds(&family.for_));
     let instance = instance_of(model, service);
-    let base = [("instance", instance.as_str()), ("job", name), ("service", name)];
+    let base = [
+        ("instance", instance.as_str()),
+        ("job", name),
+        ("service", name),
+    ];
     // 1000 requests a minute, a share of them 5xx.
     let traffic = |ratio: f64| {
         vec![
-            status_series(metrics, &base, "200", counter(&number(1000.0 * (1.0 - ratio)), timing.samples)),
-            status_series(metrics, &base, "500", counter(&number(1000.0 * ratio), timing.samples)),
+            status_series(
+                metrics,
+                &base,
+                "200",
+                counter(&number(1000.0 * (1.0 - ratio)), timing.samples),
+            ),
+            status_series(
+                metrics,
+                &base,
+                "500",
+                counter(&number(1000.0 * ratio), timing.samples),
+            ),
         ]
     };
     let mut scenarios = Vec::new();
@@ -573,21 +733,37 @@ fn high_error_ratio(model: &Model, family: &AlertFamily, service: &Service, metr
         None
     };
     if let Some(ratio) = failing {
-        let firing = Firing::of(&rule, &with_service(service), None).into_iter().collect();
+        let firing = Firing::of(&rule, &with_service(service), None)
+            .into_iter()
+            .collect();
         scenarios.push(
-            Scenario::new(format!("HighErrorRatio: {name} at {} 5xx", percent(ratio)), traffic(ratio))
-                .expect(timing.fire_at, &rule.alert, firing),
+            Scenario::new(
+                format!("HighErrorRatio: {name} at {} 5xx", percent(ratio)),
+                traffic(ratio),
+            )
+            .expect(timing.fire_at, &rule.alert, firing),
         );
     }
     let healthy = threshold.min(1.0) / 2.0;
     scenarios.push(
-        Scenario::new(format!("HighErrorRatio: quiet for {name} at {} 5xx", percent(healthy)), traffic(healthy))
-            .expect(timing.fire_at, &rule.alert, Vec::new()),
+        Scenario::new(
+            format!(
+                "HighErrorRatio: quiet for {name} at {} 5xx",
+                percent(healthy)
+            ),
+            traffic(healthy),
+        )
+        .expect(timing.fire_at, &rule.alert, Vec::new()),
     );
     (rule, scenarios)
 }
 
-fn high_latency(model: &Model, family: &AlertFamily, service: &Service, metrics: &Metrics) -> (AlertingRule, Vec<Scenario>) {
+fn high_latency(
+    model: &Model,
+    family: &AlertFamily,
+    service: &Service,
+    metrics: &Metrics,
+) -> (AlertingRule, Vec<Scenario>) {
     let name = service.name.as_str();
     let threshold = family.threshold;
     let (_, p95) = LATENCY_QUANTILES[1];
@@ -608,29 +784,66 @@ fn high_latency(model: &Model, family: &AlertFamily, service: &Service, metrics:
     let warmup = 5 * STEP_SECONDS;
     let timing = timing(warmup, seconds(&family.for_));
     let instance = instance_of(model, service);
-    let base = [("instance", instance.as_str()), ("job", name), ("service", name)];
+    let base = [
+        ("instance", instance.as_str()),
+        ("job", name),
+        ("service", name),
+    ];
     let mut scenarios = Vec::new();
     if threshold > 0.0 {
-        let bounds = [threshold / 4.0, threshold / 2.0, threshold, threshold * 2.0, threshold * 4.0];
+        let bounds = [
+            threshold / 4.0,
+            threshold / 2.0,
+            threshold,
+            threshold * 2.0,
+            threshold * 4.0,
+        ];
         // Every request between 2x and 4x the threshold: p95 = 3.9x the threshold.
-        let slow = histogram_series(metrics, &base, &bounds, threshold * 2.0, "100", timing.samples);
-        let firing = Firing::of(&rule, &with_service(service), None).into_iter().collect();
+        let slow = histogram_series(
+            metrics,
+            &base,
+            &bounds,
+            threshold * 2.0,
+            "100",
+            timing.samples,
+        );
+        let firing = Firing::of(&rule, &with_service(service), None)
+            .into_iter()
+            .collect();
         scenarios.push(
-            Scenario::new(format!("HighLatencyP95: {name} answers in {}s", number(threshold * 3.0)), slow)
-                .expect(timing.fire_at, &rule.alert, firing),
+            Scenario::new(
+                format!(
+                    "HighLatencyP95: {name} answers in {}s",
+                    number(threshold * 3.0)
+                ),
+                slow,
+            )
+            .expect(timing.fire_at, &rule.alert, firing),
         );
         // Every request under a quarter of the threshold.
         let fast = histogram_series(metrics, &base, &bounds, 0.0, "100", timing.samples);
         scenarios.push(
-            Scenario::new(format!("HighLatencyP95: quiet for {name} under {}s", number(threshold / 4.0)), fast)
-                .expect(timing.fire_at, &rule.alert, Vec::new()),
+            Scenario::new(
+                format!(
+                    "HighLatencyP95: quiet for {name} under {}s",
+                    number(threshold / 4.0)
+                ),
+                fast,
+            )
+            .expect(timing.fire_at, &rule.alert, Vec::new()),
         );
     } else {
         // Any observed latency exceeds a zero threshold: only firing can be shown.
         let slow = histogram_series(metrics, &base, &[0.1, 1.0], 0.1, "100", timing.samples);
-        let firing = Firing::of(&rule, &with_service(service), None).into_iter().collect();
+        let firing = Firing::of(&rule, &with_service(service), None)
+            .into_iter()
+            .collect();
         scenarios.push(
-            Scenario::new(format!("HighLatencyP95: {name} answers at all"), slow).expect(timing.fire_at, &rule.alert, firing),
+            Scenario::new(format!("HighLatencyP95: {name} answers at all"), slow).expect(
+                timing.fire_at,
+                &rule.alert,
+                firing,
+            ),
         );
     }
     (rule, scenarios)
@@ -658,7 +871,11 @@ fn store_groups(model: &Model) -> Vec<(RuleGroup, Vec<Scenario>)> {
 
 /// The exporter answers but cannot reach the database: `pg_up` is 0 (the exporter itself being
 /// down is ServiceDown of the monitoring stack).
-fn postgres_down(model: &Model, family: &AlertFamily, store: &Store) -> (AlertingRule, Vec<Scenario>) {
+fn postgres_down(
+    model: &Model,
+    family: &AlertFamily,
+    store: &Store,
+) -> (AlertingRule, Vec<Scenario>) {
     let job = exporter_host(store);
     let rule = alerting_rule(
         model,
@@ -674,23 +891,32 @@ fn postgres_down(model: &Model, family: &AlertFamily, store: &Store) -> (Alertin
         ),
     );
     let instance = format!("{job}:{}", super::POSTGRES_EXPORTER_PORT);
-    let scenarios = gauge_scenarios(&rule, &store.name, "pg_up", &[("instance", &instance), ("job", &job)], "0", "1");
+    let scenarios = gauge_scenarios(
+        &rule,
+        &store.name,
+        "pg_up",
+        &[("instance", &instance), ("job", &job)],
+        "0",
+        "1",
+    );
     (rule, scenarios)
 }
 
-fn job_groups(model: &Model) -> Vec<(RuleGroup, Vec<Scenario>)> {
+fn job_groups(model: &Model, step: u64) -> Vec<(RuleGroup, Vec<Scenario>)> {
     let alerts = &model.monitoring.alerts;
     let mut rules = Vec::new();
     let mut scenarios = Vec::new();
+    let names: Vec<&str> = monitored_jobs(model).map(|j| j.name.as_str()).collect();
     for job in monitored_jobs(model) {
         if alerts.job_failed.enabled {
-            let (rule, s) = job_failed(model, &alerts.job_failed, job);
+            let (rule, s) = job_failed(model, &alerts.job_failed, job, step);
             rules.push(Rule::Alert(rule));
             scenarios.extend(s);
         }
         if alerts.job_stale.enabled {
-            let (new_rules, s) = job_stale(model, &alerts.job_stale, job);
-            rules.extend(new_rules.into_iter().map(Rule::Alert));
+            let others: Vec<&str> = names.iter().copied().filter(|n| *n != job.name).collect();
+            let (rule, s) = job_stale(model, &alerts.job_stale, job, &others, step);
+            rules.push(Rule::Alert(rule));
             scenarios.extend(s);
         }
     }
@@ -703,13 +929,28 @@ fn job_groups(model: &Model) -> Vec<(RuleGroup, Vec<Scenario>)> {
     )]
 }
 
+/// Text ending with a full stop, to be followed by another sentence.
+fn sentence(text: &str) -> String {
+    let text = text.trim();
+    if text.ends_with(['.', '!', '?']) {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    }
+}
+
 const LAST_SUCCESS: &str = "blueprint_job_last_success_timestamp_seconds";
 const LAST_FAILURE: &str = "blueprint_job_last_failure_timestamp_seconds";
 const LAST_EXIT_CODE: &str = "blueprint_job_last_exit_code";
 
 /// The last run failed: a non-zero exit code, or (should the exit code not have been pushed) a
 /// failure more recent than the last success.
-fn job_failed(model: &Model, family: &AlertFamily, job: &Job) -> (AlertingRule, Vec<Scenario>) {
+fn job_failed(
+    model: &Model,
+    family: &AlertFamily,
+    job: &Job,
+    step: u64,
+) -> (AlertingRule, Vec<Scenario>) {
     let name = job.name.as_str();
     let rule = alerting_rule(
         model,
@@ -722,11 +963,13 @@ fn job_failed(model: &Model, family: &AlertFamily, job: &Job) -> (AlertingRule, 
         name,
         format!("Scheduled job {name} failed"),
         format!(
-            "The last run of {name} ({}) failed. It runs on schedule `{}` in the {}-scheduler container, whose log has its output.",
-            job.description, job.schedule, job.service
+            "The last run of {name} failed. {} Schedule `{}` (UTC); its output is in the log of the {}-scheduler container.",
+            sentence(&job.description),
+            job.schedule,
+            job.service
         ),
     );
-    let timing = timing(0, seconds(&family.for_));
+    let timing = timing_in_steps(step, 0, seconds(&family.for_));
     let job_label = [("job", name)];
     let gauges = |exit: &str, success: Option<&str>, failure: &str| {
         let mut series = vec![
@@ -734,97 +977,151 @@ fn job_failed(model: &Model, family: &AlertFamily, job: &Job) -> (AlertingRule, 
             Series::new(LAST_FAILURE, &job_label, constant(failure, timing.samples)),
         ];
         if let Some(success) = success {
-            series.push(Series::new(LAST_SUCCESS, &job_label, constant(success, timing.samples)));
+            series.push(Series::new(
+                LAST_SUCCESS,
+                &job_label,
+                constant(success, timing.samples),
+            ));
         }
         series
     };
     let output = labels(&job_label);
     let firing: Vec<Firing> = Firing::of(&rule, &output, None).into_iter().collect();
     let scenarios = vec![
-        Scenario::new(format!("JobFailed: {name} exited 1 after a success"), gauges("1", Some("60"), "120"))
-            .expect(timing.fire_at, &rule.alert, firing.clone()),
-        Scenario::new(format!("JobFailed: {name} failed its first run"), gauges("1", None, "60"))
-            .expect(timing.fire_at, &rule.alert, firing),
-        Scenario::new(format!("JobFailed: quiet when {name} succeeded after a failure"), gauges("0", Some("120"), "60"))
-            .expect(timing.fire_at, &rule.alert, Vec::new()),
+        Scenario::new(
+            format!("JobFailed: {name} exited 1 after a success"),
+            gauges("1", Some("60"), "120"),
+        )
+        .expect(timing.fire_at, &rule.alert, firing.clone()),
+        Scenario::new(
+            format!("JobFailed: {name} failed its first run"),
+            gauges("1", None, "60"),
+        )
+        .expect(timing.fire_at, &rule.alert, firing),
+        Scenario::new(
+            format!("JobFailed: quiet when {name} succeeded after a failure"),
+            gauges("0", Some("120"), "60"),
+        )
+        .expect(timing.fire_at, &rule.alert, Vec::new()),
     ];
     (rule, scenarios)
 }
 
-/// No success within the staleness window. Two rules share the alert name: one on the age of
-/// the last success, and an `absent()` one, held for the whole window, for a job that never
-/// reported a success at all (new deployment, Pushgateway restarted without persistence, the
-/// scheduler never started). The `absent()` rule is only generated when the job's service runs
-/// as a container in every environment: rule files are shared by all environments, and in one
-/// without the scheduler it would fire forever.
-fn job_stale(model: &Model, family: &AlertFamily, job: &Job) -> (Vec<AlertingRule>, Vec<Scenario>) {
+/// No success within the staleness window: the last success is older than the window, or no
+/// success was ever pushed although the Pushgateway has been up for longer than the window
+/// (a new deployment, a Pushgateway restarted without persistence, a scheduler that never
+/// started). The Pushgateway's start time, rather than a `for` on `absent()`, measures "never
+/// within the window", so one rule covers both and a Prometheus restart does not delay it.
+///
+/// The never-reported branch is only generated when the job's service runs as a container in
+/// every environment: rule files are shared by all environments, and in one without the
+/// scheduler (but with a Pushgateway for other jobs) it would fire forever.
+///
+/// `others` are the other jobs: their scenarios give them a success every step, so that only
+/// this job's alert can fire (the never-reported branch would fire for them too otherwise).
+fn job_stale(
+    model: &Model,
+    family: &AlertFamily,
+    job: &Job,
+    others: &[&str],
+    step: u64,
+) -> (AlertingRule, Vec<Scenario>) {
     let name = job.name.as_str();
     let window = job.stale_after_seconds;
-    let description = format!(
-        "{name} ({}) has not succeeded for more than {}; it runs on schedule `{}`.",
-        job.description, job.stale_after, job.schedule
-    );
-    let age = alerting_rule(
-        model,
-        "JobStale",
-        format!("time() - {LAST_SUCCESS}{{job=\"{name}\"}} > {window}"),
-        &family.for_,
-        family.severity,
-        name,
-        format!("Scheduled job {name} has not succeeded for {}", job.stale_after),
-        description.clone(),
-    );
-    let for_seconds = seconds(&family.for_);
-    let job_label = [("job", name)];
-    let output = labels(&job_label);
-    let mut scenarios = Vec::new();
-
-    // Last success at t=60s: the age exceeds the window from t = window + 60s on.
-    let fire = timing(window + STEP_SECONDS, for_seconds);
-    let last_success = |samples: u64| vec![Series::new(LAST_SUCCESS, &job_label, constant("60", samples))];
-    scenarios.push(
-        Scenario::new(format!("JobStale: {name} last succeeded more than {} ago", job.stale_after), last_success(fire.samples))
-            .expect(fire.fire_at, "JobStale", Firing::of(&age, &output, None).into_iter().collect()),
-    );
-    let within = window.saturating_sub(STEP_SECONDS).max(STEP_SECONDS);
-    scenarios.push(
-        Scenario::new(format!("JobStale: quiet while {name} succeeded within {}", job.stale_after), last_success(within / STEP_SECONDS + 5))
-            .expect(within, "JobStale", Vec::new()),
-    );
-
-    let mut rules = vec![age];
     let everywhere = model
         .service(&job.service)
         .is_some_and(|s| model.environments.iter().all(|e| s.on_compose(&e.name)));
+    let mut expr = format!("time() - {LAST_SUCCESS}{{job=\"{name}\"}} > {window}");
     if everywhere {
-        let held = format_duration(window + for_seconds);
-        let never = AlertingRule {
-            expr: format!("absent({LAST_SUCCESS}{{job=\"{name}\"}})"),
-            for_: Some(held.clone()),
-            annotations: BTreeMap::from([
-                ("summary".to_string(), format!("Scheduled job {name} has never reported a success")),
-                (
-                    "description".to_string(),
-                    format!(
-                        "No success of {name} ({}) has reached the Pushgateway for {held}; it runs on schedule `{}`.",
-                        job.description, job.schedule
-                    ),
-                ),
-                ("runbook_url".to_string(), runbook(model, "JobStale")),
-            ]),
-            ..rules[0].clone()
-        };
-        let timing = timing(0, window + for_seconds);
-        // Another job's success: the Pushgateway is there, this job never pushed.
-        let other = vec![Series::new(LAST_SUCCESS, &[("job", "some-other-job")], constant("60", timing.samples))];
-        let mut scenario = Scenario::new(format!("JobStale: {name} never reported a success"), other);
-        if let Some(pending_at) = timing.pending_at {
-            scenario = scenario.expect(pending_at, "JobStale", Vec::new());
-        }
-        scenarios.push(scenario.expect(timing.fire_at, "JobStale", Firing::of(&never, &output, None).into_iter().collect()));
-        rules.push(never);
+        expr.push_str(&format!(
+            "\nor\n(\n  absent({LAST_SUCCESS}{{job=\"{name}\"}})\nand on ()\n  time() - {PUSHGATEWAY_START} > {window}\n)"
+        ));
     }
-    (rules, scenarios)
+    let rule = alerting_rule(
+        model,
+        "JobStale",
+        expr,
+        &family.for_,
+        family.severity,
+        name,
+        format!(
+            "Scheduled job {name} has not succeeded for {}",
+            job.stale_after
+        ),
+        format!(
+            "{name} has not reported a success for more than {}{}. {} Schedule `{}` (UTC).",
+            job.stale_after,
+            if everywhere {
+                " (or never since the Pushgateway started)"
+            } else {
+                ""
+            },
+            sentence(&job.description),
+            job.schedule
+        ),
+    );
+    let for_seconds = seconds(&family.for_);
+    let job_label = [("job", name)];
+    let firing: Vec<Firing> = Firing::of(&rule, &labels(&job_label), None)
+        .into_iter()
+        .collect();
+    let mut scenarios = Vec::new();
+
+    // Last success at t=60s: the age exceeds the window from t = window + 60s on.
+    let fire = timing_in_steps(step, window + STEP_SECONDS, for_seconds);
+    let within = (window.saturating_sub(step) / step * step).max(step);
+    let background = |samples: u64| {
+        let mut series = pushgateway_started_at_zero(samples);
+        series.extend(others.iter().map(|other| {
+            Series::new(
+                LAST_SUCCESS,
+                &[("job", other)],
+                counter(&step.to_string(), samples),
+            )
+        }));
+        series
+    };
+    let mut series = vec![Series::new(
+        LAST_SUCCESS,
+        &job_label,
+        constant("60", fire.samples),
+    )];
+    series.extend(background(fire.samples));
+    scenarios.push(
+        Scenario::new(
+            format!(
+                "JobStale: {name} last succeeded more than {} ago",
+                job.stale_after
+            ),
+            series,
+        )
+        .expect(within, "JobStale", Vec::new())
+        .expect(fire.fire_at, "JobStale", firing.clone()),
+    );
+    if everywhere {
+        // The Pushgateway is up from t=0 and has the other jobs' successes, never this one's.
+        scenarios.push(
+            Scenario::new(
+                format!("JobStale: {name} never reported a success"),
+                background(fire.samples),
+            )
+            .expect(within, "JobStale", Vec::new())
+            .expect(fire.fire_at, "JobStale", firing),
+        );
+    }
+    (rule, scenarios)
+}
+
+/// The Pushgateway's own start time, scraped from it (its own metrics carry its scrape job).
+const PUSHGATEWAY_START: &str = "process_start_time_seconds{job=\"pushgateway\"}";
+
+fn pushgateway_started_at_zero(samples: u64) -> Vec<Series> {
+    let address = super::PUSHGATEWAY_ADDRESS;
+    vec![Series::new(
+        "process_start_time_seconds",
+        &[("instance", address), ("job", "pushgateway")],
+        constant("0", samples),
+    )]
 }
 
 fn slo_groups(model: &Model) -> Vec<(RuleGroup, Vec<Scenario>)> {
@@ -840,7 +1137,12 @@ fn slo_groups(model: &Model) -> Vec<(RuleGroup, Vec<Scenario>)> {
         .collect()
 }
 
-fn slo_group(model: &Model, slo: &Slo, service: &Service, metrics: &Metrics) -> (RuleGroup, Vec<Scenario>) {
+fn slo_group(
+    model: &Model,
+    slo: &Slo,
+    service: &Service,
+    metrics: &Metrics,
+) -> (RuleGroup, Vec<Scenario>) {
     let name = service.name.as_str();
     let budget = number(slo.error_budget);
     let mut rules: Vec<Rule> = SLO_WINDOWS
@@ -861,15 +1163,29 @@ fn slo_group(model: &Model, slo: &Slo, service: &Service, metrics: &Metrics) -> 
 
     let mut scenarios = Vec::new();
     let instance = instance_of(model, service);
-    let base = [("instance", instance.as_str()), ("job", name), ("service", name)];
+    let base = [
+        ("instance", instance.as_str()),
+        ("job", name),
+        ("service", name),
+    ];
     // Constant traffic for 70 minutes: every window sees the same ratio, so each alert's
     // lowest burn-rate factor decides. `per_minute` requests a minute, a `ratio` of them 5xx.
     let samples = 70;
     let at = 65 * STEP_SECONDS;
     let traffic = |per_minute: f64, ratio: f64| {
         vec![
-            status_series(metrics, &base, "200", counter(&number(per_minute * (1.0 - ratio)), samples)),
-            status_series(metrics, &base, "500", counter(&number(per_minute * ratio), samples)),
+            status_series(
+                metrics,
+                &base,
+                "200",
+                counter(&number(per_minute * (1.0 - ratio)), samples),
+            ),
+            status_series(
+                metrics,
+                &base,
+                "500",
+                counter(&number(per_minute * ratio), samples),
+            ),
         ]
     };
     // Busy enough: ten times the minimum rate, and at least 1000 a minute.
@@ -904,29 +1220,51 @@ fn slo_group(model: &Model, slo: &Slo, service: &Service, metrics: &Metrics) -> 
             "0s",
             burn.severity,
             name,
-            format!("{name} is burning its {}% availability error budget", number(slo.availability)),
+            format!(
+                "{name} is burning its {}% availability error budget",
+                number(slo.availability)
+            ),
             format!(
                 "The 5xx ratio of {name} burns its error budget of {} at {} the sustainable rate ({}): at this pace the 30-day budget is gone within {}.",
                 percent(slo.error_budget),
-                if burn.severity == Severity::Critical { "many times" } else { "more than" },
+                if burn.severity == Severity::Critical {
+                    "many times"
+                } else {
+                    "more than"
+                },
                 windows.join(", or "),
                 burn.budget_days
             ),
         );
         let lowest = burn.pairs.iter().map(|p| p.2).fold(f64::INFINITY, f64::min);
         let limit = lowest * slo.error_budget;
-        let firing: Vec<Firing> = Firing::of(&rule, &with_service(service), None).into_iter().collect();
-        let failing = if limit * 2.0 <= 1.0 { Some(limit * 2.0) } else if limit < 1.0 { Some((limit + 1.0) / 2.0) } else { None };
+        let firing: Vec<Firing> = Firing::of(&rule, &with_service(service), None)
+            .into_iter()
+            .collect();
+        let failing = if limit * 2.0 <= 1.0 {
+            Some(limit * 2.0)
+        } else if limit < 1.0 {
+            Some((limit + 1.0) / 2.0)
+        } else {
+            None
+        };
         if let Some(ratio) = failing {
             scenarios.push(
-                Scenario::new(format!("{}: {name} at {} 5xx", burn.name, percent(ratio)), traffic(busy, ratio))
-                    .expect(at, burn.name, firing),
+                Scenario::new(
+                    format!("{}: {name} at {} 5xx", burn.name, percent(ratio)),
+                    traffic(busy, ratio),
+                )
+                .expect(at, burn.name, firing),
             );
             if slo.min_request_rate > 0.0 {
                 // The same ratio at half the minimum traffic must not page.
                 scenarios.push(
                     Scenario::new(
-                        format!("{}: quiet for {name} below {} requests/s", burn.name, number(slo.min_request_rate)),
+                        format!(
+                            "{}: quiet for {name} below {} requests/s",
+                            burn.name,
+                            number(slo.min_request_rate)
+                        ),
                         traffic(slo.min_request_rate * 30.0, ratio),
                     )
                     .expect(at, burn.name, Vec::new()),
@@ -935,8 +1273,15 @@ fn slo_group(model: &Model, slo: &Slo, service: &Service, metrics: &Metrics) -> 
         }
         let healthy = limit.min(1.0) / 2.0;
         scenarios.push(
-            Scenario::new(format!("{}: quiet for {name} at {} 5xx", burn.name, percent(healthy)), traffic(busy, healthy))
-                .expect(at, burn.name, Vec::new()),
+            Scenario::new(
+                format!(
+                    "{}: quiet for {name} at {} 5xx",
+                    burn.name,
+                    percent(healthy)
+                ),
+                traffic(busy, healthy),
+            )
+            .expect(at, burn.name, Vec::new()),
         );
         rules.push(Rule::Alert(rule));
     }
@@ -951,13 +1296,354 @@ fn slo_group(model: &Model, slo: &Slo, service: &Service, metrics: &Metrics) -> 
 
 /// Every alerting rule of a catalog, for inspection.
 pub fn alerting_rules(catalog: &Catalog) -> impl Iterator<Item = &AlertingRule> {
-    catalog.files.iter().flat_map(|f| &f.groups).flat_map(|g| &g.rules).filter_map(|r| match r {
-        Rule::Alert(a) => Some(a),
-        Rule::Record(_) => None,
-    })
+    catalog
+        .files
+        .iter()
+        .flat_map(|f| &f.groups)
+        .flat_map(|g| &g.rules)
+        .filter_map(|r| match r {
+            Rule::Alert(a) => Some(a),
+            Rule::Record(_) => None,
+        })
 }
 
 /// Alert checks of a catalog, for inspection.
 pub fn alert_checks(catalog: &Catalog) -> impl Iterator<Item = &AlertCheck> {
-    catalog.tests.iter().flat_map(|t| &t.scenarios).flat_map(|s| &s.alerts)
+    catalog
+        .tests
+        .iter()
+        .flat_map(|t| &t.scenarios)
+        .flat_map(|s| &s.alerts)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use super::super::custom_tests::untested_custom_alerts;
+    use super::super::rule_tests::test_files;
+    use super::super::test_support::*;
+    use super::*;
+    use crate::generate::to_yaml;
+
+    fn all_models() -> Vec<(String, Model)> {
+        let mut models = example_models();
+        models.push(("reference".into(), reference_model()));
+        models
+    }
+
+    #[test]
+    fn every_alert_is_labelled_and_annotated() {
+        for (name, model) in all_models() {
+            let catalog = catalog(&model);
+            for rule in alerting_rules(&catalog) {
+                let severity = rule.labels.get("severity").map(String::as_str);
+                assert!(
+                    matches!(severity, Some("critical" | "warning" | "info")),
+                    "{name}: {} severity {severity:?}",
+                    rule.alert
+                );
+                let custom = model
+                    .monitoring
+                    .custom_alerts
+                    .iter()
+                    .find(|c| c.name == rule.alert);
+                if custom.is_none_or(|c| c.service.is_some()) {
+                    assert!(
+                        rule.labels.get("service").is_some_and(|s| !s.is_empty()),
+                        "{name}: {} has no service",
+                        rule.alert
+                    );
+                }
+                for key in ["summary", "description", "runbook_url"] {
+                    assert!(
+                        rule.annotations.get(key).is_some_and(|v| !v.is_empty()),
+                        "{name}: {} lacks {key}",
+                        rule.alert
+                    );
+                }
+                if custom.is_none() {
+                    assert_eq!(
+                        rule.annotations["runbook_url"],
+                        format!("{}/{}.md", model.monitoring.runbook_base_url, rule.alert)
+                    );
+                }
+                promql_parser::parser::parse(&rule.expr)
+                    .unwrap_or_else(|e| panic!("{name}: {} does not parse: {e}", rule.alert));
+            }
+        }
+    }
+
+    #[test]
+    fn every_built_in_alert_has_a_firing_and_a_quiet_test() {
+        for (name, model) in all_models() {
+            let catalog = catalog(&model);
+            let untested: Vec<String> = untested_custom_alerts(&model)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect();
+            for rule in alerting_rules(&catalog) {
+                if untested.contains(&rule.alert) {
+                    continue;
+                }
+                let checks: Vec<&AlertCheck> = alert_checks(&catalog)
+                    .filter(|c| c.alertname == rule.alert)
+                    .collect();
+                let fires = checks.iter().any(|c| {
+                    c.firing.iter().any(|f| {
+                        rule.labels
+                            .iter()
+                            .all(|(k, v)| f.exp_labels.get(k) == Some(v))
+                    })
+                });
+                assert!(
+                    fires,
+                    "{name}: no test where {} {:?} fires",
+                    rule.alert, rule.labels
+                );
+                assert!(
+                    checks.iter().any(|c| c.firing.is_empty()),
+                    "{name}: no test where {} stays quiet",
+                    rule.alert
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_job_has_failed_and_stale_alerts() {
+        let model = reference_model();
+        let catalog = catalog(&model);
+        for job in &model.jobs {
+            for alert in ["JobFailed", "JobStale"] {
+                let rule = alerting_rules(&catalog)
+                    .find(|r| r.alert == alert && r.labels["service"] == job.name)
+                    .unwrap_or_else(|| panic!("{} has no {alert}", job.name));
+                assert!(
+                    rule.expr.contains(&format!("{{job=\"{}\"}}", job.name)),
+                    "{}",
+                    rule.expr
+                );
+            }
+            let stale = alerting_rules(&catalog)
+                .find(|r| r.alert == "JobStale" && r.labels["service"] == job.name)
+                .expect("stale");
+            assert!(
+                stale
+                    .expr
+                    .contains(&format!("> {}", job.stale_after_seconds)),
+                "{}",
+                stale.expr
+            );
+            assert!(
+                stale.expr.contains("absent("),
+                "api runs everywhere: a never-reported job must alert too"
+            );
+        }
+    }
+
+    #[test]
+    fn custom_alerts_keep_their_expression_labels_and_runbook() {
+        let model = reference_model();
+        let catalog = catalog(&model);
+        for custom in &model.monitoring.custom_alerts {
+            let rule = alerting_rules(&catalog)
+                .find(|r| r.alert == custom.name)
+                .expect("custom alert rendered");
+            assert_eq!(rule.expr, custom.expr);
+            assert_eq!(rule.labels.get("service"), custom.service.as_ref());
+            assert_eq!(rule.labels["severity"], severity_name(custom.severity));
+            assert_eq!(rule.annotations["runbook_url"], custom.runbook);
+            assert_eq!(rule.annotations["summary"], custom.summary);
+        }
+        assert!(
+            untested_custom_alerts(&model).is_empty(),
+            "DataDivergence is simple enough to test"
+        );
+    }
+
+    #[test]
+    fn slo_alerts_follow_the_workbook() {
+        let model = reference_model();
+        let catalog = catalog(&model);
+        let fast = alerting_rules(&catalog)
+            .find(|r| r.alert == "ErrorBudgetFastBurn")
+            .expect("fast burn");
+        let slow = alerting_rules(&catalog)
+            .find(|r| r.alert == "ErrorBudgetSlowBurn")
+            .expect("slow burn");
+        assert_eq!(fast.labels["severity"], "critical");
+        assert_eq!(slow.labels["severity"], "warning");
+        for (rule, expected) in [
+            (
+                fast,
+                [
+                    "ratio_rate1h",
+                    "ratio_rate5m",
+                    "(14.4 * 0.005)",
+                    "ratio_rate6h",
+                    "ratio_rate30m",
+                    "(6 * 0.005)",
+                ],
+            ),
+            (
+                slow,
+                [
+                    "ratio_rate1d",
+                    "ratio_rate2h",
+                    "(3 * 0.005)",
+                    "ratio_rate3d",
+                    "ratio_rate6h",
+                    "(1 * 0.005)",
+                ],
+            ),
+        ] {
+            for part in expected {
+                assert!(
+                    rule.expr.contains(part),
+                    "{} lacks {part}:\n{}",
+                    rule.alert,
+                    rule.expr
+                );
+            }
+            assert!(
+                rule.expr
+                    .ends_with("service:http_requests:rate1h{service=\"api\"} > 0.1"),
+                "{}",
+                rule.expr
+            );
+        }
+        let records: Vec<String> = catalog
+            .files
+            .iter()
+            .flat_map(|f| &f.groups)
+            .flat_map(|g| &g.rules)
+            .filter_map(|r| match r {
+                Rule::Record(r) => Some(r.record.clone()),
+                Rule::Alert(_) => None,
+            })
+            .collect();
+        for window in ["5m", "30m", "1h", "2h", "6h", "1d", "3d"] {
+            assert!(
+                records.contains(&error_ratio_over(window)),
+                "no {window} error ratio"
+            );
+        }
+        assert!(
+            records.iter().all(|r| r.split(':').count() == 3),
+            "level:metric:operations: {records:?}"
+        );
+    }
+
+    #[test]
+    fn disabled_families_are_left_out() {
+        let yaml = reference_yaml().replace(
+            "    latency_p95: { threshold: 0.8 }",
+            "    latency_p95: { threshold: 0.8, enabled: false }\n    job_stale: { enabled: false }",
+        );
+        let catalog = catalog(&model_from(&yaml));
+        assert!(
+            !alerting_rules(&catalog).any(|r| r.alert == "HighLatencyP95" || r.alert == "JobStale")
+        );
+        assert!(alerting_rules(&catalog).any(|r| r.alert == "JobFailed"));
+        assert!(
+            !alert_checks(&catalog).any(|c| c.alertname == "JobStale"),
+            "no tests for a disabled family"
+        );
+    }
+
+    /// promtool, or `None` when it is absent and CI is unset (with CI set, its absence fails).
+    fn promtool() -> Option<PathBuf> {
+        let found = std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+            .map(|dir| dir.join("promtool"))
+            .find(|p| p.is_file());
+        if found.is_none() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "promtool is not installed and CI is set: run scripts/install-validators.sh"
+            );
+            eprintln!("SKIPPED: promtool is not installed (scripts/install-validators.sh)");
+        }
+        found
+    }
+
+    /// Writes the rule files of `rules` and the test files of `tests` into `dir`.
+    fn write(dir: &Path, rules: &Catalog, tests: &Catalog) {
+        std::fs::create_dir_all(dir.join("rules")).expect("rules dir");
+        std::fs::create_dir_all(dir.join("tests")).expect("tests dir");
+        for file in &rules.files {
+            std::fs::write(
+                dir.join(format!("rules/{}.rules.yml", file.name)),
+                to_yaml(&file.document()),
+            )
+            .expect("rule file");
+        }
+        for file in test_files(tests) {
+            std::fs::write(
+                dir.join(format!("tests/{}.test.yml", file.name)),
+                file.render(),
+            )
+            .expect("test file");
+        }
+    }
+
+    fn promtool_test(promtool: &Path, dir: &Path, stem: &str) -> (bool, String) {
+        let out = Command::new(promtool)
+            .args(["test", "rules", &format!("{stem}.test.yml")])
+            .current_dir(dir.join("tests"))
+            .output()
+            .expect("promtool runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    #[test]
+    fn generated_tests_pass_for_every_example() {
+        let Some(promtool) = promtool() else { return };
+        for (name, model) in all_models() {
+            let catalog = catalog(&model);
+            let dir = tempfile::tempdir().expect("temp dir");
+            write(dir.path(), &catalog, &catalog);
+            for file in test_files(&catalog) {
+                let (passed, output) = promtool_test(&promtool, dir.path(), &file.name);
+                assert!(passed, "{name}: {} fails:\n{output}", file.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_threshold_fails_the_generated_tests() {
+        let Some(promtool) = promtool() else { return };
+        let rendered = reference_model();
+        assert_eq!(rendered.monitoring.alerts.error_ratio.threshold, 0.02);
+        let other = model_from(&reference_yaml().replace(
+            "error_ratio: { threshold: 0.02",
+            "error_ratio: { threshold: 0.5",
+        ));
+        assert_eq!(other.monitoring.alerts.error_ratio.threshold, 0.5);
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        // Rules for 2%, tests written for 50%: at 25% 5xx the 2% rule fires where the tests
+        // expect silence, and the expected annotations name the wrong threshold.
+        write(dir.path(), &catalog(&rendered), &catalog(&other));
+        let (passed, output) = promtool_test(&promtool, dir.path(), "services");
+        assert!(
+            !passed,
+            "promtool accepted tests written for another threshold:\n{output}"
+        );
+        assert!(output.contains("HighErrorRatio"), "{output}");
+
+        // The control: the same rules with their own tests pass.
+        let control = tempfile::tempdir().expect("temp dir");
+        write(control.path(), &catalog(&rendered), &catalog(&rendered));
+        let (passed, output) = promtool_test(&promtool, control.path(), "services");
+        assert!(passed, "{output}");
+    }
 }
