@@ -328,7 +328,9 @@ fn custom_scenarios(rule: &AlertingRule) -> Result<Vec<Scenario>, String> {
     let (firing_value, quiet_value) = sides(&shape.comparison, shape.threshold);
     let warmup = match shape.driver {
         Driver::Gauge => 0,
-        Driver::Rate { range } | Driver::Increase { range } => whole_steps(range) + STEP_SECONDS,
+        Driver::Rate { range } | Driver::Increase { range } => {
+            whole_steps(range).saturating_add(STEP_SECONDS)
+        }
     };
     let timing = timing(warmup, seconds(rule.for_.as_deref().unwrap_or("0s")));
     let values = |value: f64| -> Option<String> {

@@ -296,7 +296,7 @@ pub(super) fn whole_steps(seconds: u64) -> u64 {
 }
 
 fn whole(step: u64, seconds: u64) -> u64 {
-    seconds.div_ceil(step) * step
+    seconds.div_ceil(step).saturating_mul(step)
 }
 
 /// Timing of a condition that holds from `warmup` seconds on and fires after `for_`: when to
@@ -313,10 +313,13 @@ pub(super) fn timing(warmup: u64, for_seconds: u64) -> Timing {
 }
 
 fn timing_in_steps(step: u64, warmup: u64, for_seconds: u64) -> Timing {
-    let fire_at = whole(step, warmup) + whole(step, for_seconds) + 2 * step;
+    // Saturating: absurd durations make absurd tests, never a panic.
+    let fire_at = whole(step, warmup)
+        .saturating_add(whole(step, for_seconds))
+        .saturating_add(2 * step);
     Timing {
         fire_at,
-        samples: fire_at / step + 5,
+        samples: (fire_at / step).saturating_add(5),
         pending_at: (warmup == 0 && for_seconds > 0).then(|| whole(step, for_seconds) - step),
     }
 }
@@ -1068,7 +1071,7 @@ fn job_stale(
     let mut scenarios = Vec::new();
 
     // Last success at t=60s: the age exceeds the window from t = window + 60s on.
-    let fire = timing_in_steps(step, window + STEP_SECONDS, for_seconds);
+    let fire = timing_in_steps(step, window.saturating_add(STEP_SECONDS), for_seconds);
     let within = (window.saturating_sub(step) / step * step).max(step);
     let background = |samples: u64| {
         let mut series = pushgateway_started_at_zero(samples);
@@ -1615,6 +1618,29 @@ mod tests {
                 let (passed, output) = promtool_test(&promtool, dir.path(), &file.name);
                 assert!(passed, "{name}: {} fails:\n{output}", file.name);
             }
+        }
+    }
+
+    #[test]
+    fn edge_values_still_give_passing_tests() {
+        let Some(promtool) = promtool() else { return };
+        let yaml = reference_yaml()
+            .replace(
+                "    error_ratio: { threshold: 0.02, for: 10m }\n    latency_p95: { threshold: 0.8 }",
+                "    error_ratio: { threshold: 1, for: 0s }\n    latency_p95: { threshold: 0 }\n    service_down: { for: 90s }\n    job_failed: { for: 5m }",
+            )
+            .replace("      availability: 99.5", "      availability: 50\n      min_request_rate: 0");
+        let model = model_from(&yaml);
+        assert_eq!(
+            model.monitoring.alerts.error_ratio.threshold, 1.0,
+            "the edit applied"
+        );
+        let catalog = catalog(&model);
+        let dir = tempfile::tempdir().expect("temp dir");
+        write(dir.path(), &catalog, &catalog);
+        for file in test_files(&catalog) {
+            let (passed, output) = promtool_test(&promtool, dir.path(), &file.name);
+            assert!(passed, "{} fails:\n{output}", file.name);
         }
     }
 
