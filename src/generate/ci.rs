@@ -189,15 +189,26 @@ pub fn line_comments(pinning: ActionPinning) -> Vec<(String, String)> {
     comments
 }
 
-/// Appends the [`line_comments`] to the lines they name.
+/// Appends the [`line_comments`] to the lines they name. Lines inside block scalars (scripts)
+/// are text, not keys, and are left alone.
 pub fn annotate(yaml: &str, pinning: ActionPinning) -> String {
     let comments = line_comments(pinning);
     let mut out = String::with_capacity(yaml.len() + 512);
+    // The indentation of the key whose block scalar is being read.
+    let mut block_parent: Option<usize> = None;
     for line in yaml.split_inclusive('\n') {
         let (body, newline) = match line.strip_suffix('\n') {
             Some(body) => (body, "\n"),
             None => (line, ""),
         };
+        let indent = body.len() - body.trim_start().len();
+        if let Some(parent) = block_parent {
+            if body.trim().is_empty() || indent > parent {
+                out.push_str(line);
+                continue;
+            }
+            block_parent = None;
+        }
         let content = body.trim_start();
         let content = content.strip_prefix("- ").unwrap_or(content);
         out.push_str(body);
@@ -206,6 +217,10 @@ pub fn annotate(yaml: &str, pinning: ActionPinning) -> String {
             out.push_str(comment);
         }
         out.push_str(newline);
+        let header = content.rsplit_once(": ").map_or("", |(_, value)| value);
+        if header.starts_with('|') || header.starts_with('>') {
+            block_parent = Some(indent);
+        }
     }
     out
 }
