@@ -213,7 +213,8 @@ pub fn annotate(yaml: &str, pinning: ActionPinning) -> String {
         let content = content.strip_prefix("- ").unwrap_or(content);
         out.push_str(body);
         if let Some((_, comment)) = comments.iter().find(|(line, _)| line == content) {
-            out.push_str(" # ");
+            // Two spaces, as yamllint asks of inline comments.
+            out.push_str("  # ");
             out.push_str(comment);
         }
         out.push_str(newline);

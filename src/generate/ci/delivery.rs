@@ -416,9 +416,10 @@ fn vercel_steps(model: &Model, service: &Service, production: bool) -> Vec<Step>
 fn vercel_preview_job(model: &Model, service: &Service) -> Job {
     Job {
         name: Some(format!("vercel preview {}", service.name)),
-        // Forks get no secrets; their previews are built once a maintainer pushes the branch.
+        // Pull requests from forks and from Dependabot get no secrets: they are previewed once
+        // a maintainer pushes the branch to the repository.
         condition: Some(
-            "github.event_name == 'pull_request' && github.event.pull_request.head.repo.full_name == github.repository"
+            "github.event_name == 'pull_request' && github.event.pull_request.head.repo.full_name == github.repository && github.event.pull_request.user.login != 'dependabot[bot]'"
                 .into(),
         ),
         runs_on: Some(RUNNER.into()),

@@ -219,7 +219,7 @@ fn sha_pins_carry_their_release_as_a_comment() {
                     continue;
                 }
                 let (reference, comment) = value
-                    .split_once(" # ")
+                    .split_once("  # ")
                     .unwrap_or_else(|| panic!("{name}: {path}: no version comment: {line}"));
                 let (action, sha) = reference.split_once('@').unwrap_or_default();
                 assert!(
@@ -942,7 +942,7 @@ fn annotate_comments_exact_lines_only() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[1],
-        format!("- uses: {checkout} # {}", actions::CHECKOUT.version)
+        format!("- uses: {checkout}  # {}", actions::CHECKOUT.version)
     );
     assert_eq!(
         lines[4],
@@ -951,7 +951,7 @@ fn annotate_comments_exact_lines_only() {
     );
     assert_eq!(lines[5], "    packages: write", "script text is not a key");
     assert_eq!(lines[6], format!("  uses: {checkout}-not"));
-    assert_eq!(lines[8], "  packages: write # push images to the registry");
+    assert_eq!(lines[8], "  packages: write  # push images to the registry");
     assert_eq!(lines[9], "  contents: read");
     // Tag mode writes no version comments.
     let out = annotate(&yaml, ActionPinning::Tag);
