@@ -30,6 +30,8 @@ pub mod workflow;
 #[cfg(test)]
 mod tests;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::blueprint::{ActionPinning, DeployTarget};
 use crate::generate::{GeneratedFile, to_yaml};
 use crate::model::{Model, Service};
@@ -102,6 +104,42 @@ pub fn install_command() -> String {
 /// The drift check CI runs.
 pub fn check_command() -> String {
     format!("blueprint check {BLUEPRINT_FILE}")
+}
+
+/// The GitHub Actions secrets the generated workflows read, by name, each with the GitHub
+/// environments it must be set on (empty: a repository secret). For `blueprint secrets` and
+/// the docs: the model's own list covers the Vercel secrets but not the deployment's.
+pub fn github_secrets(model: &Model) -> BTreeMap<String, BTreeSet<String>> {
+    let mut secrets: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let environments = delivery::container_environments(model);
+    for name in [
+        DEPLOY_SECRETS.host,
+        DEPLOY_SECRETS.user,
+        DEPLOY_SECRETS.ssh_key,
+        DEPLOY_SECRETS.known_hosts,
+    ] {
+        for env in &environments {
+            secrets
+                .entry(name.to_string())
+                .or_default()
+                .insert(env.name.clone());
+        }
+    }
+    if !image_services(model).is_empty() && !delivery::uses_github_registry(model) {
+        for name in [REGISTRY_SECRETS.username, REGISTRY_SECRETS.password] {
+            secrets.entry(name.to_string()).or_default();
+        }
+    }
+    for service in model.services.iter().filter(|s| s.on_vercel()) {
+        let project = service.vercel_project.iter();
+        for name in [&model.vercel.token_secret, &model.vercel.org_secret]
+            .into_iter()
+            .chain(project)
+        {
+            secrets.entry(name.clone()).or_default();
+        }
+    }
+    secrets
 }
 
 /// Renders this target's files.

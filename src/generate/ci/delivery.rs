@@ -32,7 +32,7 @@ pub const VERCEL_PREVIEW_ENVIRONMENT: &str = "preview";
 const GITHUB_REGISTRY: &str = "ghcr.io";
 
 /// Environments that run containers and are deployed by CI (development runs on laptops).
-fn container_environments(model: &Model) -> Vec<&ModelEnvironment> {
+pub fn container_environments(model: &Model) -> Vec<&ModelEnvironment> {
     model
         .environments
         .iter()
@@ -41,7 +41,8 @@ fn container_environments(model: &Model) -> Vec<&ModelEnvironment> {
         .collect()
 }
 
-fn uses_github_registry(model: &Model) -> bool {
+/// Whether images go to GitHub's registry, where the workflow token is the credential.
+pub fn uses_github_registry(model: &Model) -> bool {
     model.project.registry == GITHUB_REGISTRY
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value as Json;
 
 use super::actions;
-use super::{BLUEPRINT_FILE, annotate, check_command, generate, install_command};
+use super::{BLUEPRINT_FILE, annotate, check_command, generate, github_secrets, install_command};
 use crate::blueprint::{ActionPinning, Blueprint};
 use crate::generate::CommentStyle;
 use crate::model::Model;
@@ -956,4 +956,32 @@ fn annotate_comments_exact_lines_only() {
     // Tag mode writes no version comments.
     let out = annotate(&yaml, ActionPinning::Tag);
     assert!(!out.contains(" # v"));
+}
+
+#[test]
+fn github_secrets_lists_every_secret_the_workflows_read() {
+    for (name, model) in examples() {
+        let secrets = github_secrets(&model);
+        let mut read: BTreeSet<String> = BTreeSet::new();
+        for (_, text) in render(&model) {
+            let mut rest = text.as_str();
+            while let Some(start) = rest.find("secrets.") {
+                let tail = &rest[start + "secrets.".len()..];
+                let end = tail
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(tail.len());
+                read.insert(tail[..end].to_string());
+                rest = &tail[end..];
+            }
+        }
+        read.remove("GITHUB_TOKEN");
+        let listed: BTreeSet<String> = secrets.keys().cloned().collect();
+        assert_eq!(listed, read, "{name}");
+    }
+    let secrets = github_secrets(&example("data-platform"));
+    assert_eq!(
+        secrets["DEPLOY_SSH_KEY"],
+        BTreeSet::from(["prod".to_string(), "staging".to_string()])
+    );
+    assert!(secrets["VERCEL_TOKEN"].is_empty(), "a repository secret");
 }
