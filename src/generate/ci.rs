@@ -48,8 +48,9 @@ pub const BLUEPRINT_REPOSITORY: &str = "https://github.com/blueprint-rs/blueprin
 /// The runner image of every job, pinned so a new Ubuntu does not arrive unannounced.
 pub const RUNNER: &str = "ubuntu-24.04";
 
-/// The Vercel CLI, pinned: `npx` would otherwise fetch whatever is newest at deploy time.
-pub const VERCEL_CLI: &str = "vercel@64.0.2";
+/// The Vercel CLI, pinned: `npx` would otherwise fetch whatever is newest at deploy time. This is
+/// the release the generated `vercel.json` files were built with (`vercel build`) in testing.
+pub const VERCEL_CLI: &str = "vercel@60.1.3";
 
 /// Image tags that name a commit are this prefix and the full commit SHA (`docker/metadata-action`'s
 /// `type=sha,format=long`); deployments select images by it.
