@@ -1,9 +1,312 @@
-//! The `ci` generator.
+//! The `ci` generator: GitHub Actions workflows, Dependabot and the Vercel project settings.
+//!
+//! - `.github/workflows/ci.yml`: lint and test each service, build each image (never pushed),
+//!   and the blueprint drift check; on pull requests and on pushes to the main (and staging)
+//!   branch.
+//! - `.github/workflows/images.yml`: build and push every container image, tagged with the
+//!   commit (`sha-<commit>`) and `latest`. It is a reusable workflow called by `deploy.yml`, so
+//!   one run on the main branch shows images -> staging -> production as one graph; it can also
+//!   be started by hand. When nothing deploys containers it runs on its own on the main branch.
+//! - `.github/workflows/deploy.yml`: container environments over SSH (staging automatically,
+//!   production through the `prod` GitHub environment where approvals live) and Vercel
+//!   (previews for pull requests, production from the main branch). Its weekly run rebuilds the
+//!   images so base-image patches reach production.
+//! - `.github/workflows/security.yml`: Trivy config and image scans, reported to code scanning.
+//! - `.github/dependabot.yml` and `<service>/vercel.json`.
+//!
+//! Hardening throughout (GitHub's security hardening guide, zizmor's audits): the workflow-level
+//! token has no permissions and each job asks for what it needs, actions are pinned to commit
+//! SHAs ([`actions`]), checkouts do not keep the token, data from expressions reaches scripts
+//! only through `env:`, and there is no `pull_request_target` or `workflow_run`.
 
-use crate::generate::GeneratedFile;
-use crate::model::Model;
+pub mod actions;
+mod checks;
+mod delivery;
+mod dependabot;
+mod security;
+mod vercel;
+pub mod workflow;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::blueprint::{ActionPinning, DeployTarget};
+use crate::generate::{GeneratedFile, to_yaml};
+use crate::model::{Model, Service};
+use workflow::{Step, Workflow};
+
+/// Where the drift check expects the blueprint: `blueprint.yaml` at the repository root,
+/// rendered into the repository root. The model does not know the blueprint's own path yet;
+/// once it does, this is the one place to change.
+pub const BLUEPRINT_FILE: &str = "blueprint.yaml";
+
+/// Where CI installs blueprint from.
+pub const BLUEPRINT_REPOSITORY: &str = "https://github.com/blueprint-rs/blueprint";
+
+/// The runner image of every job, pinned so a new Ubuntu does not arrive unannounced.
+pub const RUNNER: &str = "ubuntu-24.04";
+
+/// The Vercel CLI, pinned: `npx` would otherwise fetch whatever is newest at deploy time. This is
+/// the release the generated `vercel.json` files were built with (`vercel build`) in testing.
+pub const VERCEL_CLI: &str = "vercel@60.1.3";
+
+/// Image tags that name a commit are this prefix and the full commit SHA (`docker/metadata-action`'s
+/// `type=sha,format=long`); deployments select images by it.
+pub const IMAGE_TAG_PREFIX: &str = "sha-";
+
+/// The GitHub environment secrets the SSH deployment reads, set on each deployed environment.
+pub const DEPLOY_SECRETS: DeploySecrets = DeploySecrets {
+    host: "DEPLOY_HOST",
+    user: "DEPLOY_USER",
+    ssh_key: "DEPLOY_SSH_KEY",
+    known_hosts: "DEPLOY_KNOWN_HOSTS",
+};
+
+/// Repository secrets holding registry credentials when the registry is not `ghcr.io` (where the
+/// workflow's own token is used instead).
+pub const REGISTRY_SECRETS: RegistrySecrets = RegistrySecrets {
+    username: "REGISTRY_USERNAME",
+    password: "REGISTRY_PASSWORD",
+};
+
+/// Names of the deployment's GitHub environment secrets.
+#[derive(Debug, Clone, Copy)]
+pub struct DeploySecrets {
+    /// The Docker host's name or address.
+    pub host: &'static str,
+    /// The SSH user (in the `docker` group).
+    pub user: &'static str,
+    /// The private key (its public half in the user's `authorized_keys`).
+    pub ssh_key: &'static str,
+    /// The host's public keys, one `known_hosts` line each (from `ssh-keyscan`, checked out of
+    /// band): the connection never trusts a key on first use.
+    pub known_hosts: &'static str,
+}
+
+/// Names of the registry credential secrets.
+#[derive(Debug, Clone, Copy)]
+pub struct RegistrySecrets {
+    /// The user name.
+    pub username: &'static str,
+    /// The password or token.
+    pub password: &'static str,
+}
+
+/// The command that installs the blueprint version that rendered the files.
+pub fn install_command() -> String {
+    format!(
+        "cargo install --locked --git {BLUEPRINT_REPOSITORY} --tag v{} blueprint",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The drift check CI runs.
+pub fn check_command() -> String {
+    format!("blueprint check {BLUEPRINT_FILE}")
+}
+
+/// The GitHub Actions secrets the generated workflows read, by name, each with the GitHub
+/// environments it must be set on (empty: a repository secret). For `blueprint secrets` and
+/// the docs: the model's own list covers the Vercel secrets but not the deployment's.
+pub fn github_secrets(model: &Model) -> BTreeMap<String, BTreeSet<String>> {
+    let mut secrets: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let environments = delivery::container_environments(model);
+    for name in [
+        DEPLOY_SECRETS.host,
+        DEPLOY_SECRETS.user,
+        DEPLOY_SECRETS.ssh_key,
+        DEPLOY_SECRETS.known_hosts,
+    ] {
+        for env in &environments {
+            secrets
+                .entry(name.to_string())
+                .or_default()
+                .insert(env.name.clone());
+        }
+    }
+    if !image_services(model).is_empty() && !delivery::uses_github_registry(model) {
+        for name in [REGISTRY_SECRETS.username, REGISTRY_SECRETS.password] {
+            secrets.entry(name.to_string()).or_default();
+        }
+    }
+    for service in model.services.iter().filter(|s| s.on_vercel()) {
+        let project = service.vercel_project.iter();
+        for name in [&model.vercel.token_secret, &model.vercel.org_secret]
+            .into_iter()
+            .chain(project)
+        {
+            secrets.entry(name.clone()).or_default();
+        }
+    }
+    secrets
+}
 
 /// Renders this target's files.
-pub fn generate(_model: &Model) -> Vec<GeneratedFile> {
-    Vec::new()
+pub fn generate(model: &Model) -> Vec<GeneratedFile> {
+    let pinning = model.ci.pin_actions;
+    let mut files = vec![workflow_file(
+        ".github/workflows/ci.yml",
+        &checks::workflow(model),
+        pinning,
+    )];
+    if !image_services(model).is_empty() {
+        files.push(workflow_file(
+            ".github/workflows/images.yml",
+            &delivery::images_workflow(model),
+            pinning,
+        ));
+    }
+    if let Some(deploy) = delivery::deploy_workflow(model) {
+        files.push(workflow_file(
+            ".github/workflows/deploy.yml",
+            &deploy,
+            pinning,
+        ));
+    }
+    if !image_services(model).is_empty() {
+        files.push(workflow_file(
+            ".github/workflows/security.yml",
+            &security::workflow(model),
+            pinning,
+        ));
+    }
+    files.push(GeneratedFile::hash_commented(
+        ".github/dependabot.yml",
+        to_yaml(&dependabot::config(model)),
+    ));
+    files.extend(vercel::files(model));
+    files
+}
+
+/// Serializes a workflow and adds its line comments.
+fn workflow_file(path: &str, workflow: &Workflow, pinning: ActionPinning) -> GeneratedFile {
+    GeneratedFile::hash_commented(path, annotate(&to_yaml(workflow), pinning))
+}
+
+/// The calls of reusable workflows of this repository.
+pub const IMAGES_WORKFLOW_CALL: &str = "./.github/workflows/images.yml";
+
+/// Line comments for exact `key: value` lines, which serde-saphyr cannot emit (its `comments`
+/// feature is off in this crate):
+/// - ` # v6.0.2` beside each SHA-pinned action: what reviewers and Dependabot read to know the
+///   release;
+/// - why each write permission is needed (zizmor's `undocumented-permissions`);
+/// - a zizmor ignore on the local reusable workflow call: zizmor's `self-repository` prefers
+///   GitHub's `$/` form, but actionlint rejects it and GitHub Enterprise Server lacks it, while
+///   a `./` reusable workflow is already read from the caller's own commit.
+///
+/// Every value matched is a plain scalar no other key of these files can hold, so comparing
+/// whole lines is exact.
+pub fn line_comments(pinning: ActionPinning) -> Vec<(String, String)> {
+    let mut comments: Vec<(String, String)> = Vec::new();
+    if pinning == ActionPinning::Sha {
+        comments.extend(actions::ALL.iter().map(|a| {
+            (
+                format!("uses: {}", a.reference(pinning)),
+                a.version.to_string(),
+            )
+        }));
+    }
+    comments.push((
+        "packages: write".into(),
+        "push images to the registry".into(),
+    ));
+    comments.push((
+        "packages: read".into(),
+        "the host pulls the images with this job's token".into(),
+    ));
+    comments.push((
+        "security-events: write".into(),
+        "upload scan results to code scanning".into(),
+    ));
+    comments.push((
+        format!("uses: {IMAGES_WORKFLOW_CALL}"),
+        "zizmor: ignore[self-repository]".into(),
+    ));
+    comments
+}
+
+/// Appends the [`line_comments`] to the lines they name. Lines inside block scalars (scripts)
+/// are text, not keys, and are left alone.
+pub fn annotate(yaml: &str, pinning: ActionPinning) -> String {
+    let comments = line_comments(pinning);
+    let mut out = String::with_capacity(yaml.len() + 512);
+    // The indentation of the key whose block scalar is being read.
+    let mut block_parent: Option<usize> = None;
+    for line in yaml.split_inclusive('\n') {
+        let (body, newline) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        let indent = body.len() - body.trim_start().len();
+        if let Some(parent) = block_parent {
+            if body.trim().is_empty() || indent > parent {
+                out.push_str(line);
+                continue;
+            }
+            block_parent = None;
+        }
+        let content = body.trim_start();
+        let content = content.strip_prefix("- ").unwrap_or(content);
+        out.push_str(body);
+        if let Some((_, comment)) = comments.iter().find(|(line, _)| line == content) {
+            // Two spaces, as yamllint asks of inline comments.
+            out.push_str("  # ");
+            out.push_str(comment);
+        }
+        out.push_str(newline);
+        let header = content.rsplit_once(": ").map_or("", |(_, value)| value);
+        if header.starts_with('|') || header.starts_with('>') {
+            block_parent = Some(indent);
+        }
+    }
+    out
+}
+
+/// `${{ <expression> }}`.
+fn expr(expression: &str) -> String {
+    format!("${{{{ {expression} }}}}")
+}
+
+/// The condition that holds on the main branch only.
+fn on_main_branch(model: &Model) -> String {
+    format!("github.ref == 'refs/heads/{}'", model.ci.main_branch)
+}
+
+/// A checkout that does not leave the token in `.git/config`, where later steps (and anything
+/// they run) could read it.
+fn checkout(pinning: ActionPinning) -> Step {
+    Step::action("Check out", actions::CHECKOUT.reference(pinning))
+        .with("persist-credentials", false)
+}
+
+/// A user command as a `run:` script. Scripts must not expand expressions, so a literal `${{`
+/// in the blueprint is written as an expression producing that text instead of being
+/// evaluated.
+fn literal_script(command: &str) -> String {
+    command.replace("${{", "${{ '${{' }}")
+}
+
+/// Services built into images: those that run as containers somewhere.
+fn image_services(model: &Model) -> Vec<&Service> {
+    model
+        .services
+        .iter()
+        .filter(|s| s.deploy.values().any(|t| *t == DeployTarget::Compose))
+        .collect()
+}
+
+/// Quotes a value for POSIX sh.
+fn shell_quote(value: &str) -> String {
+    if !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
+    {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
 }

@@ -1,0 +1,474 @@
+//! `.github/workflows/images.yml` and `.github/workflows/deploy.yml`.
+//!
+//! Why a reusable workflow and not `workflow_run`: a `workflow_run` deployment runs in the
+//! default branch's context whatever triggered the build (zizmor's `dangerous-triggers`), its
+//! jobs cannot `needs:` the build, and the link between the pushed images and what is deployed
+//! is a lookup instead of a job graph. `deploy.yml` calls `images.yml` and chains
+//! images -> staging -> production with `needs:` inside one run, so the run that pushed the
+//! images of a commit is the run that deploys them, and the production job waits in the `prod`
+//! environment for its required reviewers.
+
+use indexmap::IndexMap;
+
+use super::workflow::{
+    Access, Always, BranchFilter, CallSecret, Concurrency, Defaults, Environment, Flag, Job,
+    Matrix, Permissions, PullRequestFilter, RunDefaults, Schedule, Step, Strategy, Triggers,
+    Workflow, WorkflowCall,
+};
+use super::{
+    DEPLOY_SECRETS, IMAGE_TAG_PREFIX, IMAGES_WORKFLOW_CALL, REGISTRY_SECRETS, RUNNER, VERCEL_CLI,
+    actions, checkout, expr, image_services, on_main_branch, shell_quote,
+};
+use crate::blueprint::{DeployTarget, ProxyEngine, Runtime, Tier};
+use crate::generate::render_template;
+use crate::model::{DEFAULT_NODE, Environment as ModelEnvironment, Model, Service};
+
+const DEPLOY_SCRIPT: &str = include_str!("../templates/ci/deploy-compose.sh");
+
+/// The GitHub environment of pull request previews on Vercel.
+pub const VERCEL_PREVIEW_ENVIRONMENT: &str = "preview";
+
+/// The registry whose credentials the workflow token provides.
+const GITHUB_REGISTRY: &str = "ghcr.io";
+
+/// Environments that run containers and are deployed by CI (development runs on laptops).
+pub fn container_environments(model: &Model) -> Vec<&ModelEnvironment> {
+    model
+        .environments
+        .iter()
+        .filter(|env| env.tier != Tier::Development)
+        .filter(|env| model.services.iter().any(|s| s.on_compose(&env.name)))
+        .collect()
+}
+
+/// Whether images go to GitHub's registry, where the workflow token is the credential.
+pub fn uses_github_registry(model: &Model) -> bool {
+    model.project.registry == GITHUB_REGISTRY
+}
+
+/// The workflow token's grants for the registry (`ghcr.io` only: elsewhere it is not used).
+fn registry_permissions(model: &Model, access: Access) -> Permissions {
+    Permissions {
+        contents: Some(Access::Read),
+        packages: uses_github_registry(model).then_some(access),
+        ..Permissions::default()
+    }
+}
+
+/// `images.yml`: build and push every container image.
+pub fn images_workflow(model: &Model) -> Workflow {
+    let pinning = model.ci.pin_actions;
+    let standalone = container_environments(model).is_empty();
+    let github_registry = uses_github_registry(model);
+
+    let include = image_services(model)
+        .iter()
+        .map(|s| {
+            IndexMap::from([
+                ("service".to_string(), s.name.clone()),
+                ("context".to_string(), s.path.clone()),
+                ("dockerfile".to_string(), s.dockerfile.clone()),
+                ("image".to_string(), s.image.clone()),
+            ])
+        })
+        .collect();
+    let (username, password) = if github_registry {
+        (expr("github.actor"), expr("secrets.GITHUB_TOKEN"))
+    } else {
+        (
+            expr(&format!("secrets.{}", REGISTRY_SECRETS.username)),
+            expr(&format!("secrets.{}", REGISTRY_SECRETS.password)),
+        )
+    };
+    let push = Job {
+        name: Some(format!("push {}", expr("matrix.service"))),
+        condition: Some(on_main_branch(model)),
+        runs_on: Some(RUNNER.into()),
+        permissions: registry_permissions(model, Access::Write),
+        timeout_minutes: Some(30),
+        strategy: Some(Strategy {
+            fail_fast: false,
+            matrix: Matrix { include },
+        }),
+        steps: vec![
+            checkout(pinning),
+            Step::action("Set up Buildx", actions::SETUP_BUILDX.reference(pinning)),
+            Step::action(
+                "Log in to the registry",
+                actions::DOCKER_LOGIN.reference(pinning),
+            )
+            .with("registry", model.project.registry.clone())
+            .with("username", username)
+            .with("password", password),
+            Step::action(
+                "Tags and labels",
+                actions::DOCKER_METADATA.reference(pinning),
+            )
+            .id("meta")
+            .with("images", expr("matrix.image"))
+            .with(
+                "tags",
+                format!("type=sha,format=long,prefix={IMAGE_TAG_PREFIX}\ntype=raw,value=latest\n"),
+            ),
+            // No build cache: a release image starts from a freshly pulled base image, so the
+            // weekly rebuild picks up its patches, and nothing a pull request cached can end up
+            // in it.
+            Step::action("Build and push", actions::BUILD_PUSH.reference(pinning))
+                .with("context", expr("matrix.context"))
+                .with("file", expr("matrix.dockerfile"))
+                .with("pull", true)
+                .with("push", true)
+                .with("tags", expr("steps.meta.outputs.tags"))
+                .with("labels", expr("steps.meta.outputs.labels"))
+                .with("provenance", "mode=max")
+                .with("sbom", true),
+        ],
+        ..Job::default()
+    };
+
+    let on = if standalone {
+        Triggers {
+            push: Some(BranchFilter {
+                branches: vec![model.ci.main_branch.clone()],
+            }),
+            schedule: Some(vec![Schedule {
+                cron: model.ci.security_scan.clone(),
+            }]),
+            workflow_dispatch: Some(Always {}),
+            ..Triggers::default()
+        }
+    } else {
+        let secrets = if github_registry {
+            IndexMap::new()
+        } else {
+            [REGISTRY_SECRETS.username, REGISTRY_SECRETS.password]
+                .into_iter()
+                .map(|name| (name.to_string(), CallSecret { required: true }))
+                .collect()
+        };
+        Triggers {
+            workflow_dispatch: Some(Always {}),
+            workflow_call: Some(WorkflowCall { secrets }),
+            ..Triggers::default()
+        }
+    };
+    Workflow {
+        name: "images".into(),
+        on,
+        permissions: Permissions::none(),
+        // Two runs must not race to move `latest`; the later waits. (A called workflow's group
+        // is evaluated in the caller's context, so no job of deploy.yml may use this name.)
+        concurrency: Some(Concurrency {
+            group: format!("images-{}", expr("github.ref")),
+            cancel_in_progress: Flag::Literal(false),
+        }),
+        jobs: IndexMap::from([("push".to_string(), push)]),
+    }
+}
+
+/// `deploy.yml`, when anything deploys.
+pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
+    let environments = container_environments(model);
+    let vercel_services: Vec<&Service> = model.services.iter().filter(|s| s.on_vercel()).collect();
+    if environments.is_empty() && vercel_services.is_empty() {
+        return None;
+    }
+    let mut jobs = IndexMap::new();
+
+    if !environments.is_empty() {
+        let mut secrets = IndexMap::new();
+        if !uses_github_registry(model) {
+            for name in [REGISTRY_SECRETS.username, REGISTRY_SECRETS.password] {
+                secrets.insert(name.to_string(), expr(&format!("secrets.{name}")));
+            }
+        }
+        jobs.insert(
+            "images".to_string(),
+            Job {
+                name: Some("images".into()),
+                condition: Some(container_condition(model)),
+                uses: Some(IMAGES_WORKFLOW_CALL.into()),
+                secrets,
+                permissions: registry_permissions(model, Access::Write),
+                ..Job::default()
+            },
+        );
+        let staging: Vec<String> = environments
+            .iter()
+            .filter(|env| env.tier == Tier::Staging)
+            .map(|env| format!("deploy-{}", env.name))
+            .collect();
+        for env in &environments {
+            let needs = if env.tier == Tier::Production && !staging.is_empty() {
+                staging.clone()
+            } else {
+                vec!["images".to_string()]
+            };
+            jobs.insert(
+                format!("deploy-{}", env.name),
+                compose_deploy_job(model, env, needs),
+            );
+        }
+    }
+
+    for service in &vercel_services {
+        jobs.insert(
+            format!("vercel-preview-{}", service.name),
+            vercel_preview_job(model, service),
+        );
+        let targets: Vec<&ModelEnvironment> = model
+            .environments
+            .iter()
+            .filter(|env| env.tier != Tier::Development)
+            .filter(|env| service.deploy.get(&env.name) == Some(&DeployTarget::Vercel))
+            .collect();
+        let staging: Vec<String> = targets
+            .iter()
+            .filter(|env| env.tier == Tier::Staging)
+            .map(|env| format!("vercel-{}-{}", env.name, service.name))
+            .collect();
+        for env in &targets {
+            let needs = if env.tier == Tier::Production {
+                staging.clone()
+            } else {
+                Vec::new()
+            };
+            jobs.insert(
+                format!("vercel-{}-{}", env.name, service.name),
+                vercel_deploy_job(model, service, env, needs),
+            );
+        }
+    }
+
+    Some(Workflow {
+        name: "deploy".into(),
+        on: Triggers {
+            push: Some(BranchFilter {
+                branches: vec![model.ci.main_branch.clone()],
+            }),
+            pull_request: (!vercel_services.is_empty()).then(PullRequestFilter::default),
+            // The weekly rebuild: fresh base images go through staging and, once approved,
+            // to production.
+            schedule: (!environments.is_empty()).then(|| {
+                vec![Schedule {
+                    cron: model.ci.security_scan.clone(),
+                }]
+            }),
+            workflow_dispatch: Some(Always {}),
+            ..Triggers::default()
+        },
+        permissions: Permissions::none(),
+        // No workflow-level group: a production deployment waiting for approval must not hold
+        // back the next commit's staging deployment. Each environment has its own group below.
+        concurrency: None,
+        jobs,
+    })
+}
+
+/// Container jobs run for the main branch, never for a pull request.
+fn container_condition(model: &Model) -> String {
+    format!(
+        "github.event_name != 'pull_request' && {}",
+        on_main_branch(model)
+    )
+}
+
+fn environment_url(env: &ModelEnvironment) -> String {
+    let scheme = if env.tls { "https" } else { "http" };
+    format!("{scheme}://{}", env.domain)
+}
+
+fn compose_deploy_job(model: &Model, env: &ModelEnvironment, needs: Vec<String>) -> Job {
+    let pinning = model.ci.pin_actions;
+    let mut paths = vec![format!("compose.{}.yaml", env.name)];
+    if model.has_proxy() {
+        paths.push(format!("proxy/{}", env.name));
+    }
+    if model.monitoring.enabled {
+        paths.push("monitoring".into());
+    }
+    if !model.jobs.is_empty() {
+        paths.push("jobs".into());
+    }
+    let htpasswd = model.has_proxy()
+        && model.proxy.engine == ProxyEngine::Nginx
+        && model.proxy.expose.iter().any(|e| e.basic_auth);
+    let compose = format!(
+        "--env-file {} -f {}",
+        shell_quote(&format!(".env.{}", env.name)),
+        shell_quote(&format!("compose.{}.yaml", env.name))
+    );
+    let script = render_template(
+        "ci/deploy-compose.sh",
+        DEPLOY_SCRIPT,
+        minijinja::context! {
+            environment => &env.name,
+            htpasswd => htpasswd,
+            paths => paths.iter().map(|p| shell_quote(p)).collect::<Vec<_>>().join(" "),
+            directory => shell_quote(&model.project.name),
+            registry => shell_quote(&model.project.registry),
+            compose => compose,
+        },
+    );
+    let secret = |name: &str| expr(&format!("secrets.{name}"));
+    let (registry_user, registry_password) = if uses_github_registry(model) {
+        (expr("github.actor"), expr("github.token"))
+    } else {
+        (
+            secret(REGISTRY_SECRETS.username),
+            secret(REGISTRY_SECRETS.password),
+        )
+    };
+    let deploy = Step::script(&format!("Deploy to {}", env.name), script)
+        .env(DEPLOY_SECRETS.host, secret(DEPLOY_SECRETS.host))
+        .env(DEPLOY_SECRETS.user, secret(DEPLOY_SECRETS.user))
+        .env(DEPLOY_SECRETS.ssh_key, secret(DEPLOY_SECRETS.ssh_key))
+        .env(
+            DEPLOY_SECRETS.known_hosts,
+            secret(DEPLOY_SECRETS.known_hosts),
+        )
+        .env("REGISTRY_USERNAME", registry_user)
+        .env("REGISTRY_PASSWORD", registry_password)
+        .env(
+            "IMAGE_TAG",
+            format!("{IMAGE_TAG_PREFIX}{}", expr("github.sha")),
+        );
+    Job {
+        name: Some(format!("deploy {}", env.name)),
+        needs,
+        condition: Some(container_condition(model)),
+        runs_on: Some(RUNNER.into()),
+        environment: Some(Environment {
+            name: env.name.clone(),
+            url: Some(environment_url(env)),
+        }),
+        permissions: registry_permissions(model, Access::Read),
+        timeout_minutes: Some(20),
+        concurrency: Some(Concurrency {
+            group: format!("deploy-{}", env.name),
+            cancel_in_progress: Flag::Literal(false),
+        }),
+        defaults: Some(bash_defaults(None)),
+        steps: vec![checkout(pinning), deploy],
+        ..Job::default()
+    }
+}
+
+fn bash_defaults(directory: Option<&str>) -> Defaults {
+    Defaults {
+        run: RunDefaults {
+            shell: "bash".into(),
+            working_directory: directory.map(str::to_string),
+        },
+    }
+}
+
+/// The Vercel CLI steps: link the project, build locally, upload the build.
+fn vercel_steps(model: &Model, service: &Service, production: bool) -> Vec<Step> {
+    let pinning = model.ci.pin_actions;
+    let node_version = if service.runtime == Runtime::Node && !service.version.is_empty() {
+        service.version.clone()
+    } else {
+        DEFAULT_NODE.to_string()
+    };
+    let (environment, prod) = if production {
+        ("production", " --prod")
+    } else {
+        ("preview", "")
+    };
+    let cli = format!("npx --yes {VERCEL_CLI}");
+    let project = service.vercel_project.clone().unwrap_or_default();
+    let with_secrets = |step: Step| {
+        step.env(
+            "VERCEL_TOKEN",
+            expr(&format!("secrets.{}", model.vercel.token_secret)),
+        )
+        .env(
+            "VERCEL_ORG_ID",
+            expr(&format!("secrets.{}", model.vercel.org_secret)),
+        )
+        .env("VERCEL_PROJECT_ID", expr(&format!("secrets.{project}")))
+        .env("VERCEL_TELEMETRY_DISABLED", "1")
+    };
+    vec![
+        checkout(pinning),
+        Step::action("Set up Node.js", actions::SETUP_NODE.reference(pinning))
+            .with("node-version", node_version),
+        with_secrets(Step::script(
+            "Pull the Vercel project settings",
+            format!("{cli} pull --yes --environment={environment} --token=\"$VERCEL_TOKEN\""),
+        )),
+        with_secrets(Step::script(
+            "Build",
+            format!("{cli} build{prod} --token=\"$VERCEL_TOKEN\""),
+        )),
+        with_secrets(Step::script(
+            "Deploy",
+            format!(
+                "url=\"$({cli} deploy --prebuilt{prod} --token=\"$VERCEL_TOKEN\")\"\n\
+                 echo \"url=$url\" >> \"$GITHUB_OUTPUT\"\n\
+                 echo \"Deployed to $url\" >> \"$GITHUB_STEP_SUMMARY\"\n"
+            ),
+        ))
+        .id("deploy"),
+    ]
+}
+
+fn vercel_preview_job(model: &Model, service: &Service) -> Job {
+    Job {
+        name: Some(format!("vercel preview {}", service.name)),
+        // Pull requests from forks and from Dependabot get no secrets: they are previewed once
+        // a maintainer pushes the branch to the repository.
+        condition: Some(
+            "github.event_name == 'pull_request' && github.event.pull_request.head.repo.full_name == github.repository && github.event.pull_request.user.login != 'dependabot[bot]'"
+                .into(),
+        ),
+        runs_on: Some(RUNNER.into()),
+        // Links the preview from the pull request, and scopes the Vercel secrets to a
+        // deployment environment.
+        environment: Some(Environment {
+            name: VERCEL_PREVIEW_ENVIRONMENT.into(),
+            url: Some(expr("steps.deploy.outputs.url")),
+        }),
+        permissions: Permissions::read_contents(),
+        timeout_minutes: Some(15),
+        concurrency: Some(Concurrency {
+            group: format!("vercel-preview-{}-{}", service.name, expr("github.ref")),
+            cancel_in_progress: Flag::Literal(true),
+        }),
+        defaults: Some(bash_defaults(Some(&service.path))),
+        steps: vercel_steps(model, service, false),
+        ..Job::default()
+    }
+}
+
+fn vercel_deploy_job(
+    model: &Model,
+    service: &Service,
+    env: &ModelEnvironment,
+    needs: Vec<String>,
+) -> Job {
+    let production = env.tier == Tier::Production;
+    Job {
+        name: Some(format!("vercel {} {}", env.name, service.name)),
+        needs,
+        condition: Some(format!(
+            "(github.event_name == 'push' || github.event_name == 'workflow_dispatch') && {}",
+            on_main_branch(model)
+        )),
+        runs_on: Some(RUNNER.into()),
+        environment: Some(Environment {
+            name: env.name.clone(),
+            url: Some(expr("steps.deploy.outputs.url")),
+        }),
+        permissions: Permissions::read_contents(),
+        timeout_minutes: Some(15),
+        concurrency: Some(Concurrency {
+            group: format!("vercel-{}-{}", env.name, service.name),
+            cancel_in_progress: Flag::Literal(false),
+        }),
+        defaults: Some(bash_defaults(Some(&service.path))),
+        steps: vercel_steps(model, service, production),
+        ..Job::default()
+    }
+}

@@ -1,0 +1,987 @@
+//! Tests of the `ci` generator: its files are parsed back and their structure checked, over
+//! every example blueprint.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value as Json;
+
+use super::actions;
+use super::{BLUEPRINT_FILE, annotate, check_command, generate, github_secrets, install_command};
+use crate::blueprint::{ActionPinning, Blueprint};
+use crate::generate::CommentStyle;
+use crate::model::Model;
+
+fn example(name: &str) -> Model {
+    let path = format!("{}/blueprints/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let bp: Blueprint = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    Model::from_blueprint(&bp)
+}
+
+fn examples() -> Vec<(String, Model)> {
+    let dir = format!("{}/blueprints", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("blueprints/ exists")
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            if path.extension()? != "yaml" {
+                return None;
+            }
+            Some(path.file_stem()?.to_string_lossy().into_owned())
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 3, "the examples are found");
+    names
+        .into_iter()
+        .map(|name| {
+            let model = example(&name);
+            (name, model)
+        })
+        .collect()
+}
+
+/// Rendered files by path.
+fn render(model: &Model) -> BTreeMap<String, String> {
+    generate(model)
+        .into_iter()
+        .map(|f| (f.path, f.contents))
+        .collect()
+}
+
+fn parse(yaml: &str) -> Json {
+    serde_saphyr::from_str::<Json>(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+/// Every workflow, parsed, by path.
+fn workflows(model: &Model) -> BTreeMap<String, Json> {
+    render(model)
+        .into_iter()
+        .filter(|(path, _)| path.starts_with(".github/workflows/"))
+        .map(|(path, text)| {
+            let parsed = parse(&text);
+            (path, parsed)
+        })
+        .collect()
+}
+
+fn jobs(workflow: &Json) -> Vec<(&String, &Json)> {
+    workflow["jobs"]
+        .as_object()
+        .expect("jobs is a map")
+        .iter()
+        .collect()
+}
+
+fn steps(job: &Json) -> Vec<&Json> {
+    job["steps"]
+        .as_array()
+        .map(|s| s.iter().collect())
+        .unwrap_or_default()
+}
+
+fn condition(job: &Json) -> &str {
+    job["if"].as_str().unwrap_or("")
+}
+
+/// Whether a job of `workflow` can run for a pull request.
+fn runs_for_pull_requests(workflow: &Json, job: &Json) -> bool {
+    let triggered = workflow["on"].get("pull_request").is_some();
+    let cond = condition(job);
+    let excluded = cond.contains("github.event_name != 'pull_request'")
+        || cond.starts_with(
+            "(github.event_name == 'push' || github.event_name == 'workflow_dispatch')",
+        );
+    triggered && !excluded
+}
+
+fn uses_of(step: &Json) -> &str {
+    step["uses"].as_str().unwrap_or("")
+}
+
+#[test]
+fn every_example_renders_its_workflows_and_dependabot() {
+    for (name, model) in examples() {
+        let files = render(&model);
+        for path in [".github/workflows/ci.yml", ".github/dependabot.yml"] {
+            assert!(files.contains_key(path), "{name}: {path}");
+        }
+        for (path, text) in &files {
+            assert!(
+                text.ends_with('\n') && !text.ends_with("\n\n"),
+                "{name}: {path}"
+            );
+            assert!(!text.contains('\r'), "{name}: {path}");
+        }
+        for file in generate(&model) {
+            let expected = if file.path.ends_with(".json") {
+                CommentStyle::None
+            } else {
+                CommentStyle::Hash
+            };
+            assert_eq!(file.comment, expected, "{name}: {}", file.path);
+            assert!(!file.executable, "{name}: {}", file.path);
+        }
+    }
+    let data_platform = render(&example("data-platform"));
+    let paths: BTreeSet<&str> = data_platform.keys().map(String::as_str).collect();
+    assert_eq!(
+        paths,
+        BTreeSet::from([
+            ".github/dependabot.yml",
+            ".github/workflows/ci.yml",
+            ".github/workflows/deploy.yml",
+            ".github/workflows/images.yml",
+            ".github/workflows/security.yml",
+            "services/docs/vercel.json",
+        ])
+    );
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    for (name, model) in examples() {
+        assert_eq!(render(&model), render(&model), "{name}");
+    }
+}
+
+#[test]
+fn top_level_permissions_grant_nothing_and_jobs_ask_for_little() {
+    for (name, model) in examples() {
+        for (path, workflow) in workflows(&model) {
+            assert_eq!(
+                workflow["permissions"],
+                serde_json::json!({}),
+                "{name}: {path} top-level permissions"
+            );
+            for (id, job) in jobs(&workflow) {
+                let permissions = job["permissions"]
+                    .as_object()
+                    .unwrap_or_else(|| panic!("{name}: {path} {id} has a permissions map"));
+                for (scope, access) in permissions {
+                    let access = access.as_str().unwrap_or_default();
+                    assert!(access == "read" || access == "write", "{name}: {path} {id}");
+                    if access == "write" {
+                        let allowed = match scope.as_str() {
+                            "packages" => {
+                                path.ends_with("images.yml")
+                                    || (path.ends_with("deploy.yml") && id == "images")
+                            }
+                            "security-events" => path.ends_with("security.yml"),
+                            _ => false,
+                        };
+                        assert!(allowed, "{name}: {path} {id} writes {scope}");
+                    }
+                }
+            }
+            let text = render(&model)[&path].clone();
+            assert!(
+                !text.contains("write-all") && !text.contains("read-all"),
+                "{name}: {path}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_job_has_a_timeout() {
+    for (name, model) in examples() {
+        for (path, workflow) in workflows(&model) {
+            for (id, job) in jobs(&workflow) {
+                if job.get("uses").is_some() {
+                    // A reusable workflow call may not set one; the called jobs do.
+                    assert!(job.get("timeout-minutes").is_none(), "{name}: {path} {id}");
+                    continue;
+                }
+                let minutes = job["timeout-minutes"].as_u64().unwrap_or(0);
+                assert!(
+                    (1..=60).contains(&minutes),
+                    "{name}: {path} {id}: timeout {minutes}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn sha_pins_carry_their_release_as_a_comment() {
+    let mut seen = BTreeSet::new();
+    for (name, model) in examples() {
+        assert_eq!(model.ci.pin_actions, ActionPinning::Sha, "{name}");
+        for (path, text) in render(&model) {
+            for line in text.lines().filter(|l| {
+                l.trim_start()
+                    .trim_start_matches("- ")
+                    .starts_with("uses: ")
+            }) {
+                let value = line.split("uses: ").nth(1).unwrap_or_default();
+                if value.starts_with("./") {
+                    continue;
+                }
+                let (reference, comment) = value
+                    .split_once("  # ")
+                    .unwrap_or_else(|| panic!("{name}: {path}: no version comment: {line}"));
+                let (action, sha) = reference.split_once('@').unwrap_or_default();
+                assert!(
+                    sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{name}: {path}: {line}"
+                );
+                let pinned = actions::ALL
+                    .iter()
+                    .find(|a| a.name == action)
+                    .unwrap_or_else(|| panic!("{name}: {path}: {action} is not in the table"));
+                assert_eq!(sha, pinned.sha, "{name}: {path}");
+                assert_eq!(comment, pinned.version, "{name}: {path}");
+                seen.insert(action.to_string());
+            }
+        }
+    }
+    // The examples between them use every action of the table.
+    let table: BTreeSet<String> = actions::ALL.iter().map(|a| a.name.to_string()).collect();
+    assert_eq!(seen, table);
+}
+
+#[test]
+fn tag_mode_references_tags_without_comments() {
+    let mut model = example("data-platform");
+    model.ci.pin_actions = ActionPinning::Tag;
+    let mut checked = 0;
+    for (path, workflow) in workflows(&model) {
+        for (_, job) in jobs(&workflow) {
+            for step in steps(job) {
+                let uses = uses_of(step);
+                if uses.is_empty() {
+                    continue;
+                }
+                let (action, reference) = uses.split_once('@').unwrap_or_default();
+                let pinned = actions::ALL
+                    .iter()
+                    .find(|a| a.name == action)
+                    .unwrap_or_else(|| panic!("{path}: {uses}"));
+                assert_eq!(reference, pinned.tag, "{path}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10);
+    for (path, text) in render(&model) {
+        assert!(
+            !text.contains(" # v"),
+            "{path} has a version comment in tag mode"
+        );
+    }
+}
+
+#[test]
+fn scripts_never_expand_expressions() {
+    for (name, model) in examples() {
+        let mut scripts = 0;
+        for (path, workflow) in workflows(&model) {
+            for (id, job) in jobs(&workflow) {
+                for step in steps(job) {
+                    if let Some(run) = step["run"].as_str() {
+                        assert!(!run.contains("${{"), "{name}: {path} {id}: {run}");
+                        scripts += 1;
+                    }
+                }
+            }
+        }
+        assert!(scripts > 0, "{name}");
+    }
+    // A blueprint command that happens to contain `${{` is written as text, not evaluated.
+    let mut model = example("data-platform");
+    model.services[0].test = Some("echo ${{ secrets.TOKEN }}".into());
+    let ci = &workflows(&model)[".github/workflows/ci.yml"];
+    let test = steps(&ci["jobs"]["test-api"])
+        .into_iter()
+        .find_map(|s| {
+            (s["name"] == "Test").then(|| s["run"].as_str().unwrap_or_default().to_string())
+        })
+        .expect("a Test step");
+    assert_eq!(test, "echo ${{ '${{' }} secrets.TOKEN }}");
+}
+
+#[test]
+fn checkouts_keep_no_credentials() {
+    for (name, model) in examples() {
+        for (path, workflow) in workflows(&model) {
+            for (id, job) in jobs(&workflow) {
+                for step in steps(job) {
+                    if uses_of(step).starts_with("actions/checkout@") {
+                        assert_eq!(
+                            step["with"]["persist-credentials"],
+                            Json::Bool(false),
+                            "{name}: {path} {id}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn no_dangerous_triggers() {
+    for (name, model) in examples() {
+        for (path, workflow) in workflows(&model) {
+            let on = workflow["on"].as_object().expect("on is a map");
+            for trigger in ["pull_request_target", "workflow_run", "issue_comment"] {
+                assert!(!on.contains_key(trigger), "{name}: {path}: {trigger}");
+            }
+            assert!(
+                !render(&model)[&path].contains("secrets: inherit"),
+                "{name}: {path}"
+            );
+        }
+    }
+}
+
+#[test]
+fn pull_requests_never_push_images_or_deploy_to_production() {
+    for (name, model) in examples() {
+        let production: BTreeSet<&str> = model
+            .environments
+            .iter()
+            .filter(|e| e.tier == crate::blueprint::Tier::Production)
+            .map(|e| e.name.as_str())
+            .collect();
+        let mut pr_jobs = 0;
+        for (path, workflow) in workflows(&model) {
+            for (id, job) in jobs(&workflow) {
+                let environment = job["environment"]["name"].as_str().unwrap_or_default();
+                if !runs_for_pull_requests(&workflow, job) {
+                    if job.get("environment").is_some() && environment != "preview" {
+                        // Everything that deploys is limited to the main branch.
+                        assert!(
+                            condition(job).contains(&format!(
+                                "github.ref == 'refs/heads/{}'",
+                                model.ci.main_branch
+                            )),
+                            "{name}: {path} {id}: {}",
+                            condition(job)
+                        );
+                    }
+                    continue;
+                }
+                pr_jobs += 1;
+                assert!(
+                    job.get("uses").is_none(),
+                    "{name}: {path} {id} calls a workflow"
+                );
+                assert!(!production.contains(environment), "{name}: {path} {id}");
+                for step in steps(job) {
+                    let uses = uses_of(step);
+                    assert!(
+                        !uses.starts_with("docker/login-action@"),
+                        "{name}: {path} {id}"
+                    );
+                    if uses.starts_with("docker/build-push-action@") {
+                        assert_eq!(
+                            step["with"]["push"],
+                            Json::Bool(false),
+                            "{name}: {path} {id}"
+                        );
+                    }
+                    let run = step["run"].as_str().unwrap_or_default();
+                    assert!(!run.contains("--prod"), "{name}: {path} {id}");
+                    assert!(!run.contains("ssh "), "{name}: {path} {id}");
+                }
+            }
+        }
+        assert!(pr_jobs > 0, "{name}: pull requests are checked");
+    }
+}
+
+#[test]
+fn production_deploys_wait_in_the_prod_environment_and_follow_staging() {
+    let model = example("data-platform");
+    let deploy = &workflows(&model)[".github/workflows/deploy.yml"];
+    let prod = &deploy["jobs"]["deploy-prod"];
+    assert_eq!(prod["environment"]["name"], "prod");
+    assert_eq!(prod["environment"]["url"], "https://data.acme.example");
+    assert_eq!(
+        condition(prod),
+        "github.event_name != 'pull_request' && github.ref == 'refs/heads/main'"
+    );
+    assert_eq!(prod["needs"], serde_json::json!(["deploy-staging"]));
+    let staging = &deploy["jobs"]["deploy-staging"];
+    assert_eq!(staging["environment"]["name"], "staging");
+    assert_eq!(staging["needs"], serde_json::json!(["images"]));
+    assert_eq!(
+        deploy["jobs"]["images"]["uses"],
+        "./.github/workflows/images.yml"
+    );
+    assert_eq!(
+        deploy["on"]["push"]["branches"],
+        serde_json::json!(["main"])
+    );
+    assert_eq!(
+        deploy["on"]["schedule"][0]["cron"],
+        model.ci.security_scan.as_str()
+    );
+    let vercel_prod = &deploy["jobs"]["vercel-prod-docs"];
+    assert_eq!(vercel_prod["environment"]["name"], "prod");
+    assert_eq!(
+        vercel_prod["needs"],
+        serde_json::json!(["vercel-staging-docs"])
+    );
+
+    // Without a staging environment production follows the images directly.
+    let task_queue = workflows(&example("task-queue"));
+    let prod = &task_queue[".github/workflows/deploy.yml"]["jobs"]["deploy-prod"];
+    assert_eq!(prod["needs"], serde_json::json!(["images"]));
+    assert!(
+        task_queue[".github/workflows/deploy.yml"]["jobs"]
+            .get("deploy-dev")
+            .is_none()
+    );
+
+    // The main branch comes from the blueprint.
+    let mut model = example("data-platform");
+    model.ci.main_branch = "trunk".into();
+    let deploy = &workflows(&model)[".github/workflows/deploy.yml"];
+    assert_eq!(
+        deploy["on"]["push"]["branches"],
+        serde_json::json!(["trunk"])
+    );
+    assert!(
+        condition(&deploy["jobs"]["deploy-prod"]).ends_with("github.ref == 'refs/heads/trunk'")
+    );
+}
+
+#[test]
+fn the_compose_deployment_ships_the_stack_and_pulls_the_commit_images() {
+    let model = example("data-platform");
+    let deploy = &workflows(&model)[".github/workflows/deploy.yml"];
+    let step = steps(&deploy["jobs"]["deploy-staging"])
+        .into_iter()
+        .find(|s| s.get("run").is_some())
+        .expect("a deploy script");
+    let run = step["run"].as_str().unwrap_or_default();
+    assert!(
+        run.contains("tar -czf - compose.staging.yaml proxy/staging monitoring jobs |"),
+        "{run}"
+    );
+    assert!(
+        run.contains("docker compose --env-file .env.staging -f compose.staging.yaml pull"),
+        "{run}"
+    );
+    assert!(
+        run.contains("up --detach --no-build --remove-orphans --wait"),
+        "{run}"
+    );
+    assert!(run.contains("StrictHostKeyChecking=yes"), "{run}");
+    assert!(run.contains("export TAG=$IMAGE_TAG"), "{run}");
+    let env = &step["env"];
+    assert_eq!(env["IMAGE_TAG"], "sha-${{ github.sha }}");
+    for secret in [
+        "DEPLOY_HOST",
+        "DEPLOY_USER",
+        "DEPLOY_SSH_KEY",
+        "DEPLOY_KNOWN_HOSTS",
+    ] {
+        assert_eq!(env[secret], format!("${{{{ secrets.{secret} }}}}"));
+    }
+    assert_eq!(env["REGISTRY_PASSWORD"], "${{ github.token }}");
+
+    // Caddy has no htpasswd file, no monitoring means no monitoring directory.
+    let mut model = example("task-queue");
+    model.monitoring.enabled = false;
+    let deploy = &workflows(&model)[".github/workflows/deploy.yml"];
+    let run = steps(&deploy["jobs"]["deploy-prod"])
+        .into_iter()
+        .find_map(|s| s["run"].as_str().map(str::to_string))
+        .expect("a deploy script");
+    assert!(
+        run.contains("tar -czf - compose.prod.yaml proxy/prod jobs |"),
+        "{run}"
+    );
+    assert!(!run.contains("htpasswd"), "{run}");
+}
+
+#[test]
+fn images_are_pushed_by_commit_and_latest_only_from_the_main_branch() {
+    let model = example("data-platform");
+    let images = &workflows(&model)[".github/workflows/images.yml"];
+    let on = images["on"].as_object().expect("on");
+    assert!(on.contains_key("workflow_call") && !on.contains_key("push"));
+    assert!(!on.contains_key("pull_request"));
+    let push = &images["jobs"]["push"];
+    assert_eq!(condition(push), "github.ref == 'refs/heads/main'");
+    let services: Vec<&str> = push["strategy"]["matrix"]["include"]
+        .as_array()
+        .expect("matrix")
+        .iter()
+        .map(|e| e["service"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        services,
+        ["api", "dashboard"],
+        "docs is on Vercel, not an image"
+    );
+    let image = push["strategy"]["matrix"]["include"][0]["image"].as_str();
+    assert_eq!(image, Some(model.services[0].image.as_str()));
+    let all = steps(push);
+    let meta = all
+        .iter()
+        .find(|s| uses_of(s).starts_with("docker/metadata-action@"))
+        .expect("meta");
+    let tags = meta["with"]["tags"].as_str().unwrap_or_default();
+    assert!(
+        tags.lines()
+            .any(|l| l == "type=sha,format=long,prefix=sha-"),
+        "{tags}"
+    );
+    assert!(tags.lines().any(|l| l == "type=raw,value=latest"), "{tags}");
+    let build = all
+        .iter()
+        .find(|s| uses_of(s).starts_with("docker/build-push-action@"))
+        .expect("build");
+    assert_eq!(build["with"]["push"], Json::Bool(true));
+    assert_eq!(build["with"]["provenance"], "mode=max");
+    assert!(build["with"].get("cache-from").is_none());
+    let login = all
+        .iter()
+        .find(|s| uses_of(s).starts_with("docker/login-action@"))
+        .expect("login");
+    assert_eq!(login["with"]["registry"], "ghcr.io");
+    assert_eq!(login["with"]["password"], "${{ secrets.GITHUB_TOKEN }}");
+
+    // With nothing to deploy, images.yml runs by itself on the main branch.
+    let minimal = workflows(&example("minimal"));
+    let on = &minimal[".github/workflows/images.yml"]["on"];
+    assert_eq!(on["push"]["branches"], serde_json::json!(["main"]));
+    assert!(on.get("workflow_call").is_none());
+    assert!(!minimal.contains_key(".github/workflows/deploy.yml"));
+}
+
+#[test]
+fn another_registry_uses_named_secrets_passed_explicitly() {
+    let mut model = example("data-platform");
+    model.project.registry = "registry.acme.example".into();
+    let all = workflows(&model);
+    let images = &all[".github/workflows/images.yml"];
+    assert_eq!(
+        images["on"]["workflow_call"]["secrets"]["REGISTRY_PASSWORD"]["required"],
+        Json::Bool(true)
+    );
+    assert!(
+        images["jobs"]["push"]["permissions"]
+            .get("packages")
+            .is_none()
+    );
+    let login = steps(&images["jobs"]["push"])
+        .into_iter()
+        .find(|s| uses_of(s).starts_with("docker/login-action@"))
+        .expect("login");
+    assert_eq!(
+        login["with"]["username"],
+        "${{ secrets.REGISTRY_USERNAME }}"
+    );
+    let caller = &all[".github/workflows/deploy.yml"]["jobs"]["images"];
+    assert_eq!(
+        caller["secrets"]["REGISTRY_USERNAME"],
+        "${{ secrets.REGISTRY_USERNAME }}"
+    );
+}
+
+#[test]
+fn ci_lints_tests_builds_and_checks_drift() {
+    let model = example("data-platform");
+    let ci = &workflows(&model)[".github/workflows/ci.yml"];
+    assert_eq!(
+        ci["on"]["push"]["branches"],
+        serde_json::json!(["main", "staging"])
+    );
+    assert!(ci["on"].get("pull_request").is_some());
+    assert_eq!(ci["concurrency"]["group"], "ci-${{ github.ref }}");
+    assert_eq!(
+        ci["concurrency"]["cancel-in-progress"],
+        "${{ github.event_name == 'pull_request' }}"
+    );
+    let ids: Vec<&str> = jobs(ci).into_iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["test-api", "test-dashboard", "build", "drift"],
+        "docs declares no checks"
+    );
+
+    let api = &ci["jobs"]["test-api"];
+    assert_eq!(api["defaults"]["run"]["working-directory"], "services/api");
+    let api_steps = steps(api);
+    let python = api_steps
+        .iter()
+        .find(|s| uses_of(s).starts_with("actions/setup-python@"))
+        .expect("setup-python");
+    assert_eq!(python["with"]["python-version"], "3.12");
+    assert_eq!(python["with"]["cache"], "pip");
+    assert_eq!(
+        python["with"]["cache-dependency-path"],
+        "services/api/requirements*.txt"
+    );
+    let runs: Vec<&str> = api_steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert!(
+        runs.contains(&"ruff check .") && runs.contains(&"pytest"),
+        "{runs:?}"
+    );
+
+    let build = &ci["jobs"]["build"];
+    let builder = steps(build)
+        .into_iter()
+        .find(|s| uses_of(s).starts_with("docker/build-push-action@"))
+        .expect("build");
+    assert_eq!(builder["with"]["push"], Json::Bool(false));
+    assert_eq!(
+        builder["with"]["cache-from"],
+        "type=gha,scope=${{ matrix.service }}"
+    );
+    assert_eq!(
+        builder["with"]["cache-to"],
+        "type=gha,mode=max,scope=${{ matrix.service }}"
+    );
+    assert_eq!(
+        build["strategy"]["matrix"]["include"][1]["dockerfile"],
+        "services/dashboard/Dockerfile"
+    );
+
+    let drift: Vec<String> = steps(&ci["jobs"]["drift"])
+        .into_iter()
+        .filter_map(|s| s["run"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(drift, [install_command(), check_command()]);
+    assert_eq!(check_command(), format!("blueprint check {BLUEPRINT_FILE}"));
+    assert!(install_command().contains(&format!("--tag v{}", env!("CARGO_PKG_VERSION"))));
+
+    // Node services set up Node with the npm cache; a service with only tests has no Lint step.
+    let task_queue = workflows(&example("task-queue"));
+    let ci = &task_queue[".github/workflows/ci.yml"];
+    let web = steps(&ci["jobs"]["test-web"]);
+    let node = web
+        .iter()
+        .find(|s| uses_of(s).starts_with("actions/setup-node@"))
+        .expect("setup-node");
+    assert_eq!(node["with"]["node-version"], "22");
+    assert_eq!(node["with"]["cache"], "npm");
+    assert_eq!(
+        node["with"]["cache-dependency-path"],
+        "web/package-lock.json"
+    );
+    assert!(web.iter().any(|s| s["run"] == "npm ci"));
+    let worker: Vec<&Json> = steps(&ci["jobs"]["test-worker"]);
+    assert!(worker.iter().all(|s| s["name"] != "Lint"));
+    assert!(worker.iter().any(|s| s["run"] == "pytest -q"));
+    assert_eq!(ci["on"]["push"]["branches"], serde_json::json!(["main"]));
+}
+
+#[test]
+fn vercel_previews_pull_requests_and_deploys_production_from_main() {
+    let model = example("data-platform");
+    let deploy = &workflows(&model)[".github/workflows/deploy.yml"];
+    let preview = &deploy["jobs"]["vercel-preview-docs"];
+    assert!(condition(preview).starts_with("github.event_name == 'pull_request'"));
+    assert_eq!(preview["environment"]["name"], "preview");
+    assert_eq!(
+        preview["defaults"]["run"]["working-directory"],
+        "services/docs"
+    );
+    let runs: Vec<&str> = steps(preview)
+        .into_iter()
+        .filter_map(|s| s["run"].as_str())
+        .collect();
+    assert!(
+        runs[0].contains("pull --yes --environment=preview"),
+        "{runs:?}"
+    );
+    assert!(runs.iter().all(|r| !r.contains("--prod")), "{runs:?}");
+    let prod = &deploy["jobs"]["vercel-prod-docs"];
+    let prod_steps = steps(prod);
+    let runs: Vec<&str> = prod_steps
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .collect();
+    assert!(runs[0].contains("--environment=production"), "{runs:?}");
+    assert!(runs[2].contains("deploy --prebuilt --prod"), "{runs:?}");
+    for step in prod_steps.iter().filter(|s| s.get("run").is_some()) {
+        assert_eq!(step["env"]["VERCEL_TOKEN"], "${{ secrets.VERCEL_TOKEN }}");
+        assert_eq!(step["env"]["VERCEL_ORG_ID"], "${{ secrets.VERCEL_ORG_ID }}");
+        assert_eq!(
+            step["env"]["VERCEL_PROJECT_ID"],
+            "${{ secrets.VERCEL_PROJECT_ID_DOCS }}"
+        );
+        assert!(
+            step["run"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("npx --yes vercel@")
+        );
+    }
+
+    // A Vercel-only project has no container jobs, schedule or images.
+    let site = workflows(&example("static-site"));
+    let deploy = &site[".github/workflows/deploy.yml"];
+    let ids: Vec<&str> = jobs(deploy)
+        .into_iter()
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(ids, ["vercel-preview-site", "vercel-prod-site"]);
+    assert!(deploy["on"].get("schedule").is_none());
+    assert!(!site.contains_key(".github/workflows/images.yml"));
+    assert!(!site.contains_key(".github/workflows/security.yml"));
+}
+
+#[test]
+fn vercel_json_has_security_headers_and_rewrites_to_the_api() {
+    let model = example("data-platform");
+    let files = render(&model);
+    let config: Json = serde_json::from_str(&files["services/docs/vercel.json"]).expect("json");
+    assert_eq!(config["$schema"], "https://openapi.vercel.sh/vercel.json");
+    assert_eq!(config["framework"], Json::Null);
+    assert_eq!(config["outputDirectory"], ".");
+    assert_eq!(config["cleanUrls"], Json::Bool(true));
+    let headers: BTreeMap<&str, &str> = config["headers"][0]["headers"]
+        .as_array()
+        .expect("headers")
+        .iter()
+        .map(|h| {
+            (
+                h["key"].as_str().unwrap_or_default(),
+                h["value"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(headers["X-Content-Type-Options"], "nosniff");
+    assert_eq!(
+        headers["Content-Security-Policy"],
+        model.proxy.content_security_policy
+    );
+    assert_eq!(config["headers"][0]["source"], "/(.*)");
+    let rewrites: BTreeMap<&str, &str> = config["rewrites"]
+        .as_array()
+        .expect("rewrites")
+        .iter()
+        .map(|r| {
+            (
+                r["source"].as_str().unwrap_or_default(),
+                r["destination"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rewrites["/api/:path*"],
+        "https://data.acme.example/api/:path*"
+    );
+    // The dashboard is a websocket UI, not an API.
+    assert!(!rewrites.contains_key("/dashboard/:path*"), "{rewrites:?}");
+
+    // Nothing to rewrite to on a Vercel-only project.
+    let site = render(&example("static-site"));
+    let config: Json = serde_json::from_str(&site["site/vercel.json"]).expect("json");
+    assert!(config.get("rewrites").is_none());
+}
+
+#[test]
+fn security_scans_dockerfiles_and_images_into_code_scanning() {
+    let model = example("task-queue");
+    let security = &workflows(&model)[".github/workflows/security.yml"];
+    assert_eq!(
+        security["on"]["schedule"][0]["cron"],
+        model.ci.security_scan.as_str()
+    );
+    let paths: Vec<&str> = security["on"]["pull_request"]["paths"]
+        .as_array()
+        .expect("paths")
+        .iter()
+        .filter_map(Json::as_str)
+        .collect();
+    for dockerfile in ["api/Dockerfile", "worker/Dockerfile", "web/Dockerfile"] {
+        assert!(paths.contains(&dockerfile), "{paths:?}");
+    }
+    let config = steps(&security["jobs"]["config"]);
+    let trivy = config
+        .iter()
+        .find(|s| uses_of(s).starts_with("aquasecurity/trivy-action@"))
+        .expect("trivy");
+    assert_eq!(trivy["with"]["scan-type"], "config");
+    assert_eq!(trivy["with"]["format"], "sarif");
+    let image = steps(&security["jobs"]["image"]);
+    let build = image
+        .iter()
+        .find(|s| uses_of(s).starts_with("docker/build-push-action@"))
+        .expect("build");
+    assert_eq!(build["with"]["push"], Json::Bool(false));
+    assert_eq!(build["with"]["load"], Json::Bool(true));
+    let scan = image
+        .iter()
+        .find(|s| uses_of(s).starts_with("aquasecurity/trivy-action@"))
+        .expect("scan");
+    assert_eq!(scan["with"]["scan-type"], "image");
+    assert_eq!(scan["with"]["image-ref"], build["with"]["tags"]);
+    for job in ["config", "image"] {
+        assert_eq!(
+            security["jobs"][job]["permissions"]["security-events"],
+            "write"
+        );
+        let upload = steps(&security["jobs"][job])
+            .into_iter()
+            .find(|s| uses_of(s).starts_with("github/codeql-action/upload-sarif@"))
+            .expect("upload");
+        assert!(condition(upload).contains("head.repo.full_name == github.repository"));
+    }
+}
+
+#[test]
+fn dependabot_has_one_grouped_entry_per_ecosystem_and_directory() {
+    let entries = |model: &Model| -> Vec<Json> {
+        let text = &render(model)[".github/dependabot.yml"];
+        let config = parse(text);
+        assert_eq!(config["version"], 2);
+        config["updates"].as_array().expect("updates").clone()
+    };
+    let keys = |updates: &[Json]| -> Vec<(String, String)> {
+        updates
+            .iter()
+            .map(|u| {
+                (
+                    u["package-ecosystem"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    u["directory"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+
+    let model = example("data-platform");
+    let updates = entries(&model);
+    let expected: Vec<(String, String)> = [
+        ("docker", "/services/api"),
+        ("docker", "/services/dashboard"),
+        ("github-actions", "/"),
+        ("pip", "/services/api"),
+        ("pip", "/services/dashboard"),
+    ]
+    .iter()
+    .map(|(e, d)| (e.to_string(), d.to_string()))
+    .collect();
+    assert_eq!(keys(&updates), expected);
+    for update in &updates {
+        assert_eq!(update["schedule"]["interval"], "weekly");
+        assert_eq!(update["target-branch"], "staging");
+        assert_eq!(update["cooldown"]["default-days"], 7);
+        assert!(
+            update["open-pull-requests-limit"]
+                .as_u64()
+                .is_some_and(|n| n > 0)
+        );
+        let groups = update["groups"].as_object().expect("groups");
+        assert_eq!(groups.len(), 1);
+        assert!(
+            groups
+                .values()
+                .all(|g| g["patterns"] == serde_json::json!(["*"]))
+        );
+    }
+
+    let model = example("task-queue");
+    let updates = entries(&model);
+    let ecosystems: BTreeSet<(String, String)> = keys(&updates).into_iter().collect();
+    for key in [
+        ("npm", "/web"),
+        ("pip", "/worker"),
+        ("docker", "/worker"),
+        ("github-actions", "/"),
+    ] {
+        assert!(
+            ecosystems.contains(&(key.0.to_string(), key.1.to_string())),
+            "{key:?}"
+        );
+    }
+    assert_eq!(ecosystems.len(), updates.len(), "no duplicate entries");
+    assert!(updates.iter().all(|u| u["schedule"]["interval"] == "daily"));
+    assert!(updates.iter().all(|u| u.get("target-branch").is_none()));
+
+    // A service at the repository root is `/`; no cooldown when it is zero.
+    let mut model = example("minimal");
+    model.ci.update_cooldown_days = 0;
+    let updates = entries(&model);
+    assert_eq!(
+        keys(&updates),
+        [
+            ("docker".to_string(), "/".to_string()),
+            ("github-actions".to_string(), "/".to_string()),
+            ("pip".to_string(), "/".to_string())
+        ]
+    );
+    assert!(updates.iter().all(|u| u.get("cooldown").is_none()));
+}
+
+#[test]
+fn a_project_without_services_still_gets_ci_and_dependabot() {
+    let mut model = example("minimal");
+    model.services.clear();
+    model.jobs.clear();
+    let files = render(&model);
+    let paths: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(
+        paths,
+        [".github/dependabot.yml", ".github/workflows/ci.yml"]
+    );
+    let ci = parse(&files[".github/workflows/ci.yml"]);
+    let ids: Vec<&str> = jobs(&ci).into_iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["drift"]);
+}
+
+#[test]
+fn annotate_comments_exact_lines_only() {
+    let checkout = actions::CHECKOUT.reference(ActionPinning::Sha);
+    let yaml = format!(
+        "steps:\n- uses: {checkout}\n- name: x\n  run: |\n    uses: {checkout}\n    packages: write\n  uses: {checkout}-not\npermissions:\n  packages: write\n  contents: read\n"
+    );
+    let out = annotate(&yaml, ActionPinning::Sha);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[1],
+        format!("- uses: {checkout}  # {}", actions::CHECKOUT.version)
+    );
+    assert_eq!(
+        lines[4],
+        format!("    uses: {checkout}"),
+        "script text is not a key"
+    );
+    assert_eq!(lines[5], "    packages: write", "script text is not a key");
+    assert_eq!(lines[6], format!("  uses: {checkout}-not"));
+    assert_eq!(lines[8], "  packages: write  # push images to the registry");
+    assert_eq!(lines[9], "  contents: read");
+    // Tag mode writes no version comments.
+    let out = annotate(&yaml, ActionPinning::Tag);
+    assert!(!out.contains(" # v"));
+}
+
+#[test]
+fn github_secrets_lists_every_secret_the_workflows_read() {
+    for (name, model) in examples() {
+        let secrets = github_secrets(&model);
+        let mut read: BTreeSet<String> = BTreeSet::new();
+        for (_, text) in render(&model) {
+            let mut rest = text.as_str();
+            while let Some(start) = rest.find("secrets.") {
+                let tail = &rest[start + "secrets.".len()..];
+                let end = tail
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(tail.len());
+                read.insert(tail[..end].to_string());
+                rest = &tail[end..];
+            }
+        }
+        read.remove("GITHUB_TOKEN");
+        let listed: BTreeSet<String> = secrets.keys().cloned().collect();
+        assert_eq!(listed, read, "{name}");
+    }
+    let secrets = github_secrets(&example("data-platform"));
+    assert_eq!(
+        secrets["DEPLOY_SSH_KEY"],
+        BTreeSet::from(["prod".to_string(), "staging".to_string()])
+    );
+    assert!(secrets["VERCEL_TOKEN"].is_empty(), "a repository secret");
+}
