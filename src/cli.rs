@@ -23,7 +23,7 @@ pub const EXIT_ERROR: u8 = 2;
 /// `init` and `import` write points here (`# yaml-language-server: $schema=...`). It is the
 /// schema published with each release, which `blueprint schema` also prints.
 pub const SCHEMA_URL: &str =
-    "https://github.com/blueprint-dev/blueprint/releases/latest/download/blueprint.schema.json";
+    "https://github.com/blueprint-rs/blueprint/releases/latest/download/blueprint.schema.json";
 
 /// Render production-grade infrastructure from one declarative blueprint, and catch drift.
 ///

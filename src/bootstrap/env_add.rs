@@ -345,9 +345,16 @@ fn add(options: &Options) -> Result<u8, Failure> {
     }
     let list = checklist(&after, &root, Scope::EnvironmentOnly(name));
     let mut stdout = anstream::stdout();
-    let _ = writeln!(stdout);
-    list.write_text(&mut stdout, &display)
-        .map_err(|e| Failure::Io(format!("stdout: {e}")))?;
+    let written = if list.secrets.is_empty() {
+        writeln!(stdout, "\n`{name}` needs no secrets of its own.")
+    } else {
+        writeln!(
+            stdout,
+            "\nSecrets `{name}` needs (set each where shown; never commit them):"
+        )
+        .and_then(|()| list.write_body(&mut stdout, &display))
+    };
+    written.map_err(|e| Failure::Io(format!("stdout: {e}")))?;
     Ok(crate::cli::EXIT_OK)
 }
 

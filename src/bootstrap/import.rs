@@ -655,6 +655,12 @@ pub fn draft(compose: &Json, ctx: &Context<'_>) -> Result<Draft, Failure> {
                 continue;
             }
         };
+        if path == ".." || path.starts_with("../") || Path::new(&path).is_absolute() {
+            return Err(Failure::Usage(format!(
+                "services.{compose_name}: its source directory is outside {}, where the blueprint goes, and blueprint paths stay inside the blueprint's directory; write the draft next to the Compose file (or in a directory above it) with --out",
+                ctx.out_dir.display()
+            )));
+        }
         let command = def.get("command").and_then(command_words);
         let entry = def.get("entrypoint").and_then(command_words);
         let dockerfile_path = context.as_ref().map(|c| {

@@ -145,7 +145,12 @@ pub fn checklist(blueprint: &Blueprint, root: &Path, scope: Scope<'_>) -> Checkl
         }
     }
     let used: BTreeSet<&str> = needed.keys().map(String::as_str).collect();
-    let unused = unused(blueprint, &model, &used);
+    // The unused references are about the whole blueprint, not about one new environment.
+    let unused = if matches!(scope, Scope::EnvironmentOnly(_)) {
+        Vec::new()
+    } else {
+        unused(blueprint, &model, &used)
+    };
     Checklist {
         repository: model.project.repository.clone(),
         environments,
@@ -273,6 +278,11 @@ impl Checklist {
                 "Secrets the stack in {file} needs (set each where shown; never commit them):"
             )?;
         }
+        self.write_body(out, file)
+    }
+
+    /// Writes the checklist without its heading: the secrets by place, then the unused ones.
+    pub fn write_body(&self, out: &mut impl std::io::Write, file: &str) -> std::io::Result<()> {
         let width = self
             .secrets
             .iter()
