@@ -336,7 +336,7 @@ fn env_add_copies_empty_entries_flow_maps_and_a_last_line_without_newline() {
 #[test]
 fn env_add_refusals_change_nothing() {
     let minimal = fs::read_to_string(repo().join("blueprints/minimal.yaml")).expect("example");
-    let cases: [(&str, &[&str], &str); 6] = [
+    let cases: [(&str, &[&str], &str); 7] = [
         (
             &commented(),
             &["env", "add", "staging", "--from", "prod"],
@@ -361,6 +361,12 @@ fn env_add_refusals_change_nothing() {
             &minimal,
             &["env", "add", "prod", "--from", "dev"],
             "no `environments:` key",
+        ),
+        // `qa` is a staging environment by its name: TLS, so a copy of `dev` needs a domain.
+        (
+            &commented(),
+            &["env", "add", "qa", "--from", "dev"],
+            "`qa` as a copy of `dev` would be invalid",
         ),
         (
             "project: [",

@@ -113,6 +113,11 @@ pub fn plan_edit(file: &str, source: &str, existing: &str, new: &str) -> Result<
         } else {
             ""
         };
+        if let Some(anchor) = anchor_in(value_text) {
+            return Err(Failure::Usage(format!(
+                "{file}: `{existing}`'s entry defines the YAML anchor `{anchor}`; a copy would define it again and change what later aliases point to, so nothing was written (add `{new}` by hand)"
+            )));
+        }
         return Ok(Edit {
             at: end,
             inserted: format!(", {new}: {value_text}"),
@@ -138,9 +143,30 @@ pub fn plan_edit(file: &str, source: &str, existing: &str, new: &str) -> Result<
             "{file}: the entry `{existing}:` ends in the middle of a line, so it cannot be copied as a block; nothing was written"
         )));
     }
+    let block = &source[key.span.end..line_end];
+    if let Some(anchor) = anchor_in(block) {
+        return Err(Failure::Usage(format!(
+            "{file}: `{existing}`'s entry defines the YAML anchor `{anchor}`; a copy would define it again and change what later aliases point to, so nothing was written (add `{new}` by hand)"
+        )));
+    }
     Ok(Edit {
         at: line_end,
         inserted: format!("{newline}{indent}{new}{}", &source[key.span.end..line_end]),
+    })
+}
+
+/// The first anchor (`&name`) defined in a block of YAML text, outside comments. Quoted text
+/// is not parsed, so `"a &b"` counts too: a false alarm only refuses, never corrupts.
+fn anchor_in(block: &str) -> Option<String> {
+    block.lines().find_map(|line| {
+        let code = match line.find(" #") {
+            Some(i) => &line[..i],
+            None if line.trim_start().starts_with('#') => "",
+            None => line,
+        };
+        code.split([' ', '\t', '[', '{', ','])
+            .find(|t| t.len() > 1 && t.starts_with('&'))
+            .map(str::to_string)
     })
 }
 
@@ -268,17 +294,28 @@ fn add(options: &Options) -> Result<u8, Failure> {
     };
     let edit = plan_edit(&display, text, from, name)?;
     let edited_text = edit.apply(text);
-    let after = crate::validate::validate_source(&display, &edited_text).map_err(
-        |diagnostics| {
-            let mut d = diagnostics;
-            if let Some(first) = d.first_mut() {
-                first.hint = Some(
-                    "this is the file as `env add` would have written it; it was not written. Please report this, with the file".into(),
-                );
-            }
-            Failure::Invalid(d)
-        },
-    )?;
+    let after = crate::validate::validate_source(&display, &edited_text).map_err(|mut d| {
+        // The copy is EXISTING's settings under another name; the name alone can make them
+        // invalid (a `staging` copy of `dev` serves TLS, so it needs a domain).
+        let own = format!("environments.{name}");
+        let about_the_copy = d
+            .iter()
+            .all(|x| x.path == own || x.path.starts_with(&format!("{own}.")));
+        let message = if about_the_copy {
+            format!(
+                "`{name}` as a copy of `{from}` would be invalid (its name gives it other defaults than `{from}`), so nothing was written. Copy an environment of the same kind, or add `{name}` by hand"
+            )
+        } else {
+            "the edited blueprint does not validate, so nothing was written; please report this, with the file".to_string()
+        };
+        let _ = writeln!(anstream::stderr(), "error: {message}");
+        for diagnostic in &mut d {
+            diagnostic.hint.get_or_insert_with(|| {
+                "shown in the file as `env add` would have written it".into()
+            });
+        }
+        Failure::Invalid(d)
+    })?;
     verify(&before, &after, from, name).map_err(|why| {
         Failure::Usage(format!(
             "copying `{from}` as text would change its meaning ({why}), so nothing was written; add `{name}` by hand"
@@ -433,6 +470,15 @@ mod tests {
             refuse("environments:\n  dev: {}\n  qa: {}\n", "dev", "qa").contains("already has")
         );
         assert!(refuse("environments: []\n", "dev", "qa").contains("not a mapping"));
+        assert!(
+            refuse(
+                "environments:\n  dev: &d\n    tls: false\n  b: *d\n",
+                "dev",
+                "qa"
+            )
+            .contains("anchor `&d`")
+        );
+        assert_eq!(anchor_in(": # a &comment\n    x: \"a&b\"\n"), None);
     }
 
     fn blueprint(text: &str) -> Blueprint {

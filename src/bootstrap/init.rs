@@ -351,7 +351,12 @@ pub fn run(options: &Options, ask: Option<&mut dyn Ask>) -> u8 {
 }
 
 fn init(options: &Options, ask: Option<&mut dyn Ask>) -> Result<u8, Failure> {
-    let file = options.dir.join(BLUEPRINT_FILE);
+    // `init` in the current directory names the file plainly in what it prints.
+    let file = if options.dir == Path::new(".") {
+        PathBuf::from(BLUEPRINT_FILE)
+    } else {
+        options.dir.join(BLUEPRINT_FILE)
+    };
     if std::fs::symlink_metadata(&file).is_ok() {
         return Err(Failure::Usage(format!(
             "{} already exists; blueprint init never overwrites it (nothing was written). Edit it, or add an environment with `blueprint env add`",
