@@ -1053,6 +1053,26 @@ pub fn draft(compose: &Json, ctx: &Context<'_>) -> Result<Draft, Failure> {
         out_services.insert(name, service);
     }
 
+    // Dependencies on services that were not imported (a prebuilt image blueprint has no
+    // store for) would not validate: they are dropped, and said so.
+    let imported: BTreeSet<String> = out_services
+        .keys()
+        .cloned()
+        .chain(stores.iter().map(|s| s.name.clone()))
+        .collect();
+    for (name, service) in &mut out_services {
+        let (kept, dropped): (Vec<String>, Vec<String>) = service
+            .depends_on
+            .drain(..)
+            .partition(|d| imported.contains(d));
+        service.depends_on = kept;
+        for dep in dropped {
+            unmapped.push(format!(
+                "services.{name}.depends_on: `{dep}` was not imported, so the dependency was dropped"
+            ));
+        }
+    }
+
     // Store settings learned from the services that use them.
     for (i, found) in stores.iter_mut().enumerate() {
         if let Some(vars) = url_envs.get(&i) {
@@ -1495,6 +1515,93 @@ mod tests {
         assert_eq!(memory_size("512M").as_deref(), Some("512m"));
         assert_eq!(memory_size("1gb").as_deref(), Some("1g"));
         assert_eq!(memory_size("1.5G"), None);
+    }
+
+    fn draft_of(compose: &str) -> (Draft, Blueprint) {
+        let json = parse_compose(compose).expect("YAML");
+        let ctx = Context {
+            source_name: "compose.yaml".into(),
+            compose_dir: PathBuf::from("/p"),
+            out_dir: PathBuf::from("/p"),
+            name: "p".into(),
+            repository: "o/p".into(),
+            read: &|_| None,
+        };
+        let draft = draft(&json, &ctx).unwrap_or_else(|f| panic!("{f:?}"));
+        let text = draft.to_text("https://example.com/schema.json");
+        let bp = crate::validate::validate_source("t.yaml", &text)
+            .unwrap_or_else(|d| panic!("{text}\n{}", crate::diagnostic::render_all(&d, false)));
+        (draft, bp)
+    }
+
+    #[test]
+    fn what_cannot_be_imported_is_listed_and_the_draft_still_validates() {
+        let (draft, bp) = draft_of(
+            "services:
+  app:
+    build: .
+    command: ./run --port 9000
+    ports: [\"9000:9000\", \"9100:9100\"]
+    env_file: .env
+    depends_on: [mongo, proxy]
+    environment:
+      MONGO_URL: mongodb://root:hunter22@mongo:27017
+      lower_case: x
+      GREETING: $${HOME}
+  mongo:
+    image: mongo:7
+  proxy:
+    build: ./proxy
+    command: [\"./proxy\"]
+networks:
+  default: {}
+",
+        );
+        let app = &bp.services["app"];
+        assert_eq!(json_of(&app.runtime), "custom");
+        assert_eq!(app.port, Some(9000));
+        assert_eq!(app.depends_on, ["proxy-app"], "renamed, and mongo dropped");
+        assert!(matches!(&app.env["MONGO_URL"], EnvValue::Secret(s) if s.secret == "MONGO_URL"));
+        assert!(!bp.services.contains_key("mongo"));
+        let all = draft.unmapped.join("\n");
+        for expected in [
+            "services.mongo: runs the prebuilt image `mongo:7`",
+            "services.app.depends_on: `mongo` was not imported",
+            "services.proxy: named `proxy-app`",
+            "services.app.env_file: env files are not read",
+            "services.app.environment.lower_case: not a valid variable name",
+            "only one port per service; 9100",
+            "networks: not mapped",
+        ] {
+            assert!(all.contains(expected), "{expected}\n{all}");
+        }
+        assert!(!all.contains("hunter22"));
+    }
+
+    #[test]
+    fn two_values_under_one_secret_name_stay_apart() {
+        let (_, bp) = draft_of(
+            "services:
+  a:
+    build: a
+    command: python -m a
+    environment: { API_TOKEN: one-value }
+  b:
+    build: b
+    command: python -m b
+    environment: { API_TOKEN: other-value }
+",
+        );
+        let secret = |s: &str| match &bp.services[s].env["API_TOKEN"] {
+            EnvValue::Secret(r) => r.secret.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(secret("a"), "API_TOKEN");
+        assert_eq!(secret("b"), "B_API_TOKEN");
+    }
+
+    fn json_of<T: serde::Serialize>(v: &T) -> Json {
+        serde_json::to_value(v).unwrap()
     }
 
     #[test]
