@@ -509,85 +509,21 @@ pub fn draft(compose: &Json, ctx: &Context<'_>) -> Result<Draft, Failure> {
     }
 
     // Stores first: services bind to them.
-    let mut stores: Vec<FoundStore> = Vec::new();
-    for (compose_name, def) in services {
-        let image = def.get("image").and_then(Json::as_str).unwrap_or("");
-        if def.get("build").is_some() {
-            continue;
-        }
-        let Some(kind) = store_kind(image) else {
-            continue;
-        };
-        let name = names[compose_name].clone();
-        let mut notes = vec![format!(
-            "From Compose service `{compose_name}` (image {image})."
-        )];
-        let fragment = crate::model::env_fragment(&name);
-        match kind {
-            StoreKind::Postgres => notes.push(format!(
-                "The container's user and database are `app`; its password is the secret {fragment}_PASSWORD."
-            )),
-            StoreKind::S3 => notes.push(format!(
-                "MinIO in the Compose stack; its keys are the secrets {fragment}_ACCESS_KEY_ID and {fragment}_SECRET_ACCESS_KEY."
-            )),
-            StoreKind::Redis => {}
-        }
-        let own_env: Vec<String> = env_entries(def.get("environment"))
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        if !own_env.is_empty() {
-            unmapped.push(format!(
-                "services.{compose_name}.environment ({}): the store container is configured by blueprint; values were not copied",
-                own_env.join(", ")
-            ));
-        }
-        for key in def.as_object().map(|o| o.keys()).into_iter().flatten() {
-            match key.as_str() {
-                "image" | "environment" | "healthcheck" | "restart" | "container_name" | "networks" => {}
-                "ports" | "expose" => unmapped.push(format!(
-                    "services.{compose_name}.{key}: store ports are blueprint's (the standard port, reachable inside the stack)"
-                )),
-                "volumes" => unmapped.push(format!(
-                    "services.{compose_name}.volumes: the store keeps its data in a volume blueprint declares"
-                )),
-                "command" => unmapped.push(format!(
-                    "services.{compose_name}.command: store containers run blueprint's command; not copied"
-                )),
-                other => unmapped.push(format!(
-                    "services.{compose_name}.{other}: {}",
-                    why_not_mapped(other)
-                )),
-            }
-        }
-        comments.insert(name.clone(), notes);
-        stores.push(FoundStore {
-            name,
-            compose_name: compose_name.clone(),
-            store: Store {
-                kind,
-                version: if kind == StoreKind::S3 {
-                    None
-                } else {
-                    image_version(image)
-                },
-                bucket: None,
-                url_env: None,
-                backup: None,
-            },
-        });
-    }
+    let mut stores = find_stores(services, &names, &mut comments, &mut unmapped);
     let store_of = |host: &str| {
         stores
             .iter()
             .position(|s| s.compose_name == host || s.name == host)
     };
 
-    // Secret names already given a value, to keep two different values apart.
-    let mut secret_names: BTreeMap<String, String> = BTreeMap::new();
     let mut out_services: BTreeMap<String, Service> = BTreeMap::new();
-    let mut url_envs: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
-    let mut buckets: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+    let mut variables = Variables {
+        stores: &stores,
+        names: &names,
+        secret_names: BTreeMap::new(),
+        url_envs: BTreeMap::new(),
+        buckets: BTreeMap::new(),
+    };
 
     for (compose_name, def) in services {
         let name = names[compose_name].clone();
@@ -843,124 +779,14 @@ pub fn draft(compose: &Json, ctx: &Context<'_>) -> Result<Draft, Failure> {
                 bound.insert(i);
             }
         }
-        for (key, value) in env_entries(def.get("environment")) {
-            if !is_env_name(&key) {
-                unmapped.push(format!(
-                    "services.{compose_name}.environment.{key}: not a valid variable name for blueprint (upper case, digits, `_`); not copied"
-                ));
-                continue;
-            }
-            let store_hosts: Vec<usize> = value
-                .as_deref()
-                .map(hosts_in)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|h| store_of(h))
-                .collect();
-            if let Some(&i) = store_hosts.first() {
-                bound.insert(i);
-                let store = &stores[i];
-                match store.store.kind {
-                    StoreKind::Postgres | StoreKind::Redis => {
-                        url_envs.entry(i).or_default().insert(key.clone());
-                    }
-                    StoreKind::S3 => {}
-                }
-                notes.push(format!(
-                    "{key} connected to `{}`; binding the store injects it.",
-                    store.compose_name
-                ));
-                continue;
-            }
-            let injected_by_s3 = [
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "S3_BUCKET",
-                "S3_ENDPOINT_URL",
-            ];
-            if injected_by_s3.contains(&key.as_str())
-                && stores.iter().any(|s| s.store.kind == StoreKind::S3)
-            {
-                if let Some(i) = stores.iter().position(|s| s.store.kind == StoreKind::S3) {
-                    bound.insert(i);
-                    if key == "S3_BUCKET"
-                        && let Some(v) = &value
-                    {
-                        buckets.entry(i).or_default().insert(v.clone());
-                    }
-                }
-                notes.push(format!("{key} is injected by the s3 store binding."));
-                continue;
-            }
-            let secret = |name: &str, secret_names: &mut BTreeMap<String, String>| {
-                // The same name with two different values in two services: keep them apart.
-                let original = value.clone().unwrap_or_default();
-                match secret_names.get(name) {
-                    Some(v) if *v != original => {
-                        let renamed = format!(
-                            "{}_{name}",
-                            crate::model::env_fragment(&name_of(compose_name, &names))
-                        );
-                        secret_names.insert(renamed.clone(), original);
-                        renamed
-                    }
-                    _ => {
-                        secret_names.insert(name.to_string(), original);
-                        name.to_string()
-                    }
-                }
-            };
-            let env_value = match value.as_deref() {
-                None => {
-                    notes.push(format!(
-                        "{key} was passed through from the host: it is a secret reference now, set in the env file."
-                    ));
-                    EnvValue::Secret(SecretRef {
-                        secret: secret(&key, &mut secret_names),
-                    })
-                }
-                Some(v) if looks_secret(&key) || has_url_password(v) => {
-                    let name = match interpolation(v) {
-                        Some((from, _)) if is_env_name(&from) => from,
-                        _ => key.clone(),
-                    };
-                    EnvValue::Secret(SecretRef {
-                        secret: secret(&name, &mut secret_names),
-                    })
-                }
-                Some(v) => match interpolation(v) {
-                    Some((from, Some(default))) if !looks_secret(&from) => {
-                        notes.push(format!("{key} was `{v}`: its default is kept."));
-                        EnvValue::Plain(default)
-                    }
-                    Some((from, _)) if is_env_name(&from) => {
-                        notes.push(format!(
-                            "{key} came from the host's `{from}`: it is a secret reference now, set in the env file."
-                        ));
-                        EnvValue::Secret(SecretRef {
-                            secret: secret(&from, &mut secret_names),
-                        })
-                    }
-                    _ if v.contains('$') => {
-                        unmapped.push(format!(
-                            "services.{compose_name}.environment.{key}: its value uses `$` interpolation; set it by hand"
-                        ));
-                        continue;
-                    }
-                    _ => {
-                        if key.ends_with("BUCKET") || key.ends_with("BUCKET_NAME") {
-                            for (i, s) in stores.iter().enumerate() {
-                                if s.store.kind == StoreKind::S3 {
-                                    buckets.entry(i).or_default().insert(v.to_string());
-                                }
-                            }
-                        }
-                        EnvValue::Plain(v.to_string())
-                    }
-                },
-            };
-            service.env.insert(key, env_value);
-        }
+        variables.map(
+            compose_name,
+            def,
+            &mut service,
+            &mut bound,
+            &mut notes,
+            &mut unmapped,
+        );
         service.stores = bound.iter().map(|&i| stores[i].name.clone()).collect();
 
         // Dependencies, renamed.
@@ -1074,6 +900,9 @@ pub fn draft(compose: &Json, ctx: &Context<'_>) -> Result<Draft, Failure> {
     }
 
     // Store settings learned from the services that use them.
+    let Variables {
+        url_envs, buckets, ..
+    } = variables;
     for (i, found) in stores.iter_mut().enumerate() {
         if let Some(vars) = url_envs.get(&i) {
             let default = match found.store.kind {
@@ -1142,6 +971,242 @@ pub fn draft(compose: &Json, ctx: &Context<'_>) -> Result<Draft, Failure> {
         secret_values,
         source_name: ctx.source_name.clone(),
     })
+}
+
+/// PostgreSQL, Redis and MinIO containers (no `build:`), as stores; what of their settings is
+/// not carried over goes to `unmapped`.
+fn find_stores(
+    services: &serde_json::Map<String, Json>,
+    names: &BTreeMap<String, String>,
+    comments: &mut BTreeMap<String, Vec<String>>,
+    unmapped: &mut Vec<String>,
+) -> Vec<FoundStore> {
+    let mut stores: Vec<FoundStore> = Vec::new();
+    for (compose_name, def) in services {
+        let image = def.get("image").and_then(Json::as_str).unwrap_or("");
+        if def.get("build").is_some() {
+            continue;
+        }
+        let Some(kind) = store_kind(image) else {
+            continue;
+        };
+        let name = names[compose_name].clone();
+        let mut notes = vec![format!(
+            "From Compose service `{compose_name}` (image {image})."
+        )];
+        let fragment = crate::model::env_fragment(&name);
+        match kind {
+            StoreKind::Postgres => notes.push(format!(
+                "The container's user and database are `app`; its password is the secret {fragment}_PASSWORD."
+            )),
+            StoreKind::S3 => notes.push(format!(
+                "MinIO in the Compose stack; its keys are the secrets {fragment}_ACCESS_KEY_ID and {fragment}_SECRET_ACCESS_KEY."
+            )),
+            StoreKind::Redis => {}
+        }
+        let own_env: Vec<String> = env_entries(def.get("environment"))
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        if !own_env.is_empty() {
+            unmapped.push(format!(
+                "services.{compose_name}.environment ({}): the store container is configured by blueprint; values were not copied",
+                own_env.join(", ")
+            ));
+        }
+        for key in def.as_object().map(|o| o.keys()).into_iter().flatten() {
+            match key.as_str() {
+                "image" | "environment" | "healthcheck" | "restart" | "container_name" | "networks" => {}
+                "ports" | "expose" => unmapped.push(format!(
+                    "services.{compose_name}.{key}: store ports are blueprint's (the standard port, reachable inside the stack)"
+                )),
+                "volumes" => unmapped.push(format!(
+                    "services.{compose_name}.volumes: the store keeps its data in a volume blueprint declares"
+                )),
+                "command" => unmapped.push(format!(
+                    "services.{compose_name}.command: store containers run blueprint's command; not copied"
+                )),
+                other => unmapped.push(format!(
+                    "services.{compose_name}.{other}: {}",
+                    why_not_mapped(other)
+                )),
+            }
+        }
+        comments.insert(name.clone(), notes);
+        stores.push(FoundStore {
+            name,
+            compose_name: compose_name.clone(),
+            store: Store {
+                kind,
+                version: if kind == StoreKind::S3 {
+                    None
+                } else {
+                    image_version(image)
+                },
+                bucket: None,
+                url_env: None,
+                backup: None,
+            },
+        });
+    }
+    stores
+}
+
+/// Maps services' variables, remembering across services what they say about stores and
+/// which secret names already carry which value.
+struct Variables<'a> {
+    stores: &'a [FoundStore],
+    names: &'a BTreeMap<String, String>,
+    /// Secret names already given a value, to keep two different values apart.
+    secret_names: BTreeMap<String, String>,
+    /// Per store (by index): the variables services connect to it through.
+    url_envs: BTreeMap<usize, BTreeSet<String>>,
+    /// Per `s3` store (by index): bucket names services were given.
+    buckets: BTreeMap<usize, BTreeSet<String>>,
+}
+
+impl Variables<'_> {
+    fn store_of(&self, host: &str) -> Option<usize> {
+        self.stores
+            .iter()
+            .position(|s| s.compose_name == host || s.name == host)
+    }
+
+    /// Maps one Compose service's `environment` into `service.env`: connection variables
+    /// become store bindings (`bound`), secret-looking ones secret references (values
+    /// dropped), interpolations their default or a secret reference.
+    fn map(
+        &mut self,
+        compose_name: &str,
+        def: &Json,
+        service: &mut Service,
+        bound: &mut BTreeSet<usize>,
+        notes: &mut Vec<String>,
+        unmapped: &mut Vec<String>,
+    ) {
+        for (key, value) in env_entries(def.get("environment")) {
+            if !is_env_name(&key) {
+                unmapped.push(format!(
+                    "services.{compose_name}.environment.{key}: not a valid variable name for blueprint (upper case, digits, `_`); not copied"
+                ));
+                continue;
+            }
+            let store_hosts: Vec<usize> = value
+                .as_deref()
+                .map(hosts_in)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|h| self.store_of(h))
+                .collect();
+            if let Some(&i) = store_hosts.first() {
+                bound.insert(i);
+                let store = &self.stores[i];
+                match store.store.kind {
+                    StoreKind::Postgres | StoreKind::Redis => {
+                        self.url_envs.entry(i).or_default().insert(key.clone());
+                    }
+                    StoreKind::S3 => {}
+                }
+                notes.push(format!(
+                    "{key} connected to `{}`; binding the store injects it.",
+                    store.compose_name
+                ));
+                continue;
+            }
+            let injected_by_s3 = [
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "S3_BUCKET",
+                "S3_ENDPOINT_URL",
+            ];
+            if injected_by_s3.contains(&key.as_str())
+                && self.stores.iter().any(|s| s.store.kind == StoreKind::S3)
+            {
+                if let Some(i) = self
+                    .stores
+                    .iter()
+                    .position(|s| s.store.kind == StoreKind::S3)
+                {
+                    bound.insert(i);
+                    if key == "S3_BUCKET"
+                        && let Some(v) = &value
+                    {
+                        self.buckets.entry(i).or_default().insert(v.clone());
+                    }
+                }
+                notes.push(format!("{key} is injected by the s3 store binding."));
+                continue;
+            }
+            let secret = |name: &str, secret_names: &mut BTreeMap<String, String>| {
+                // The same name with two different values in two services: keep them apart.
+                let original = value.clone().unwrap_or_default();
+                match secret_names.get(name) {
+                    Some(v) if *v != original => {
+                        let renamed = format!(
+                            "{}_{name}",
+                            crate::model::env_fragment(&name_of(compose_name, self.names))
+                        );
+                        secret_names.insert(renamed.clone(), original);
+                        renamed
+                    }
+                    _ => {
+                        secret_names.insert(name.to_string(), original);
+                        name.to_string()
+                    }
+                }
+            };
+            let env_value = match value.as_deref() {
+                None => {
+                    notes.push(format!(
+                        "{key} was passed through from the host: it is a secret reference now, set in the env file."
+                    ));
+                    EnvValue::Secret(SecretRef {
+                        secret: secret(&key, &mut self.secret_names),
+                    })
+                }
+                Some(v) if looks_secret(&key) || has_url_password(v) => {
+                    let name = match interpolation(v) {
+                        Some((from, _)) if is_env_name(&from) => from,
+                        _ => key.clone(),
+                    };
+                    EnvValue::Secret(SecretRef {
+                        secret: secret(&name, &mut self.secret_names),
+                    })
+                }
+                Some(v) => match interpolation(v) {
+                    Some((from, Some(default))) if !looks_secret(&from) => {
+                        notes.push(format!("{key} was `{v}`: its default is kept."));
+                        EnvValue::Plain(default)
+                    }
+                    Some((from, _)) if is_env_name(&from) => {
+                        notes.push(format!(
+                            "{key} came from the host's `{from}`: it is a secret reference now, set in the env file."
+                        ));
+                        EnvValue::Secret(SecretRef {
+                            secret: secret(&from, &mut self.secret_names),
+                        })
+                    }
+                    _ if v.contains('$') => {
+                        unmapped.push(format!(
+                            "services.{compose_name}.environment.{key}: its value uses `$` interpolation; set it by hand"
+                        ));
+                        continue;
+                    }
+                    _ => {
+                        if key.ends_with("BUCKET") || key.ends_with("BUCKET_NAME") {
+                            for (i, s) in self.stores.iter().enumerate() {
+                                if s.store.kind == StoreKind::S3 {
+                                    self.buckets.entry(i).or_default().insert(v.to_string());
+                                }
+                            }
+                        }
+                        EnvValue::Plain(v.to_string())
+                    }
+                },
+            };
+            service.env.insert(key, env_value);
+        }
+    }
 }
 
 fn name_of(compose_name: &str, names: &BTreeMap<String, String>) -> String {
