@@ -332,10 +332,10 @@ fn add(options: &Options) -> Result<u8, Failure> {
         .trim_start_matches(['\r', '\n'])
         .lines()
         .count();
-    println!(
-        "added environment `{name}` to {display} (a copy of `{from}`, lines {first_line}-{})",
+    super::print(&format!(
+        "added environment `{name}` to {display} (a copy of `{from}`, lines {first_line}-{})\n",
         first_line + lines.max(1) - 1
-    );
+    ))?;
     let mut stderr = anstream::stderr();
     let notes = per_environment_values(&before, from, name);
     if !notes.is_empty() {
@@ -381,17 +381,18 @@ fn add(options: &Options) -> Result<u8, Failure> {
         return Ok(code);
     }
     let list = checklist(&after, &root, Scope::EnvironmentOnly(name));
-    let mut stdout = anstream::stdout();
-    let written = if list.secrets.is_empty() {
-        writeln!(stdout, "\n`{name}` needs no secrets of its own.")
+    let mut text = Vec::new();
+    // Writing into memory cannot fail.
+    if list.secrets.is_empty() {
+        let _ = writeln!(text, "\n`{name}` needs no secrets of its own.");
     } else {
-        writeln!(
-            stdout,
+        let _ = writeln!(
+            text,
             "\nSecrets `{name}` needs (set each where shown; never commit them):"
-        )
-        .and_then(|()| list.write_body(&mut stdout, &display))
-    };
-    written.map_err(|e| Failure::Io(format!("stdout: {e}")))?;
+        );
+        let _ = list.write_body(&mut text, &display);
+    }
+    super::print(&String::from_utf8_lossy(&text))?;
     Ok(crate::cli::EXIT_OK)
 }
 

@@ -11,7 +11,6 @@
 //! comments between them, then validated and read back before it is written.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value as Json;
@@ -1416,24 +1415,23 @@ fn import(options: &Options) -> Result<(), Failure> {
     }
     super::write_new(&options.out, &text)?;
     let bp = &draft.blueprint;
-    println!(
-        "wrote {out_display} from {source_display}: {} service(s) ({}), {} store(s) ({})",
+    let mut report = format!(
+        "wrote {out_display} from {source_display}: {} service(s) ({}), {} store(s) ({})\n",
         bp.services.len(),
         bp.services.keys().cloned().collect::<Vec<_>>().join(", "),
         bp.stores.len(),
         bp.stores.keys().cloned().collect::<Vec<_>>().join(", "),
     );
-    let mut stdout = anstream::stdout();
     if !draft.unmapped.is_empty() {
-        let _ = writeln!(stdout, "\nNot carried over, or changed (review each):");
+        report.push_str("\nNot carried over, or changed (review each):\n");
         for line in &draft.unmapped {
-            let _ = writeln!(stdout, "  - {line}");
+            report.push_str(&format!("  - {line}\n"));
         }
     }
-    let _ = writeln!(
-        stdout,
-        "\nNext: review {out_display}, then `blueprint render {out_display}` and `blueprint secrets {out_display}`."
-    );
+    report.push_str(&format!(
+        "\nNext: review {out_display}, then `blueprint render {out_display}` and `blueprint secrets {out_display}`.\n"
+    ));
+    super::print(&report)?;
     Ok(())
 }
 

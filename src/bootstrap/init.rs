@@ -385,55 +385,46 @@ fn init(options: &Options, ask: Option<&mut dyn Ask>) -> Result<u8, Failure> {
     std::fs::create_dir_all(&options.dir)
         .map_err(|e| Failure::Io(format!("{}: {e}", options.dir.display())))?;
     super::write_new(&file, &text)?;
-    println!(
-        "wrote {display} ({} preset, project {}, repository {})",
+    super::print(&format!(
+        "wrote {display} ({} preset, project {}, repository {})\n",
         answers.preset.name(),
         answers.name,
         answers.repository
-    );
+    ))?;
     if let Err(code) = super::render(&file, &options.dir) {
         return Ok(code);
     }
     let list = checklist(&blueprint, &options.dir, Scope::All);
-    let mut out = anstream::stdout();
-    let io = |e: std::io::Error| Failure::Io(format!("stdout: {e}"));
-    writeln!(out, "\nNext steps:").map_err(io)?;
-    writeln!(out, "1. Set the secrets:").map_err(io)?;
     let mut checklist_text = Vec::new();
-    list.write_text(&mut checklist_text, &display).map_err(io)?;
+    // Writing into memory cannot fail.
+    let _ = list.write_text(&mut checklist_text, &display);
+    let mut steps = String::from("\nNext steps:\n1. Set the secrets:\n");
     for line in String::from_utf8_lossy(&checklist_text).lines() {
         if line.is_empty() {
-            writeln!(out).map_err(io)?;
+            steps.push('\n');
         } else {
-            writeln!(out, "   {line}").map_err(io)?;
+            steps.push_str(&format!("   {line}\n"));
         }
     }
-    writeln!(
-        out,
-        "   (`blueprint secrets {display}` prints this list again.)"
-    )
-    .map_err(io)?;
+    steps.push_str(&format!(
+        "   (`blueprint secrets {display}` prints this list again.)\n"
+    ));
     let sources: Vec<String> = blueprint
         .services
         .iter()
         .map(|(name, s)| format!("{} ({name})", s.path))
         .collect();
-    writeln!(
-        out,
-        "2. Put each service's code in its directory: {}.",
+    steps.push_str(&format!(
+        "2. Put each service's code in its directory: {}.\n",
         sources.join(", ")
-    )
-    .map_err(io)?;
-    writeln!(
-        out,
-        "3. Edit {display} (domains, e-mail, alerts), then `blueprint render {display}`."
-    )
-    .map_err(io)?;
-    writeln!(
-        out,
-        "4. Commit {display} and the generated files; CI runs `blueprint check {display}` to catch drift."
-    )
-    .map_err(io)?;
+    ));
+    steps.push_str(&format!(
+        "3. Edit {display} (domains, e-mail, alerts), then `blueprint render {display}`.\n"
+    ));
+    steps.push_str(&format!(
+        "4. Commit {display} and the generated files; CI runs `blueprint check {display}` to catch drift.\n"
+    ));
+    super::print(&steps)?;
     Ok(crate::cli::EXIT_OK)
 }
 

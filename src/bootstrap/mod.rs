@@ -54,6 +54,21 @@ impl From<crate::cli::LoadError> for Failure {
     }
 }
 
+/// Prints `text` on stdout. A reader that went away (`| head`) is not an error: it has what
+/// it wanted, and the command's work is done by then.
+pub fn print(text: &str) -> Result<(), Failure> {
+    let mut stdout = anstream::stdout();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::Io(format!("stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Whether `name` is a DNS label: lowercase letters, digits and `-`, starting with a letter,
 /// not ending with `-`, at most 63 characters (the language's `NAME_PATTERN`).
 pub fn is_dns_label(name: &str) -> bool {

@@ -6,7 +6,6 @@
 //! (a store's password, the Grafana admin password).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
@@ -388,18 +387,17 @@ pub fn run(file: &Path, env: Option<&str>, json: bool) -> Result<(), super::Fail
         }
     };
     let list = checklist(&blueprint, &super::blueprint_dir(file), scope);
-    let mut stdout = anstream::stdout();
-    let written = if json {
-        let text = serde_json::to_string_pretty(&list).expect("the checklist serializes");
-        writeln!(stdout, "{text}")
+    let text = if json {
+        let mut text = serde_json::to_string_pretty(&list).expect("the checklist serializes");
+        text.push('\n');
+        text
     } else {
-        list.write_text(&mut stdout, &file.display().to_string())
+        let mut text = Vec::new();
+        // Writing into memory cannot fail.
+        let _ = list.write_text(&mut text, &file.display().to_string());
+        String::from_utf8_lossy(&text).into_owned()
     };
-    match written {
-        // `blueprint secrets ... | head` is fine: the reader has what it wanted.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.map_err(|e| super::Failure::Io(format!("stdout: {e}"))),
-    }
+    super::print(&text)
 }
 
 #[cfg(test)]
