@@ -141,6 +141,16 @@ fn init_writes_each_preset_renders_it_and_check_passes() {
                 "{preset}: {path} was not rendered"
             );
         }
+        // With the containers generator, each environment of a Compose preset gets its stack.
+        let listed = stdout(&list);
+        if listed.lines().any(|l| l.starts_with("containers")) {
+            for env in bp.environments.keys() {
+                let compose = format!("compose.{env}.yaml");
+                if *preset != "static-site" {
+                    assert!(project.join(&compose).is_file(), "{preset}: {compose}");
+                }
+            }
+        }
         // The next steps name the secrets and where they go.
         let printed = stdout(&out);
         assert!(printed.contains("Next steps"), "{preset}: {printed}");
@@ -479,6 +489,44 @@ fn container_ports(service: &Json) -> Vec<(u16, Option<u16>)> {
     out
 }
 
+/// Every port number a rendered Compose service mentions (container and host side).
+fn rendered_ports(service: &Json) -> Vec<u16> {
+    let mut out = Vec::new();
+    for key in ["ports", "expose"] {
+        for item in service
+            .get(key)
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            match item {
+                Json::Object(o) => {
+                    for field in ["target", "published"] {
+                        let number = o.get(field).and_then(|v| {
+                            v.as_u64()
+                                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                        });
+                        out.extend(number.and_then(|n| u16::try_from(n).ok()));
+                    }
+                }
+                other => {
+                    let text = other
+                        .as_str()
+                        .map_or_else(|| other.to_string(), str::to_string);
+                    out.extend(
+                        text.split('/')
+                            .next()
+                            .unwrap_or("")
+                            .split(':')
+                            .filter_map(|p| p.parse::<u16>().ok()),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
 fn depends(service: &Json) -> Vec<String> {
     match service.get("depends_on") {
         Some(Json::Array(items)) => items
@@ -532,9 +580,39 @@ fn import_round_trips_services_ports_and_dependencies_without_secret_values() {
             }
         }
 
-        // Every service survives, as a service or as a store, with its port and dependencies.
+        // Every service survives, as a service or as a store, with its port and dependencies:
+        // in the rendered Compose file of the dev environment, once the containers generator
+        // renders one, and in the resolved model.
         let model = blueprint::model::Model::from_blueprint(&bp);
         let original = compose_services(&compose_path);
+        if let Some(compose_dev) = everything.get("compose.dev.yaml") {
+            let value: Json = serde_saphyr::from_str(compose_dev).expect("rendered Compose YAML");
+            let rendered = value["services"].as_object().expect("services").clone();
+            for (name, service) in &original {
+                let ours = rendered.get(name).unwrap_or_else(|| {
+                    panic!("{}: compose.dev.yaml lost service {name}", fixture.dir)
+                });
+                if model.service(name).is_some()
+                    && let Some(&(container, host)) = container_ports(service).first()
+                {
+                    let published: BTreeSet<u16> = rendered_ports(ours).into_iter().collect();
+                    assert!(
+                        published.contains(&container)
+                            || host.is_some_and(|h| published.contains(&h)),
+                        "{}: {name} had port {container} (host {host:?}); compose.dev.yaml has {published:?}",
+                        fixture.dir
+                    );
+                }
+                let deps: BTreeSet<String> = depends(ours).into_iter().collect();
+                for dep in depends(service) {
+                    assert!(
+                        deps.contains(&dep),
+                        "{}: {name} no longer depends on {dep} in compose.dev.yaml: {deps:?}",
+                        fixture.dir
+                    );
+                }
+            }
+        }
         for (name, service) in &original {
             if let Some(store) = model.store(name) {
                 assert!(
