@@ -670,7 +670,6 @@ fn import_maps_runtimes_stores_secrets_and_health() {
         !web.env.contains_key("DATABASE_URL"),
         "the store binding injects it"
     );
-    assert_eq!(json(&bp.services["worker"].runtime), "python-worker");
     assert_eq!(json(&bp.stores["db"].kind), "postgres");
     assert_eq!(bp.stores["db"].version.as_deref(), Some("16"));
     assert_eq!(json(&bp.stores["cache"].kind), "redis");

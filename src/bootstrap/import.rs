@@ -878,6 +878,21 @@ pub fn draft(compose: &Json, ctx: &Context<'_>) -> Result<Draft, Failure> {
         out_services.insert(name, service);
     }
 
+    // Services built from one directory: each generated image has its Dockerfile in its
+    // service's directory, so two of them there collide on render. Said, not guessed around.
+    let mut by_path: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (name, service) in &out_services {
+        if service.runtime != Runtime::Custom {
+            by_path.entry(&service.path).or_default().push(name);
+        }
+    }
+    for (path, sharing) in by_path.iter().filter(|(_, v)| v.len() > 1) {
+        unmapped.push(format!(
+            "services {}: built from the same directory `{path}`; blueprint generates each one's Dockerfile in its own directory, so render stops on the collision: give each its own directory (a scheduled task can be a job of the other)",
+            sharing.join(", ")
+        ));
+    }
+
     // Dependencies on services that were not imported (a prebuilt image blueprint has no
     // store for) would not validate: they are dropped, and said so.
     let imported: BTreeSet<String> = out_services
@@ -1661,6 +1676,26 @@ networks:
         };
         assert_eq!(secret("a"), "API_TOKEN");
         assert_eq!(secret("b"), "B_API_TOKEN");
+    }
+
+    #[test]
+    fn services_sharing_a_directory_are_named() {
+        let (draft, _) = draft_of(
+            "services:
+  web:
+    build: ./app
+    command: gunicorn shop.wsgi -b 0.0.0.0:8000
+    ports: [\"8000:8000\"]
+  worker:
+    build: ./app
+    command: celery -A shop worker
+",
+        );
+        let all = draft.unmapped.join("\n");
+        assert!(
+            all.contains("services web, worker: built from the same directory `app`"),
+            "{all}"
+        );
     }
 
     fn json_of<T: serde::Serialize>(v: &T) -> Json {
