@@ -561,6 +561,22 @@ fn import_round_trips_services_ports_and_dependencies_without_secret_values() {
         );
         let bp = parse(&file);
 
+        // As the import says: a Dockerfile of the project's own where blueprint generates one
+        // is moved away first (render would refuse to overwrite it).
+        for entry in walkdir::WalkDir::new(dir.path())
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name() == "Dockerfile")
+        {
+            let relative = entry.path().strip_prefix(dir.path()).expect("inside");
+            assert!(
+                stdout(&out).contains(&relative.display().to_string()),
+                "{}: the import names {} as in the way",
+                fixture.dir,
+                relative.display()
+            );
+            fs::rename(entry.path(), entry.path().with_extension("original")).expect("rename");
+        }
         let render = blueprint(&["render", "blueprint.yaml"], dir.path());
         assert_eq!(code(&render), 0, "{}: {}", fixture.dir, all(&render));
         let check = blueprint(&["check", "blueprint.yaml"], dir.path());
