@@ -206,6 +206,31 @@ fn init_refuses_an_existing_blueprint_and_writes_nothing() {
 }
 
 #[test]
+fn init_refuses_a_file_in_the_way_of_the_render_and_writes_nothing() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let args = ["init", "p", "--preset", "web-api", "--repository", "acme/p"];
+    let out = blueprint(&args, scratch.path());
+    assert_eq!(code(&out), 0, "{}", all(&out));
+    let list = blueprint(&["list", "p/blueprint.yaml"], scratch.path());
+    // A file the render would write, which someone else already put there.
+    let in_the_way = stdout(&list)
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .find(|p| *p != ".blueprint/manifest.json")
+        .unwrap_or(".blueprint/manifest.json")
+        .to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("p").join(&in_the_way);
+    fs::create_dir_all(target.parent().expect("a parent")).expect("mkdir");
+    fs::write(&target, "not blueprint's\n").expect("write");
+    let before = snapshot(dir.path());
+    let out = blueprint(&args, dir.path());
+    assert_eq!(code(&out), 2, "{in_the_way}: {}", all(&out));
+    assert!(stderr(&out).contains(&in_the_way), "{}", stderr(&out));
+    assert_eq!(snapshot(dir.path()), before, "nothing may be written");
+}
+
+#[test]
 fn init_without_a_terminal_names_the_missing_flag() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = blueprint(&["init", "app", "--repository", "acme/app"], dir.path());
