@@ -33,9 +33,7 @@ impl Project {
     fn new(example: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().to_path_buf();
-        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("blueprints")
-            .join(example);
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints").join(example);
         fs::copy(&source, root.join("blueprint.yaml")).expect("copy the example");
         let project = Self { _dir: dir, root };
         let out = project.run(&["render", "blueprint.yaml"]);
@@ -66,8 +64,7 @@ impl Project {
 
     fn check_json(&self) -> (i32, serde_json::Value) {
         let out = self.run(&["check", "blueprint.yaml", "--format", "json"]);
-        let report =
-            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
         (out.status.code().unwrap_or(-1), report)
     }
 
@@ -93,10 +90,7 @@ fn a_fresh_render_is_up_to_date_and_the_manifest_hashes_match() {
     for (path, entry) in manifest["files"].as_object().unwrap() {
         let bytes = fs::read(p.root.join(path)).unwrap();
         use sha2::Digest;
-        let digest: String = sha2::Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let digest: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(entry["sha256"], format!("sha256:{digest}"), "{path}");
     }
     let diff = p.run(&["diff", "blueprint.yaml"]);
@@ -122,11 +116,7 @@ fn a_hand_edit_is_reported_as_edited_and_render_restores_it() {
     assert!(String::from_utf8_lossy(&diff.stdout).contains("-# my local tweak"));
     let render = p.run(&["render", "blueprint.yaml"]);
     assert_eq!(render.status.code(), Some(0));
-    assert!(
-        text(&render).contains("edited by hand"),
-        "render warns: {}",
-        text(&render)
-    );
+    assert!(text(&render).contains("edited by hand"), "render warns: {}", text(&render));
     assert_eq!(fs::read_to_string(&path).unwrap(), original);
 }
 
@@ -139,12 +129,7 @@ fn a_deleted_file_is_missing() {
     let (code, report) = p.check_json();
     assert_eq!(code, 1);
     assert_eq!(report["up_to_date"], false);
-    assert!(
-        report["fix"]
-            .as_str()
-            .unwrap()
-            .starts_with("blueprint render")
-    );
+    assert!(report["fix"].as_str().unwrap().starts_with("blueprint render"));
 }
 
 #[test]
@@ -162,19 +147,10 @@ fn a_blueprint_change_makes_files_out_of_date_and_orphans() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| {
-            (
-                f["path"].as_str().unwrap().to_string(),
-                f["state"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|f| (f["path"].as_str().unwrap().to_string(), f["state"].as_str().unwrap().to_string()))
         .collect();
     assert!(states.iter().any(|(_, s)| s == "out-of-date"), "{states:?}");
-    let orphans: Vec<&String> = states
-        .iter()
-        .filter(|(_, s)| s == "orphaned")
-        .map(|(p, _)| p)
-        .collect();
+    let orphans: Vec<&String> = states.iter().filter(|(_, s)| s == "orphaned").map(|(p, _)| p).collect();
     for orphan in &orphans {
         assert!(before.contains(orphan));
     }
@@ -193,14 +169,7 @@ fn an_edited_orphan_is_kept_and_reported() {
     let bp = fs::read_to_string(p.root.join("blueprint.yaml")).unwrap();
     // Removing the Vercel service removes at least its own files.
     let first = p.generated();
-    fs::write(
-        p.root.join("blueprint.yaml"),
-        bp.replace(
-            "  docs:\n    runtime: static\n    path: services/docs\n    deploy: vercel\n",
-            "",
-        ),
-    )
-    .unwrap();
+    fs::write(p.root.join("blueprint.yaml"), bp.replace("  docs:\n    runtime: static\n    path: services/docs\n    deploy: vercel\n", "")).unwrap();
     let (_, report) = p.check_json();
     let orphans: Vec<String> = report["files"]
         .as_array()
@@ -218,10 +187,7 @@ fn an_edited_orphan_is_kept_and_reported() {
     fs::write(p.root.join(orphan), "edited\n").unwrap();
     let render = p.run(&["render", "blueprint.yaml"]);
     assert_eq!(render.status.code(), Some(0));
-    assert!(
-        p.root.join(orphan).exists(),
-        "an edited orphan is never deleted"
-    );
+    assert!(p.root.join(orphan).exists(), "an edited orphan is never deleted");
     assert!(text(&render).contains(orphan.as_str()), "{}", text(&render));
 }
 
@@ -233,26 +199,11 @@ fn an_unmanaged_file_in_the_way_is_a_conflict_and_never_overwritten() {
     fs::copy(&source, root.join("blueprint.yaml")).unwrap();
     // Learn a path the render produces, from a render elsewhere.
     let scratch = tempfile::tempdir().unwrap();
-    let out = blueprint(
-        &[
-            "render",
-            source.to_str().unwrap(),
-            "--out",
-            scratch.path().to_str().unwrap(),
-        ],
-        root,
-    );
+    let out = blueprint(&["render", source.to_str().unwrap(), "--out", scratch.path().to_str().unwrap()], root);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let manifest: serde_json::Value =
-        serde_json::from_slice(&fs::read(scratch.path().join(".blueprint/manifest.json")).unwrap())
-            .unwrap();
-    let victim = manifest["files"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .next()
-        .expect("files")
-        .clone();
+        serde_json::from_slice(&fs::read(scratch.path().join(".blueprint/manifest.json")).unwrap()).unwrap();
+    let victim = manifest["files"].as_object().unwrap().keys().next().expect("files").clone();
     let target = root.join(&victim);
     fs::create_dir_all(target.parent().unwrap()).unwrap();
     fs::write(&target, "mine, not blueprint's\n").unwrap();
@@ -260,65 +211,32 @@ fn an_unmanaged_file_in_the_way_is_a_conflict_and_never_overwritten() {
     let check = blueprint(&["check", "blueprint.yaml", "--format", "json"], root);
     assert_eq!(check.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
-    let state = report["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["path"] == victim.as_str())
-        .unwrap()["state"]
-        .clone();
+    let state = report["files"].as_array().unwrap().iter().find(|f| f["path"] == victim.as_str()).unwrap()["state"].clone();
     assert_eq!(state, "conflict");
 
     let render = blueprint(&["render", "blueprint.yaml"], root);
     assert_eq!(render.status.code(), Some(2), "{}", text(&render));
-    assert!(
-        text(&render).contains(&victim),
-        "names the file: {}",
-        text(&render)
-    );
-    assert_eq!(
-        fs::read_to_string(&target).unwrap(),
-        "mine, not blueprint's\n"
-    );
-    assert!(
-        !root.join(".blueprint/manifest.json").exists(),
-        "nothing was written"
-    );
+    assert!(text(&render).contains(&victim), "names the file: {}", text(&render));
+    assert_eq!(fs::read_to_string(&target).unwrap(), "mine, not blueprint's\n");
+    assert!(!root.join(".blueprint/manifest.json").exists(), "nothing was written");
 
     let forced = blueprint(&["render", "blueprint.yaml", "--force"], root);
     assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
-    assert_ne!(
-        fs::read_to_string(&target).unwrap(),
-        "mine, not blueprint's\n"
-    );
+    assert_ne!(fs::read_to_string(&target).unwrap(), "mine, not blueprint's\n");
 }
 
 #[test]
 fn an_invalid_blueprint_changes_nothing_on_disk() {
     let p = Project::new("data-platform.yaml");
     let files = p.generated();
-    let snapshot: Vec<Vec<u8>> = files
-        .iter()
-        .map(|f| fs::read(p.root.join(f)).unwrap())
-        .collect();
-    fs::write(
-        p.root.join("blueprint.yaml"),
-        "project: {name: BAD}\nservices: {}\n",
-    )
-    .unwrap();
+    let snapshot: Vec<Vec<u8>> = files.iter().map(|f| fs::read(p.root.join(f)).unwrap()).collect();
+    fs::write(p.root.join("blueprint.yaml"), "project: {name: BAD}\nservices: {}\n").unwrap();
     for command in ["render", "check", "diff"] {
         let out = p.run(&[command, "blueprint.yaml"]);
         assert_eq!(out.status.code(), Some(2), "{command}: {}", text(&out));
-        assert!(
-            text(&out).contains("blueprint.yaml:1:"),
-            "{command}: {}",
-            text(&out)
-        );
+        assert!(text(&out).contains("blueprint.yaml:1:"), "{command}: {}", text(&out));
     }
-    let after: Vec<Vec<u8>> = files
-        .iter()
-        .map(|f| fs::read(p.root.join(f)).unwrap())
-        .collect();
+    let after: Vec<Vec<u8>> = files.iter().map(|f| fs::read(p.root.join(f)).unwrap()).collect();
     assert_eq!(snapshot, after);
 }
 
@@ -352,13 +270,7 @@ fn github_actions_annotations_name_the_drifted_file() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains(&format!(
-            "::error file={}",
-            Path::new(".").join(&file).display()
-        )) || stdout.contains(&format!("::error file={file}")),
-        "{stdout}"
-    );
+    assert!(stdout.contains(&format!("::error file={}", Path::new(".").join(&file).display())) || stdout.contains(&format!("::error file={file}")), "{stdout}");
 }
 
 #[test]
@@ -368,11 +280,6 @@ fn list_names_every_file_with_its_generator() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for file in p.generated() {
-        assert!(
-            stdout
-                .lines()
-                .any(|l| l.ends_with(&format!("  {file}")) || l.ends_with(&format!(" {file}"))),
-            "{file} missing from:\n{stdout}"
-        );
+        assert!(stdout.lines().any(|l| l.ends_with(&format!("  {file}")) || l.ends_with(&format!(" {file}"))), "{file} missing from:\n{stdout}");
     }
 }

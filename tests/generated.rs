@@ -42,12 +42,7 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
         .map(|e| e.expect("walk"))
         .filter(|e| e.file_type().is_file())
         .map(|e| {
-            let rel = e
-                .path()
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .replace('\\', "/");
+            let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
             (rel, fs::read(e.path()).unwrap())
         })
         .collect()
@@ -63,13 +58,7 @@ fn render_copy(path: &Path) -> tempfile::TempDir {
         .current_dir(dir.path())
         .output()
         .expect("the binary runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
     fs::remove_file(dir.path().join("blueprint.yaml")).unwrap();
     dir
 }
@@ -78,16 +67,8 @@ fn render_copy(path: &Path) -> tempfile::TempDir {
 fn committed_renders_match_their_blueprints() {
     for (name, path) in examples() {
         let out_dir = format!("generated/{name}");
-        assert!(
-            repo().join(&out_dir).is_dir(),
-            "{out_dir} is committed (run `blueprint render blueprints/{name}.yaml --out {out_dir}`)"
-        );
-        let out = run(&[
-            "check",
-            &format!("blueprints/{name}.yaml"),
-            "--out",
-            &out_dir,
-        ]);
+        assert!(repo().join(&out_dir).is_dir(), "{out_dir} is committed (run `blueprint render blueprints/{name}.yaml --out {out_dir}`)");
+        let out = run(&["check", &format!("blueprints/{name}.yaml"), "--out", &out_dir]);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -108,35 +89,20 @@ fn rendering_is_deterministic_across_processes() {
         let (ta, tb) = (tree(a.path()), tree(b.path()));
         assert!(ta.len() > 1, "{name} renders files");
         // The temp dirs' names differ, and so must nothing else.
-        assert_eq!(
-            ta.keys().collect::<Vec<_>>(),
-            tb.keys().collect::<Vec<_>>(),
-            "{name}"
-        );
+        assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>(), "{name}");
         for (path, bytes) in &ta {
-            assert!(
-                bytes == &tb[path],
-                "{name}: {path} differs between two renders"
-            );
-            let text = String::from_utf8(bytes.clone())
-                .unwrap_or_else(|_| panic!("{name}: {path} is UTF-8"));
+            assert!(bytes == &tb[path], "{name}: {path} differs between two renders");
+            let text = String::from_utf8(bytes.clone()).unwrap_or_else(|_| panic!("{name}: {path} is UTF-8"));
             assert!(!text.contains('\r'), "{name}: {path} has CR line endings");
-            assert!(
-                text.ends_with('\n') && !text.ends_with("\n\n"),
-                "{name}: {path} ends with exactly one newline"
-            );
-            assert!(
-                !text.contains("/tmp/") && !text.contains(a.path().to_str().unwrap()),
-                "{name}: {path} has an absolute path"
-            );
+            assert!(text.ends_with('\n') && !text.ends_with("\n\n"), "{name}: {path} ends with exactly one newline");
+            assert!(!text.contains("/tmp/") && !text.contains(a.path().to_str().unwrap()), "{name}: {path} has an absolute path");
         }
     }
 }
 
 #[test]
 fn the_committed_schema_matches_the_types() {
-    let committed = fs::read_to_string(repo().join("schema/blueprint.schema.json"))
-        .expect("schema is committed");
+    let committed = fs::read_to_string(repo().join("schema/blueprint.schema.json")).expect("schema is committed");
     let current = blueprint::blueprint::json_schema();
     assert!(
         committed == current,
@@ -155,12 +121,7 @@ fn every_example_has_the_schema_modeline_and_is_valid() {
             "{name} starts with the schema modeline"
         );
         let out = run(&["validate", path.to_str().unwrap()]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
 
