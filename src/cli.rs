@@ -19,6 +19,12 @@ pub const EXIT_DIFFERENCES: u8 = 1;
 /// Exit code: invalid input, usage error or I/O error.
 pub const EXIT_ERROR: u8 = 2;
 
+/// Where editors fetch the blueprint JSON Schema from: the first line of every blueprint that
+/// `init` and `import` write points here (`# yaml-language-server: $schema=...`). It is the
+/// schema published with each release, which `blueprint schema` also prints.
+pub const SCHEMA_URL: &str =
+    "https://github.com/blueprint-rs/blueprint/releases/latest/download/blueprint.schema.json";
+
 /// Render production-grade infrastructure from one declarative blueprint, and catch drift.
 ///
 /// Exit codes: 0 ok; 1 drift or differences found (check, diff); 2 invalid blueprint, usage
@@ -31,7 +37,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Output formats of `check`.
+/// Output formats of `check` and `secrets`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// For people.
@@ -86,6 +92,77 @@ pub enum Command {
     },
     /// Print the blueprint JSON Schema.
     Schema,
+    /// Start a project: write a commented starter blueprint.yaml from a preset and render it.
+    ///
+    /// Missing values are asked for when stdin is a terminal; otherwise --preset and
+    /// --repository are required. An existing blueprint.yaml is never overwritten.
+    Init {
+        /// The project directory (created when missing).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The starter blueprint.
+        #[arg(long, value_enum)]
+        preset: Option<crate::bootstrap::init::Preset>,
+        /// The project name, a DNS label. Default: the directory's name, slugified.
+        #[arg(long, value_name = "SLUG")]
+        name: Option<String>,
+        /// The GitHub repository.
+        #[arg(long, value_name = "OWNER/NAME")]
+        repository: Option<String>,
+    },
+    /// Manage the blueprint's environments.
+    Env {
+        /// What to do.
+        #[command(subcommand)]
+        command: EnvCommand,
+    },
+    /// Draft a blueprint from a Docker Compose file, and list what could not be mapped.
+    ///
+    /// Secret-looking variables become secret references; their values are never copied.
+    Import {
+        /// The Compose file.
+        compose_file: PathBuf,
+        /// Where to write the draft (never over an existing file).
+        #[arg(long, value_name = "FILE", default_value = "blueprint.yaml")]
+        out: PathBuf,
+        /// The project name, a DNS label. Default: the Compose project's name or directory.
+        #[arg(long, value_name = "SLUG")]
+        name: Option<String>,
+        /// The GitHub repository. Default: the `origin` remote, else a placeholder to edit.
+        #[arg(long, value_name = "OWNER/NAME")]
+        repository: Option<String>,
+    },
+    /// The secrets checklist: every secret the rendered stack needs and where to set it.
+    Secrets {
+        /// The blueprint file.
+        file: PathBuf,
+        /// Only this environment (and the repository-wide secrets).
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// The `env` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Add an environment copied from an existing one, keeping the file's comments and
+    /// formatting, then render and list the new environment's secrets.
+    Add {
+        /// The new environment's name (a DNS label).
+        name: String,
+        /// The environment to copy.
+        #[arg(long, value_name = "EXISTING")]
+        from: String,
+        /// The blueprint file.
+        #[arg(default_value = "blueprint.yaml")]
+        file: PathBuf,
+        /// Output root of the render. Default: the blueprint's directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Parses the arguments and runs the command.
@@ -110,6 +187,60 @@ fn execute(command: Command) -> u8 {
         Command::Schema => {
             print!("{}", crate::blueprint::json_schema());
             EXIT_OK
+        }
+        Command::Init {
+            dir,
+            preset,
+            name,
+            repository,
+        } => {
+            use std::io::IsTerminal as _;
+            let options = crate::bootstrap::init::Options {
+                dir,
+                preset,
+                name,
+                repository,
+            };
+            if std::io::stdin().is_terminal() {
+                let mut prompter = crate::bootstrap::init::Prompter::new(
+                    std::io::stdin().lock(),
+                    std::io::stderr(),
+                );
+                crate::bootstrap::init::run(&options, Some(&mut prompter))
+            } else {
+                crate::bootstrap::init::run(&options, None)
+            }
+        }
+        Command::Env {
+            command:
+                EnvCommand::Add {
+                    name,
+                    from,
+                    file,
+                    out,
+                },
+        } => crate::bootstrap::env_add::run(&crate::bootstrap::env_add::Options {
+            name,
+            from,
+            file,
+            out,
+        }),
+        Command::Import {
+            compose_file,
+            out,
+            name,
+            repository,
+        } => crate::bootstrap::import::run(&crate::bootstrap::import::Options {
+            compose_file,
+            out,
+            name,
+            repository,
+        }),
+        Command::Secrets { file, env, format } => {
+            match crate::bootstrap::secrets::run(&file, env.as_deref(), format == Format::Json) {
+                Ok(()) => EXIT_OK,
+                Err(failure) => failure.report(),
+            }
         }
     }
 }
@@ -198,7 +329,8 @@ fn plan_for(file: &Path, out: Option<&Path>) -> Result<(writer::Plan, PathBuf, P
     }
 }
 
-fn render(file: &Path, out: Option<&Path>, force: bool) -> u8 {
+/// `blueprint render`: also the render step of `init` and `env add`. Returns the exit code.
+pub(crate) fn render(file: &Path, out: Option<&Path>, force: bool) -> u8 {
     let (plan, root, _) = match plan_for(file, out) {
         Ok(p) => p,
         Err(code) => return code,

@@ -6,6 +6,7 @@
 //! Vec<GeneratedFile>`) -> [`writer`] (render, diff, check: the only code that touches disk).
 
 pub mod blueprint;
+pub mod bootstrap;
 pub mod cli;
 pub mod diagnostic;
 pub mod generate;

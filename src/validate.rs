@@ -1743,7 +1743,8 @@ pub fn looks_secret(name: &str) -> bool {
     .any(|w| upper.contains(w))
 }
 
-fn has_url_password(value: &str) -> bool {
+/// Whether a value is a URL with a password in it (`scheme://user:password@host`).
+pub fn has_url_password(value: &str) -> bool {
     // scheme://user:password@host
     value.split("://").nth(1).is_some_and(|rest| {
         let authority = rest.split('/').next().unwrap_or("");

@@ -1,0 +1,502 @@
+//! The secrets checklist: every secret the rendered stack needs, where each must be set, and
+//! the secrets the blueprint names that nothing rendered reads.
+//!
+//! Everything is computed from the resolved model ([`Model::secrets`]), so the checklist lists
+//! exactly what the generated files reference, including secrets the blueprint never spells out
+//! (a store's password, the Grafana admin password).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::blueprint::{Blueprint, DeployTarget, EnvValue};
+use crate::model::{Model, SecretHome};
+
+/// Where a secret must be set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Location {
+    /// A line in `.env.<env>` on the environment's Compose host.
+    EnvFile,
+    /// A secret of the GitHub environment named like the blueprint's environment.
+    GithubEnvironment,
+    /// A repository-wide GitHub Actions secret.
+    GithubRepository,
+}
+
+/// One secret to set in one place.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// The secret's name.
+    pub name: String,
+    /// Where it is set.
+    pub location: Location,
+    /// The environment it is set for; `None` for repository-wide secrets.
+    pub environment: Option<String>,
+    /// The file (`.env.dev`), GitHub environment (`prod`) or repository (`acme/app`) it goes in.
+    pub target: String,
+    /// Who reads it (`service api`, `store db`, `grafana`, `workflow deploy`).
+    pub used_by: Vec<String>,
+    /// How to set it: the line to put in the env file, or the `gh` command to run.
+    pub set_with: String,
+}
+
+/// A secret named in the blueprint that no rendered file reads.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unused {
+    /// The secret's name.
+    pub name: String,
+    /// Where the blueprint names it (`services.docs.env.API_KEY`).
+    pub referenced_at: Vec<String>,
+    /// Why nothing reads it.
+    pub reason: String,
+}
+
+/// The whole checklist.
+#[derive(Debug, Clone, Serialize)]
+pub struct Checklist {
+    /// The project's repository (`owner/name`); `gh` commands run in a clone of it.
+    pub repository: String,
+    /// The environments covered, in the model's order.
+    pub environments: Vec<String>,
+    /// Env files in the output root that hold a template of each environment's variables
+    /// (`.env.dev` -> `.env.dev.example`), when they exist.
+    pub examples: BTreeMap<String, String>,
+    /// Every secret to set, by environment (model order), then repository-wide ones.
+    pub secrets: Vec<Entry>,
+    /// Secrets the blueprint references that the rendered stack never reads.
+    pub unused: Vec<Unused>,
+}
+
+/// What part of the checklist to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// Every environment and the repository-wide secrets.
+    All,
+    /// One environment and the repository-wide secrets.
+    Environment(&'a str),
+    /// One environment's own secrets only (after `env add`).
+    EnvironmentOnly(&'a str),
+}
+
+/// Builds the checklist of `blueprint` rendered into `root` (where the `.env.*.example` files
+/// are looked for).
+pub fn checklist(blueprint: &Blueprint, root: &Path, scope: Scope<'_>) -> Checklist {
+    let model = Model::from_blueprint(blueprint);
+    let wanted = |env: &str| match scope {
+        Scope::All => true,
+        Scope::Environment(only) | Scope::EnvironmentOnly(only) => env == only,
+    };
+    let environments: Vec<String> = model
+        .environments
+        .iter()
+        .map(|e| e.name.clone())
+        .filter(|e| wanted(e))
+        .collect();
+    let mut examples = BTreeMap::new();
+    for env in &environments {
+        let example = format!(".env.{env}.example");
+        if root.join(&example).is_file() {
+            examples.insert(format!(".env.{env}"), example);
+        }
+    }
+    let needed = model.secrets();
+    let mut secrets = Vec::new();
+    for env in &environments {
+        for secret in needed.values() {
+            if !secret.environments.contains(env) {
+                continue;
+            }
+            let used_by: Vec<String> = secret.used_by.iter().cloned().collect();
+            secrets.push(match secret.home {
+                SecretHome::EnvFile => Entry {
+                    name: secret.name.clone(),
+                    location: Location::EnvFile,
+                    environment: Some(env.clone()),
+                    target: format!(".env.{env}"),
+                    used_by,
+                    set_with: format!("{}=", secret.name),
+                },
+                SecretHome::GitHub => Entry {
+                    name: secret.name.clone(),
+                    location: Location::GithubEnvironment,
+                    environment: Some(env.clone()),
+                    target: env.clone(),
+                    used_by,
+                    set_with: format!("gh secret set {} --env {env}", secret.name),
+                },
+            });
+        }
+    }
+    if !matches!(scope, Scope::EnvironmentOnly(_)) {
+        for secret in needed.values() {
+            if secret.home == SecretHome::GitHub && secret.environments.is_empty() {
+                secrets.push(Entry {
+                    name: secret.name.clone(),
+                    location: Location::GithubRepository,
+                    environment: None,
+                    target: model.project.repository.clone(),
+                    used_by: secret.used_by.iter().cloned().collect(),
+                    set_with: format!("gh secret set {}", secret.name),
+                });
+            }
+        }
+    }
+    let used: BTreeSet<&str> = needed.keys().map(String::as_str).collect();
+    // The unused references are about the whole blueprint, not about one new environment.
+    let unused = if matches!(scope, Scope::EnvironmentOnly(_)) {
+        Vec::new()
+    } else {
+        unused(blueprint, &model, &used)
+    };
+    Checklist {
+        repository: model.project.repository.clone(),
+        environments,
+        examples,
+        secrets,
+        unused,
+    }
+}
+
+/// Secret references in the blueprint whose name the rendered stack never reads, with the
+/// reason for each place it is named.
+fn unused(blueprint: &Blueprint, model: &Model, used: &BTreeSet<&str>) -> Vec<Unused> {
+    // name -> (path, reason) for every place a secret is named.
+    let mut refs: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut add = |name: &str, path: String, reason: String| {
+        refs.entry(name.to_string())
+            .or_default()
+            .push((path, reason));
+    };
+    for (name, service) in &blueprint.services {
+        let resolved = model.service(name);
+        let on_compose: Vec<&str> = resolved
+            .map(|s| {
+                s.deploy
+                    .iter()
+                    .filter(|(_, t)| **t == DeployTarget::Compose)
+                    .map(|(e, _)| e.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let reason = if on_compose.is_empty() {
+            format!("`{name}` deploys only to Vercel, where no env file is read")
+        } else {
+            format!("`{name}` does not read it in any environment")
+        };
+        for (key, value) in &service.env {
+            if let EnvValue::Secret(s) = value {
+                add(
+                    &s.secret,
+                    format!("services.{name}.env.{key}"),
+                    reason.clone(),
+                );
+            }
+        }
+    }
+    for (env, settings) in &blueprint.environments {
+        let any_compose = model.services.iter().any(|s| s.on_compose(env));
+        let reason = if any_compose {
+            format!("no service on Compose in `{env}` reads it")
+        } else {
+            format!("no service runs on Compose in `{env}`, so no env file is read there")
+        };
+        for (key, value) in &settings.env {
+            if let EnvValue::Secret(s) = value {
+                add(
+                    &s.secret,
+                    format!("environments.{env}.env.{key}"),
+                    reason.clone(),
+                );
+            }
+        }
+    }
+    let monitoring_off = "monitoring is disabled (`monitoring.enabled: false`)";
+    for (name, receiver) in &blueprint.monitoring.receivers {
+        for (field, secret) in [("url", &receiver.url), ("password", &receiver.password)] {
+            if let Some(s) = secret {
+                add(
+                    &s.secret,
+                    format!("monitoring.receivers.{name}.{field}"),
+                    monitoring_off.into(),
+                );
+            }
+        }
+    }
+    if let Some(s) = &blueprint.monitoring.grafana.admin_password {
+        let reason = if model.monitoring.enabled {
+            "Grafana is disabled (`monitoring.grafana.enabled: false`)"
+        } else {
+            monitoring_off
+        };
+        add(
+            &s.secret,
+            "monitoring.grafana.admin_password".into(),
+            reason.into(),
+        );
+    }
+    let no_vercel = "no service deploys to Vercel";
+    for (field, secret) in [
+        ("token", &blueprint.vercel.token),
+        ("org", &blueprint.vercel.org),
+    ] {
+        if let Some(s) = secret {
+            add(&s.secret, format!("vercel.{field}"), no_vercel.into());
+        }
+    }
+    for (service, s) in &blueprint.vercel.projects {
+        add(
+            &s.secret,
+            format!("vercel.projects.{service}"),
+            format!("`{service}` does not deploy to Vercel"),
+        );
+    }
+    refs.into_iter()
+        .filter(|(name, _)| !used.contains(name.as_str()))
+        .map(|(name, places)| {
+            let mut reasons: Vec<String> = places.iter().map(|(_, r)| r.clone()).collect();
+            reasons.dedup();
+            Unused {
+                name,
+                referenced_at: places.into_iter().map(|(p, _)| p).collect(),
+                reason: reasons.join("; "),
+            }
+        })
+        .collect()
+}
+
+impl Checklist {
+    /// Writes the checklist for people. `file` is how the blueprint is named in the heading.
+    pub fn write_text(&self, out: &mut impl std::io::Write, file: &str) -> std::io::Result<()> {
+        if self.secrets.is_empty() {
+            writeln!(out, "The stack in {file} needs no secrets.")?;
+        } else {
+            writeln!(
+                out,
+                "Secrets the stack in {file} needs (set each where shown; never commit them):"
+            )?;
+        }
+        self.write_body(out, file)
+    }
+
+    /// Writes the checklist without its heading: the secrets by place, then the unused ones.
+    pub fn write_body(&self, out: &mut impl std::io::Write, file: &str) -> std::io::Result<()> {
+        let width = self
+            .secrets
+            .iter()
+            .map(|s| s.set_with.len())
+            .max()
+            .unwrap_or(0);
+        let line = |out: &mut dyn std::io::Write, entry: &Entry| {
+            writeln!(
+                out,
+                "  {:width$}  # {}",
+                entry.set_with,
+                entry.used_by.join(", ")
+            )
+        };
+        for env in &self.environments {
+            let files: Vec<&Entry> = self
+                .secrets
+                .iter()
+                .filter(|s| {
+                    s.location == Location::EnvFile && s.environment.as_deref() == Some(env)
+                })
+                .collect();
+            if !files.is_empty() {
+                let env_file = format!(".env.{env}");
+                let how = match self.examples.get(&env_file) {
+                    Some(example) => format!("cp {example} {env_file}, then fill in"),
+                    None => format!("create {env_file} next to compose.{env}.yaml with"),
+                };
+                writeln!(out, "\n{env}: on the Compose host, in {env_file} ({how}):")?;
+                for entry in files {
+                    line(out, entry)?;
+                }
+            }
+            let github: Vec<&Entry> = self
+                .secrets
+                .iter()
+                .filter(|s| {
+                    s.location == Location::GithubEnvironment
+                        && s.environment.as_deref() == Some(env)
+                })
+                .collect();
+            if !github.is_empty() {
+                writeln!(
+                    out,
+                    "\n{env}: GitHub environment `{env}` (run in a clone of {}):",
+                    self.repository
+                )?;
+                for entry in github {
+                    line(out, entry)?;
+                }
+            }
+        }
+        let repository: Vec<&Entry> = self
+            .secrets
+            .iter()
+            .filter(|s| s.location == Location::GithubRepository)
+            .collect();
+        if !repository.is_empty() {
+            writeln!(
+                out,
+                "\nGitHub repository {} (every environment; run in a clone of it):",
+                self.repository
+            )?;
+            for entry in repository {
+                line(out, entry)?;
+            }
+        }
+        if !self.unused.is_empty() {
+            writeln!(
+                out,
+                "\nReferenced in {file} but never read by the rendered stack (no need to set them):"
+            )?;
+            for u in &self.unused {
+                writeln!(
+                    out,
+                    "  {} at {}: {}",
+                    u.name,
+                    u.referenced_at.join(", "),
+                    u.reason
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `blueprint secrets FILE [--env ENV] [--format json]`.
+pub fn run(file: &Path, env: Option<&str>, json: bool) -> Result<(), super::Failure> {
+    let blueprint = crate::cli::load(file)?;
+    let model = Model::from_blueprint(&blueprint);
+    let scope = match env {
+        None => Scope::All,
+        Some(name) => {
+            if model.environment(name).is_none() {
+                let known: Vec<&str> = model.environments.iter().map(|e| e.name.as_str()).collect();
+                return Err(super::Failure::Usage(format!(
+                    "{} has no environment `{name}`; it has: {}",
+                    file.display(),
+                    known.join(", ")
+                )));
+            }
+            Scope::Environment(name)
+        }
+    };
+    let list = checklist(&blueprint, &super::blueprint_dir(file), scope);
+    let text = if json {
+        let mut text = serde_json::to_string_pretty(&list).expect("the checklist serializes");
+        text.push('\n');
+        text
+    } else {
+        let mut text = Vec::new();
+        // Writing into memory cannot fail.
+        let _ = list.write_text(&mut text, &file.display().to_string());
+        String::from_utf8_lossy(&text).into_owned()
+    };
+    super::print(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blueprint(text: &str) -> Blueprint {
+        crate::validate::validate_source("t.yaml", text)
+            .unwrap_or_else(|d| panic!("{}", crate::diagnostic::render_all(&d, false)))
+    }
+
+    const TEXT: &str = "project: { name: shop, repository: acme/shop }
+environments:
+  dev: {}
+  prod: { domain: shop.example.com }
+services:
+  api:
+    runtime: fastapi
+    path: api
+    env:
+      STRIPE_KEY: { secret: STRIPE_API_KEY }
+  docs:
+    runtime: static
+    path: docs
+    deploy: vercel
+    env:
+      DOCS_TOKEN: { secret: DOCS_TOKEN }
+stores:
+  db: { kind: postgres }
+";
+
+    #[test]
+    fn secrets_are_listed_per_environment_and_where_they_go() {
+        let list = checklist(&blueprint(TEXT), Path::new("/nonexistent"), Scope::All);
+        assert_eq!(list.environments, ["dev", "prod"]);
+        let find = |name: &str, env: Option<&str>| {
+            list.secrets
+                .iter()
+                .find(|s| s.name == name && s.environment.as_deref() == env)
+                .unwrap_or_else(|| panic!("{name} {env:?} missing: {:#?}", list.secrets))
+        };
+        let stripe = find("STRIPE_API_KEY", Some("prod"));
+        assert_eq!(stripe.location, Location::EnvFile);
+        assert_eq!(stripe.target, ".env.prod");
+        assert_eq!(stripe.set_with, "STRIPE_API_KEY=");
+        assert_eq!(stripe.used_by, ["service api"]);
+        find("STRIPE_API_KEY", Some("dev"));
+        let token = find("VERCEL_TOKEN", None);
+        assert_eq!(token.location, Location::GithubRepository);
+        assert_eq!(token.set_with, "gh secret set VERCEL_TOKEN");
+        assert_eq!(token.target, "acme/shop");
+        // The Vercel-only service's secret is named but nothing reads it.
+        assert_eq!(list.unused.len(), 1, "{:#?}", list.unused);
+        assert_eq!(list.unused[0].name, "DOCS_TOKEN");
+        assert_eq!(
+            list.unused[0].referenced_at,
+            ["services.docs.env.DOCS_TOKEN"]
+        );
+        assert!(list.unused[0].reason.contains("only to Vercel"));
+    }
+
+    #[test]
+    fn scopes_filter_environments() {
+        let bp = blueprint(TEXT);
+        let one = checklist(&bp, Path::new("/nonexistent"), Scope::Environment("prod"));
+        assert!(
+            one.secrets
+                .iter()
+                .all(|s| s.environment.as_deref() != Some("dev"))
+        );
+        assert!(one.secrets.iter().any(|s| s.name == "VERCEL_TOKEN"));
+        let only = checklist(
+            &bp,
+            Path::new("/nonexistent"),
+            Scope::EnvironmentOnly("prod"),
+        );
+        assert!(
+            only.secrets
+                .iter()
+                .all(|s| s.environment.as_deref() == Some("prod"))
+        );
+        assert!(only.secrets.iter().any(|s| s.name == "STRIPE_API_KEY"));
+    }
+
+    #[test]
+    fn the_text_names_every_file_and_command() {
+        let list = checklist(&blueprint(TEXT), Path::new("/nonexistent"), Scope::All);
+        let mut out = Vec::new();
+        list.write_text(&mut out, "blueprint.yaml").unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("prod: on the Compose host, in .env.prod"),
+            "{text}"
+        );
+        assert!(text.contains("  STRIPE_API_KEY="), "{text}");
+        assert!(text.contains("gh secret set VERCEL_TOKEN"), "{text}");
+        assert!(
+            text.contains("DOCS_TOKEN at services.docs.env.DOCS_TOKEN"),
+            "{text}"
+        );
+    }
+}
