@@ -55,8 +55,9 @@ pub struct Diagnostic {
     pub expected: Option<String>,
     /// How to fix it.
     pub hint: Option<String>,
-    /// The source line the span starts on (without its newline).
-    pub line_text: String,
+    /// The source line the span starts on (without its newline); `None` when the source is not
+    /// known (the line is then not shown).
+    pub line_text: Option<String>,
     /// How many characters of that line to underline (at least one).
     pub underline: usize,
 }
@@ -72,7 +73,7 @@ impl Diagnostic {
             message: message.into(),
             expected: None,
             hint: None,
-            line_text: String::new(),
+            line_text: None,
             underline: 1,
         }
     }
@@ -85,9 +86,11 @@ impl Diagnostic {
         let line_end = source[line_start..]
             .find('\n')
             .map_or(source.len(), |i| line_start + i);
-        self.line_text = source[line_start..line_end]
-            .trim_end_matches('\r')
-            .to_string();
+        self.line_text = Some(
+            source[line_start..line_end]
+                .trim_end_matches('\r')
+                .to_string(),
+        );
         let end = self.span.end.min(line_end).max(self.span.start);
         self.underline = source
             .get(self.span.start..end)
@@ -139,16 +142,17 @@ impl Diagnostic {
             "{pad}{blue}-->{reset} {}:{}:{}",
             self.file, self.span.line, self.span.column
         );
-        if !self.line_text.is_empty() {
-            let _ = writeln!(out, "{pad} {blue}|{reset}");
-            let _ = writeln!(
-                out,
-                "{blue}{}{reset} {blue}|{reset} {}",
-                self.span.line,
-                self.line_text.replace('\t', " ")
+        if let Some(line_text) = &self.line_text {
+            let (shown, caret_column, underline) = excerpt(
+                line_text,
+                self.span.column.saturating_sub(1),
+                self.underline,
             );
-            let caret_pad = " ".repeat(self.span.column.saturating_sub(1));
-            let carets = "^".repeat(self.underline.min(200));
+            let _ = writeln!(out, "{pad} {blue}|{reset}");
+            let source_line = format!("{blue}{}{reset} {blue}|{reset} {shown}", self.span.line);
+            let _ = writeln!(out, "{}", source_line.trim_end());
+            let caret_pad = " ".repeat(caret_column);
+            let carets = "^".repeat(underline);
             let _ = writeln!(out, "{pad} {blue}|{reset} {caret_pad}{red}{carets}{reset}");
         }
         if let Some(expected) = &self.expected {
@@ -159,6 +163,46 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// The longest source line shown whole; longer lines are cut to a window around the span.
+const MAX_LINE_CHARS: usize = 120;
+
+/// The part of `line` to show, with the caret's column and the underline's length in it (both
+/// in characters). Tabs become spaces and other control characters their visible symbols
+/// (`\0` is shown as `␀`), so the caret stays under the right character and the terminal
+/// is never sent raw control codes.
+fn excerpt(line: &str, column: usize, underline: usize) -> (String, usize, usize) {
+    let chars: Vec<char> = line
+        .chars()
+        .map(|c| match c {
+            '\t' => ' ',
+            c if (c as u32) < 0x20 => char::from_u32(0x2400 + c as u32).unwrap_or('?'),
+            '\u{7f}' => '\u{2421}',
+            c if c.is_control() => '\u{fffd}',
+            c => c,
+        })
+        .collect();
+    let column = column.min(chars.len());
+    let underline = underline.max(1);
+    if chars.len() <= MAX_LINE_CHARS {
+        let underline = underline.min(chars.len().saturating_sub(column).max(1));
+        return (chars.into_iter().collect(), column, underline);
+    }
+    let start = column.saturating_sub(MAX_LINE_CHARS / 3);
+    let end = (start + MAX_LINE_CHARS).min(chars.len());
+    let mut shown = String::new();
+    let mut caret = column - start;
+    if start > 0 {
+        shown.push_str("...");
+        caret += 3;
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push_str("...");
+    }
+    let underline = underline.min(end.saturating_sub(column).max(1));
+    (shown, caret, underline)
 }
 
 /// Renders many diagnostics, separated by blank lines, with a closing count.
@@ -179,12 +223,26 @@ pub fn did_you_mean<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let word_lower = word.to_ascii_lowercase().replace('-', "_");
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(&word_lower, &c.to_ascii_lowercase()), c))
+    let candidates: Vec<&'a str> = candidates.into_iter().collect();
+    let close = candidates
+        .iter()
+        .map(|c| (edit_distance(&word_lower, &c.to_ascii_lowercase()), *c))
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
         .min_by_key(|(d, c)| (*d, *c))
-        .map(|(_, c)| c)
+        .map(|(_, c)| c);
+    // An abbreviation or its expansion (`prod` for `production`, `db` for `db-primary`): one
+    // candidate that begins the word, or that the word begins.
+    close.or_else(|| {
+        let mut prefixed = candidates.iter().copied().filter(|c| {
+            let c = c.to_ascii_lowercase().replace('-', "_");
+            c.len().min(word_lower.len()) >= 2
+                && (word_lower.starts_with(&c) || c.starts_with(&word_lower))
+        });
+        match (prefixed.next(), prefixed.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
+    })
 }
 
 /// Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of two
@@ -252,5 +310,36 @@ mod tests {
         assert_eq!(did_you_mean("dependson", fields), Some("depends_on"));
         assert_eq!(did_you_mean("prot", fields), Some("port"));
         assert_eq!(did_you_mean("zzzzzz", fields), None);
+        assert_eq!(did_you_mean("production", ["dev", "prod"]), Some("prod"));
+        assert_eq!(did_you_mean("store-primary-old", ["store", "st"]), None);
+    }
+
+    #[test]
+    fn empty_lines_control_characters_and_long_lines() {
+        let source = "a: 1\n\nb: x\0y\n";
+        let empty = Diagnostic::new("f", Span::new(source, 5, 5), "here").with_source(source);
+        let text = empty.render(false);
+        assert!(text.contains("2 |\n  | ^\n"), "{text}");
+
+        let nul = source.find('\0').unwrap();
+        let d = Diagnostic::new("f", Span::new(source, nul, nul + 1), "nul").with_source(source);
+        let text = d.render(false);
+        assert!(text.contains("3 | b: x\u{2400}y\n  |     ^\n"), "{text}");
+
+        let long = format!("key: {}needle{}", "x".repeat(300), "y".repeat(300));
+        let at = long.find("needle").unwrap();
+        let d = Diagnostic::new("f", Span::new(&long, at, at + 6), "long").with_source(&long);
+        let text = d.render(false);
+        let line = text.lines().nth(3).unwrap();
+        let caret = text.lines().nth(4).unwrap();
+        assert!(line.len() < 140, "{text}");
+        assert_eq!(
+            &line[caret.find('^').unwrap()..caret.find('^').unwrap() + 6],
+            "needle",
+            "{text}"
+        );
+
+        let unknown = Diagnostic::new("f", Span::new("", 0, 0), "no source").render(false);
+        assert!(!unknown.contains('|'), "{unknown}");
     }
 }

@@ -14,6 +14,9 @@ use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span as EventSpan}
 
 use crate::diagnostic::{Diagnostic, Span};
 
+/// The hint for a file with no blueprint in it.
+pub const STARTER_HINT: &str = "a blueprint starts with `project:` (its `name` and `repository`) and `services:`; `blueprint schema` describes every key";
+
 /// Files larger than this are refused before parsing.
 pub const MAX_INPUT_BYTES: usize = 1024 * 1024;
 /// Collections nested deeper than this are refused.
@@ -99,11 +102,16 @@ pub fn parse(file: &str, source: &str) -> Result<Document, Vec<Diagnostic>> {
         return Err(vec![too_large(file, source.len())]);
     }
     if let Some(index) = source.find('\0') {
-        return Err(vec![Diagnostic::new(
-            file,
-            Span::new(source, index, index + 1),
-            "the file contains a NUL byte; it is not a text file",
-        )]);
+        return Err(vec![
+            Diagnostic::new(
+                file,
+                Span::new(source, index, index + 1),
+                "the file contains a NUL byte; it is not a text file",
+            )
+            .with_hint(
+                "remove the byte; if an editor saved the file as UTF-16, save it as UTF-8 instead",
+            ),
+        ]);
     }
     let mut builder = Builder {
         file,
@@ -120,8 +128,47 @@ pub fn parse(file: &str, source: &str) -> Result<Document, Vec<Diagnostic>> {
             Ok((event, span)) => builder.event(event, &span)?,
             Err(error) => {
                 let marker = error.marker();
-                let offset = marker.byte_offset().unwrap_or(0).min(source.len());
-                let message = error.info();
+                let mut offset = marker.byte_offset().unwrap_or(0).min(source.len());
+                let mut message = error.info().to_string();
+                if message.contains("tab") {
+                    // The scanner reports where the token began (often the line before); the
+                    // tab itself is what needs fixing.
+                    if let Some(tab) = source[offset..].find('\t') {
+                        offset += tab;
+                    }
+                    message = "a tab where YAML allows only spaces".into();
+                } else if message.contains("unknown anchor") {
+                    let name: String = source[offset..]
+                        .trim_start_matches('*')
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c))
+                        .take(60)
+                        .collect();
+                    message = format!("the alias `*{name}` has no anchor `&{name}` before it");
+                } else if message.contains("simple key expected ':'") {
+                    let key: String = source[offset..]
+                        .chars()
+                        .take_while(|c| *c != '\n' && *c != '\r')
+                        .take(60)
+                        .collect();
+                    message = format!("`{}` has no `:` after it", key.trim_end());
+                } else if message.starts_with("unexpected character")
+                    && let Some(c) = source[offset..].chars().next()
+                {
+                    message = if c == '`' {
+                        "unexpected character `` ` ``".to_string()
+                    } else {
+                        format!("unexpected character `{}`", c.escape_debug())
+                    };
+                } else if !message.contains("quote")
+                    && let Some((open, bracket)) = unclosed_flow(source, offset)
+                {
+                    // A `[` or `{` that is never closed swallows the lines after it, and the
+                    // parser only notices further down; the bracket is the mistake.
+                    offset = open;
+                    let close = if bracket == '[' { ']' } else { '}' };
+                    message = format!("`{bracket}` is never closed with `{close}`");
+                }
                 return Err(vec![
                     Diagnostic::new(
                         file,
@@ -138,11 +185,18 @@ pub fn parse(file: &str, source: &str) -> Result<Document, Vec<Diagnostic>> {
             root,
             problems: builder.problems,
         }),
-        None => Err(vec![
-            Diagnostic::new(file, Span::new(source, 0, 0), "the file is empty")
-                .with_expected("a mapping with at least `project` and `services`")
-                .with_hint("run `blueprint init` for a commented starter blueprint"),
-        ]),
+        None => {
+            let message = if source.trim().is_empty() {
+                "the file is empty"
+            } else {
+                "the file has only comments; there is no blueprint in it"
+            };
+            Err(vec![
+                Diagnostic::new(file, Span::new(source, 0, 0), message)
+                    .with_expected("a mapping with at least `project` and `services`")
+                    .with_hint(STARTER_HINT),
+            ])
+        }
     }
 }
 
@@ -156,13 +210,91 @@ pub fn too_large(file: &str, len: usize) -> Diagnostic {
     .with_hint("a blueprint describes a project in a few hundred lines; keep data out of it")
 }
 
+/// The innermost `[` or `{` that opens a flow collection before `offset` and is still open at
+/// the end of the file, with its byte offset.
+fn unclosed_flow(source: &str, offset: usize) -> Option<(usize, char)> {
+    let mut open: Vec<(usize, char)> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    // The last significant character, to tell a flow indicator (`key: [`) from a bracket
+    // inside a plain scalar (`expr: rate(x[5m])`).
+    let mut previous = '\n';
+    let mut chars = source.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if comment {
+            if c == '\n' {
+                comment = false;
+                previous = '\n';
+            }
+            continue;
+        }
+        if let Some(q) = quote {
+            if c == q {
+                if q == '\'' && chars.peek().is_some_and(|(_, n)| *n == '\'') {
+                    chars.next();
+                } else {
+                    quote = None;
+                    previous = c;
+                }
+            } else if c == '\\' && q == '"' {
+                chars.next();
+            }
+            continue;
+        }
+        let value_start = matches!(previous, '\n' | ':' | '-' | ',' | '[' | '{' | '?');
+        match c {
+            '#' if previous == '\n' || source[..i].ends_with([' ', '\t']) => comment = true,
+            '"' | '\'' if value_start || !open.is_empty() => quote = Some(c),
+            '[' | '{' if value_start || !open.is_empty() => open.push((i, c)),
+            ']' | '}' if !open.is_empty() => {
+                open.pop();
+            }
+            _ => {}
+        }
+        if c == '\n' {
+            previous = '\n';
+        } else if !c.is_whitespace() {
+            previous = c;
+        }
+    }
+    open.into_iter().rev().find(|(i, _)| *i < offset)
+}
+
 fn yaml_hint(message: &str, source: &str, offset: usize) -> String {
     let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line = source[line_start..].lines().next().unwrap_or("");
     if line.starts_with('\t') || message.contains("tab") {
         "YAML indentation must use spaces, not tabs".into()
+    } else if message.contains("trailing content after") {
+        "a quoted value ends at its closing quote; quote the whole value, or remove the stray quote"
+            .into()
     } else if message.contains("quote") || message.contains("quoted") {
         "a quoted string is not closed on this line or a later one".into()
+    } else if message.contains("has no anchor") {
+        "an alias (`*name`) can only repeat a value marked earlier with an anchor (`&name`)".into()
+    } else if message.contains("anchor or alias") {
+        "`&` and `*` start anchors and aliases in YAML; quote a value that begins with them".into()
+    } else if message.starts_with("unexpected character `@`")
+        || message.starts_with("unexpected character `` ` ``")
+        || message.starts_with("unexpected character `%`")
+    {
+        "`@`, `` ` `` and `%` cannot begin a plain value in YAML; quote the value".into()
+    } else if message.contains("misplaced bracket") {
+        "a `]` or `}` here closes nothing; remove it, or quote the value it belongs to".into()
+    } else if message.contains("no `:` after it") {
+        "each line of a mapping is `key: value`, and this one has no `:`".into()
+    } else if message.contains("bracket '['")
+        || message.contains("flow sequence")
+        || message.starts_with("`[`")
+    {
+        "close the list with `]` (`[a, b]` on one line), or write one `- item` per line".into()
+    } else if message.contains("bracket '{'")
+        || message.contains("flow mapping")
+        || message.starts_with("`{`")
+    {
+        "close the mapping with `}` (`{ a: 1, b: 2 }` on one line), or write one `key: value` per line".into()
+    } else if message.contains("mapping values are not allowed") {
+        "a value that contains `: ` must be quoted (`\"a: b\"`); otherwise this line is indented deeper than the key it belongs to".into()
     } else {
         "check the indentation and the `key: value` syntax on this line and the one before".into()
     }
@@ -331,6 +463,20 @@ impl Builder<'_> {
         self.push_node(node)
     }
 
+    /// The path of the collection being built (the innermost frame), for messages.
+    fn current_path(&self) -> Vec<PathSegment> {
+        let depth = self.stack.len().saturating_sub(1);
+        self.stack[..depth]
+            .iter()
+            .map(|frame| match frame {
+                Frame::Seq { items, .. } => PathSegment::Index(items.len()),
+                Frame::Map { pending_key, .. } => {
+                    PathSegment::Key(pending_key.as_ref().map(key_text).unwrap_or_default())
+                }
+            })
+            .collect()
+    }
+
     fn push_node(&mut self, node: Node) -> Result<(), Vec<Diagnostic>> {
         match self.stack.last_mut() {
             None => {
@@ -355,11 +501,16 @@ impl Builder<'_> {
                             | NodeKind::Null
                             | NodeKind::Float(_)
                     ) {
-                        return Err(vec![Diagnostic::new(
-                            self.file,
-                            node.span,
-                            "a mapping key must be a plain name, not a list or mapping",
-                        )]);
+                        return Err(vec![
+                            Diagnostic::new(
+                                self.file,
+                                node.span,
+                                "a mapping key must be a plain name, not a list or mapping",
+                            )
+                            .with_hint(
+                                "blueprint keys are names such as `api`; remove the `?`, `[` or `{` that starts this key",
+                            ),
+                        ]);
                     }
                     *pending_key = Some(node);
                     Ok(())
@@ -368,8 +519,10 @@ impl Builder<'_> {
                     let name = key_text(&key);
                     if let Some((first, _)) = entries.iter().find(|(k, _)| key_text(k) == name) {
                         let first_line = first.span.line;
+                        let path = display_path(&self.current_path());
                         self.problems.push(
                             Diagnostic::new(self.file, key.span, format!("duplicate key `{name}`"))
+                                .with_path(path)
                                 .with_hint(format!("`{name}` is already set on line {first_line}; YAML keeps only one of them, so merge the two")),
                         );
                         return Ok(());
@@ -612,6 +765,15 @@ mod tests {
             .err()
             .expect("unclosed quote");
         assert!(err[0].message.starts_with("invalid YAML"));
+        let err = parse("t.yaml", "a:\n  b: 1\n\tc: 2\n").err().expect("tab");
+        assert_eq!((err[0].span.line, err[0].span.column), (3, 1), "{err:?}");
+        let err = parse("t.yaml", "a: [x, y\nb: 1\nc: 2\n")
+            .err()
+            .expect("unclosed bracket");
+        assert_eq!((err[0].span.line, err[0].span.column), (1, 4), "{err:?}");
+        assert!(err[0].message.contains("`[` is never closed"), "{err:?}");
+        let err = parse("t.yaml", "a:\n  b: 1\n  b: 2\n").unwrap().problems;
+        assert_eq!(err[0].path, "a");
         assert!(parse("t.yaml", "").is_err());
         assert!(parse("t.yaml", "# only a comment\n").is_err());
     }

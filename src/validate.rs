@@ -48,13 +48,24 @@ pub fn validate_source(file: &str, source: &str) -> Result<Blueprint, Vec<Diagno
         file,
         root: &document.root,
         diagnostics: document.problems.clone(),
+        missing: Vec::new(),
+        suggested: BTreeSet::new(),
     };
     let json = document.root.to_json();
     if !json.is_object() {
+        let found = match &json {
+            Json::Array(_) => "the document is a list".to_string(),
+            Json::Null => "the document is empty".to_string(),
+            other => format!("the document is {}", describe_json(other)),
+        };
         ctx.diagnostics.push(
-            Diagnostic::new(file, document.root.span, "the blueprint must be a mapping")
-                .with_expected("`project:` and `services:` at the top level")
-                .with_hint("run `blueprint init` for a commented starter blueprint"),
+            Diagnostic::new(
+                file,
+                document.root.span,
+                format!("the blueprint must be a mapping, but {found}"),
+            )
+            .with_expected("`project:` and `services:` at the top level")
+            .with_hint(load::STARTER_HINT),
         );
         return Err(attach(ctx.diagnostics));
     }
@@ -65,11 +76,20 @@ pub fn validate_source(file: &str, source: &str) -> Result<Blueprint, Vec<Diagno
     let blueprint: Blueprint = match serde_json::from_value(json) {
         Ok(bp) => bp,
         Err(error) => {
-            ctx.diagnostics.push(Diagnostic::new(
-                file,
-                document.root.span,
-                format!("the blueprint does not match its types: {error}"),
-            ));
+            // The schema should have caught this; point at the word the deserializer names
+            // (`unknown variant `x``) rather than at the whole file.
+            let message = error.to_string();
+            let word = message.split('`').nth(1).unwrap_or_default();
+            let (path, span) = find_text(&document.root, word, &mut Vec::new())
+                .unwrap_or((Vec::new(), document.root.span));
+            ctx.diagnostics.push(
+                Diagnostic::new(
+                    file,
+                    span,
+                    format!("the blueprint does not match its types: {message}"),
+                )
+                .with_path(display_path(&path)),
+            );
             return Err(attach(ctx.diagnostics));
         }
     };
@@ -81,11 +101,66 @@ pub fn validate_source(file: &str, source: &str) -> Result<Blueprint, Vec<Diagno
     }
 }
 
+/// The first key, or failing that string value, whose text is `word`, with its path.
+fn find_text(
+    node: &Node,
+    word: &str,
+    path: &mut Vec<PathSegment>,
+) -> Option<(Vec<PathSegment>, crate::diagnostic::Span)> {
+    if word.is_empty() {
+        return None;
+    }
+    match &node.kind {
+        load::NodeKind::Map(entries) => {
+            for (key, value) in entries {
+                if load::key_text(key) == word {
+                    return Some((path.clone(), key.span));
+                }
+                path.push(PathSegment::Key(load::key_text(key)));
+                let found = find_text(value, word, path);
+                path.pop();
+                if found.is_some() {
+                    return found;
+                }
+            }
+            None
+        }
+        load::NodeKind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(PathSegment::Index(i));
+                let found = find_text(item, word, path);
+                path.pop();
+                if found.is_some() {
+                    return found;
+                }
+            }
+            None
+        }
+        load::NodeKind::Str(s) if s == word => Some((path.clone(), node.span)),
+        _ => None,
+    }
+}
+
 struct Context<'a> {
     file: &'a str,
     root: &'a Node,
     diagnostics: Vec<Diagnostic>,
+    /// Required keys found missing, reported once all schema errors are in.
+    missing: Vec<(Vec<PathSegment>, String)>,
+    /// `(mapping path, key)` for every unknown key that looks like a typo of `key`.
+    suggested: BTreeSet<(String, String)>,
 }
+
+/// Maps whose keys are the values of an enum, with the enum's own schema.
+type EnumSchema = fn() -> Json;
+const ENUM_KEYED_MAPS: &[(&[&str], EnumSchema)] = &[
+    (&["proxy", "expose"], || {
+        serde_json::to_value(schemars::schema_for!(blueprint::InternalTool)).unwrap_or_default()
+    }),
+    (&["monitoring", "routes"], || {
+        serde_json::to_value(schemars::schema_for!(blueprint::Severity)).unwrap_or_default()
+    }),
+];
 
 /// Builds a path from string keys; numbers in brackets are indices.
 macro_rules! path {
@@ -148,11 +223,20 @@ fn type_name(kind: &TypeKind) -> String {
     };
     match kind {
         TypeKind::Single(t) => name(t),
-        TypeKind::Multiple(set) => set
-            .iter()
-            .map(|t| name(&t))
-            .collect::<Vec<_>>()
-            .join(" or "),
+        TypeKind::Multiple(set) => {
+            // `null` is how the schema says "optional"; leaving the key out is the way to
+            // write it, so it is not offered as an expected value.
+            let names: Vec<String> = set
+                .iter()
+                .filter(|t| t.to_string() != "null")
+                .map(|t| name(&t))
+                .collect();
+            if names.is_empty() {
+                "nothing".to_string()
+            } else {
+                names.join(" or ")
+            }
+        }
     }
 }
 
@@ -248,6 +332,66 @@ impl Context<'_> {
         for error in &errors {
             self.schema_error(schema, error);
         }
+        self.enum_keys(json);
+        // A missing key that an unknown key next to it is a typo of is one mistake, not two:
+        // "unknown key `repositry`, did you mean `repository`?" says it all.
+        for (path, name) in std::mem::take(&mut self.missing) {
+            if self
+                .suggested
+                .contains(&(display_path(&path), name.clone()))
+            {
+                continue;
+            }
+            let what = if path.is_empty() {
+                "the blueprint is missing".to_string()
+            } else {
+                "missing".to_string()
+            };
+            let mut property = path.clone();
+            property.push(PathSegment::Key(name.clone()));
+            let expected = schema_at(schema, &property).and_then(|s| describe_schema(schema, s));
+            let d = self.at_key(&path, format!("{what} the required key `{name}`"));
+            d.expected = expected;
+            d.hint = Some(if path.is_empty() {
+                format!("add `{name}:` at the top level")
+            } else {
+                format!("add `{name}:` under `{}`", display_path(&path))
+            });
+        }
+    }
+
+    /// Maps whose keys are a closed set (`proxy.expose`, `monitoring.routes`): the generated
+    /// schema does not constrain their keys, so they are checked here, where the key can be
+    /// pointed at, rather than by the deserializer, which cannot say where it failed.
+    fn enum_keys(&mut self, json: &Json) {
+        for (segments, definition) in ENUM_KEYED_MAPS {
+            let path: Vec<PathSegment> = segments
+                .iter()
+                .map(|s| PathSegment::Key((*s).to_string()))
+                .collect();
+            let pointer: String = segments.iter().map(|s| format!("/{s}")).collect();
+            let Some(map) = json.pointer(&pointer).and_then(Json::as_object) else {
+                continue;
+            };
+            let definition = definition();
+            let options = schema_enum(&definition, &definition).unwrap_or_default();
+            let what = schema_summary(&definition).unwrap_or_else(|| "keys".into());
+            for key in map.keys() {
+                if options.contains(key) {
+                    continue;
+                }
+                let mut key_path = path.clone();
+                key_path.push(PathSegment::Key(key.clone()));
+                let suggestion = did_you_mean(key, options.iter().map(String::as_str));
+                let d = self.at_key(&key_path, format!("unknown key `{}`", truncate(key, 60)));
+                d.path = display_path(&path);
+                d.expected = Some(format!("{}: {}", what, quoted_list(&options)));
+                d.hint = Some(match suggestion {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("`{}` takes no other keys", display_path(&path)),
+                });
+            }
+        }
     }
 
     fn schema_error(&mut self, schema: &Json, error: &jsonschema::ValidationError<'_>) {
@@ -259,49 +403,42 @@ impl Context<'_> {
                 for key in unexpected {
                     let mut key_path = path.clone();
                     key_path.push(PathSegment::Key(key.clone()));
-                    let where_ = if path.is_empty() {
-                        "at the top level".to_string()
+                    let message = if path.is_empty() {
+                        format!("unknown key `{}` at the top level", truncate(key, 60))
                     } else {
-                        format!("in `{}`", display_path(&path))
+                        format!("unknown key `{}`", truncate(key, 60))
                     };
                     let suggestion =
                         did_you_mean(key, allowed.iter().map(String::as_str)).map(str::to_string);
-                    let d = self.at_key(&key_path, format!("unknown key `{key}` {where_}"));
+                    if let Some(s) = &suggestion {
+                        self.suggested.insert((display_path(&path), s.clone()));
+                    }
+                    let d = self.at_key(&key_path, message);
                     d.path = display_path(&path);
                     if !allowed.is_empty() {
-                        d.expected = Some(format!(
-                            "one of {}",
-                            allowed
-                                .iter()
-                                .map(|k| format!("`{k}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ));
+                        d.expected = Some(format!("one of {}", quoted_list(&allowed)));
                     }
-                    if let Some(s) = suggestion {
-                        d.hint = Some(format!("did you mean `{s}`?"));
-                    }
+                    d.hint = Some(match suggestion {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "remove it, or check that it is indented under the right key"
+                            .to_string(),
+                    });
                 }
             }
             ValidationErrorKind::Required { property } => {
                 let name = property.as_str().unwrap_or_default().to_string();
-                let what = if path.is_empty() {
-                    "the blueprint".to_string()
-                } else {
-                    format!("`{}`", display_path(&path))
-                };
-                let d = self.at_key(
-                    &path,
-                    format!("{what} is missing the required key `{name}`"),
-                );
-                d.hint = Some(format!("add `{name}:` here"));
+                self.missing.push((path, name));
             }
             ValidationErrorKind::Type { kind } => {
                 let expected = type_name(kind);
                 let found = describe_json(instance);
                 let hint = type_hint(kind, instance);
+                let range = range_of(schema, &path);
                 let d = self.at(&path, format!("expected {expected}, found {found}"));
-                d.expected = Some(expected);
+                d.expected = Some(match range {
+                    Some(range) => format!("{expected} {range}"),
+                    None => expected,
+                });
                 d.hint = hint;
             }
             ValidationErrorKind::Enum { options } => {
@@ -313,85 +450,241 @@ impl Context<'_> {
                             .collect()
                     })
                     .unwrap_or_default();
-                let given = instance.as_str().unwrap_or_default().to_string();
-                let suggestion =
-                    did_you_mean(&given, options.iter().map(String::as_str)).map(str::to_string);
-                let d = self.at(
-                    &path,
-                    format!("{} is not an accepted value", describe_json(instance)),
-                );
-                d.expected = Some(format!(
-                    "one of {}",
-                    options
-                        .iter()
-                        .map(|o| format!("`{o}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-                if let Some(s) = suggestion {
-                    d.hint = Some(format!("did you mean `{s}`?"));
-                }
+                self.not_an_option(&path, instance, &options);
+            }
+            ValidationErrorKind::Constant { expected_value } => {
+                let options: Vec<String> = expected_value
+                    .as_str()
+                    .map(str::to_string)
+                    .into_iter()
+                    .collect();
+                self.not_an_option(&path, instance, &options);
             }
             ValidationErrorKind::Pattern { pattern } => {
                 let description = pattern_description(pattern);
+                let hint = instance.as_str().and_then(|v| pattern_hint(pattern, v));
                 let d = self.at(
                     &path,
                     format!("{} is not {description}", describe_json(instance)),
                 );
                 d.expected = Some(description);
+                d.hint = hint;
             }
-            ValidationErrorKind::Minimum { limit }
-            | ValidationErrorKind::ExclusiveMinimum { limit } => {
-                let d = self.at(&path, format!("{} is too small", describe_json(instance)));
-                d.expected = Some(format!("at least {limit}"));
-            }
-            ValidationErrorKind::Maximum { limit }
-            | ValidationErrorKind::ExclusiveMaximum { limit } => {
-                let d = self.at(&path, format!("{} is too large", describe_json(instance)));
-                d.expected = Some(format!("at most {limit}"));
-            }
-            ValidationErrorKind::AnyOf { context }
-            | ValidationErrorKind::OneOfNotValid { context } => {
-                // When exactly one alternative matches the value's shape, its errors are the
-                // useful ones ("`secret` must be upper case"), not "matches no alternative".
-                let instance_pointer = error.instance_path().as_str().to_string();
-                let shaped: Vec<&Vec<jsonschema::ValidationError<'static>>> = context
-                    .iter()
-                    .filter(|branch| {
-                        !branch.iter().any(|e| {
-                            e.instance_path().as_str() == instance_pointer
-                                && matches!(
-                                    e.kind(),
-                                    ValidationErrorKind::Type { .. }
-                                        | ValidationErrorKind::AdditionalProperties { .. }
-                                        | ValidationErrorKind::Required { .. }
-                                )
-                        })
-                    })
-                    .collect();
-                if let [branch] = shaped.as_slice() {
-                    for e in branch.iter() {
-                        self.schema_error(schema, e);
-                    }
-                    return;
-                }
-                let forms = alternatives(schema, &path);
+            ValidationErrorKind::Minimum { .. }
+            | ValidationErrorKind::ExclusiveMinimum { .. }
+            | ValidationErrorKind::Maximum { .. }
+            | ValidationErrorKind::ExclusiveMaximum { .. } => {
+                let small = matches!(
+                    error.kind(),
+                    ValidationErrorKind::Minimum { .. }
+                        | ValidationErrorKind::ExclusiveMinimum { .. }
+                );
+                let limit = match error.kind() {
+                    ValidationErrorKind::Minimum { limit }
+                    | ValidationErrorKind::ExclusiveMinimum { limit }
+                    | ValidationErrorKind::Maximum { limit }
+                    | ValidationErrorKind::ExclusiveMaximum { limit } => limit.to_string(),
+                    _ => String::new(),
+                };
+                let range = range_of(schema, &path);
                 let d = self.at(
                     &path,
                     format!(
-                        "{} does not match any accepted form",
-                        describe_json(instance)
+                        "{} is too {}",
+                        describe_json(instance),
+                        if small { "small" } else { "large" }
                     ),
                 );
-                if !forms.is_empty() {
-                    d.expected = Some(forms.join("; or "));
-                }
+                let kind = match schema_at(schema, &path).and_then(|s| s.get("type")) {
+                    Some(t) if t.to_string().contains("integer") => "an integer",
+                    _ => "a number",
+                };
+                d.expected = Some(match range {
+                    Some(range) => format!("{kind} {range}"),
+                    None => format!("{} {limit}", if small { "at least" } else { "at most" }),
+                });
+            }
+            ValidationErrorKind::AnyOf { context }
+            | ValidationErrorKind::OneOfNotValid { context } => {
+                self.alternatives_error(schema, error, &path, context);
             }
             _ => {
                 let message = error.to_string();
                 self.at(&path, message);
             }
         }
+    }
+
+    /// A value that is not one of a closed set of words.
+    fn not_an_option(&mut self, path: &[PathSegment], instance: &Json, options: &[String]) {
+        let given = instance.as_str().unwrap_or_default().to_string();
+        let suggestion =
+            did_you_mean(&given, options.iter().map(String::as_str)).map(str::to_string);
+        let d = self.at(
+            path,
+            format!("{} is not an accepted value", describe_json(instance)),
+        );
+        d.expected = Some(format!("one of {}", quoted_list(options)));
+        d.hint = match suggestion {
+            Some(s) => Some(format!("did you mean `{s}`?")),
+            None if instance.is_string() && options.contains(&given.to_ascii_lowercase()) => {
+                Some("values are lower case".into())
+            }
+            None => None,
+        };
+    }
+
+    /// A value that matches none of the alternatives of an `anyOf`/`oneOf`: say what is wrong
+    /// with the alternative the user most likely meant, not "matches no alternative".
+    fn alternatives_error(
+        &mut self,
+        schema: &Json,
+        error: &jsonschema::ValidationError<'_>,
+        path: &[PathSegment],
+        context: &[Vec<jsonschema::ValidationError<'static>>],
+    ) {
+        let pointer = error.instance_path().as_str().to_string();
+        let instance = error.instance();
+        let here = |e: &jsonschema::ValidationError<'_>| e.instance_path().as_str() == pointer;
+        // A closed set of words (a Rust enum): every alternative is one constant.
+        let mut options = Vec::new();
+        let all_constants = context.iter().all(|branch| {
+            let mut found = false;
+            for e in branch.iter().filter(|e| here(e)) {
+                match e.kind() {
+                    ValidationErrorKind::Constant { expected_value } => {
+                        if let Some(s) = expected_value.as_str() {
+                            options.push(s.to_string());
+                            found = true;
+                        }
+                    }
+                    ValidationErrorKind::Enum { options: o } => {
+                        options.extend(
+                            o.as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|v| v.as_str().map(str::to_string)),
+                        );
+                        found = true;
+                    }
+                    _ => {}
+                }
+            }
+            found
+        });
+        if all_constants && !options.is_empty() {
+            self.not_an_option(path, instance, &options);
+            return;
+        }
+        // The alternatives whose shape (type, keys) fits the value.
+        let wrong_type = |branch: &Vec<jsonschema::ValidationError<'static>>| {
+            branch
+                .iter()
+                .any(|e| here(e) && matches!(e.kind(), ValidationErrorKind::Type { .. }))
+        };
+        let shaped: Vec<&Vec<jsonschema::ValidationError<'static>>> = context
+            .iter()
+            .filter(|branch| {
+                !branch.iter().any(|e| {
+                    here(e)
+                        && matches!(
+                            e.kind(),
+                            ValidationErrorKind::Type { .. }
+                                | ValidationErrorKind::AdditionalProperties { .. }
+                                | ValidationErrorKind::Required { .. }
+                        )
+                })
+            })
+            .collect();
+        let chosen: Option<&Vec<jsonschema::ValidationError<'static>>> = match shaped.as_slice() {
+            [branch] => Some(branch),
+            [] => {
+                // Among the alternatives of the right type, the one whose unknown keys are
+                // typos of its missing keys (`{ secrets: X }` for `{ secret: X }`), or failing
+                // that the only one of the right type.
+                let typed: Vec<&Vec<jsonschema::ValidationError<'static>>> =
+                    context.iter().filter(|b| !wrong_type(b)).collect();
+                // Ranked by: unknown keys that are typos of missing ones, then fewest missing
+                // keys, then fewest unknown keys.
+                let score = |branch: &Vec<jsonschema::ValidationError<'static>>| {
+                    let missing: Vec<String> = branch
+                        .iter()
+                        .filter(|e| here(e))
+                        .filter_map(|e| match e.kind() {
+                            ValidationErrorKind::Required { property } => {
+                                property.as_str().map(str::to_string)
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    let unknown: Vec<&String> = branch
+                        .iter()
+                        .filter(|e| here(e))
+                        .filter_map(|e| match e.kind() {
+                            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                                Some(unexpected)
+                            }
+                            _ => None,
+                        })
+                        .flatten()
+                        .collect();
+                    let typos = unknown
+                        .iter()
+                        .filter(|k| did_you_mean(k, missing.iter().map(String::as_str)).is_some())
+                        .count();
+                    (
+                        typos,
+                        std::cmp::Reverse(missing.len()),
+                        std::cmp::Reverse(unknown.len()),
+                    )
+                };
+                match typed.as_slice() {
+                    [only] => Some(*only),
+                    [] => None,
+                    many => {
+                        let best = many.iter().map(|b| score(b)).max();
+                        let top: Vec<_> = many.iter().filter(|b| Some(score(b)) == best).collect();
+                        match top.as_slice() {
+                            [only] => Some(**only),
+                            _ => None,
+                        }
+                    }
+                }
+            }
+            _ => None,
+        };
+        if let Some(branch) = chosen {
+            for e in branch {
+                self.schema_error(schema, e);
+            }
+            return;
+        }
+        let forms = alternatives(schema, path);
+        let mut types: Vec<String> = Vec::new();
+        let mut type_hint_text = None;
+        for e in context.iter().flatten().filter(|e| here(e)) {
+            if let ValidationErrorKind::Type { kind } = e.kind() {
+                let name = type_name(kind);
+                if !name.is_empty() && !types.contains(&name) {
+                    types.push(name);
+                }
+                type_hint_text = type_hint_text.or_else(|| type_hint(kind, instance));
+            }
+        }
+        let message = if context.iter().all(wrong_type) && !types.is_empty() {
+            format!(
+                "expected {}, found {}",
+                types.join(" or "),
+                describe_json(instance)
+            )
+        } else {
+            format!("{} is none of the accepted forms", describe_json(instance))
+        };
+        let d = self.at(path, message);
+        if !forms.is_empty() {
+            d.expected = Some(forms.join("; or "));
+        }
+        d.hint = type_hint_text;
     }
 
     fn semantic(&mut self, bp: &Blueprint) {
@@ -429,10 +722,16 @@ impl Context<'_> {
         for (name, uses) in &owners {
             for (kind, path) in uses {
                 if !label(name) {
+                    let fix = pattern_hint(blueprint::NAME_PATTERN, name)
+                        .and_then(|h| h.rsplit_once(": ").map(|(_, f)| f.to_string()));
                     self.at_key(path, format!("the {kind} name `{name}` is not a DNS label"))
                         .with_expected_mut(pattern_description(blueprint::NAME_PATTERN))
-                        .hint =
-                        Some("names become host names, file names and metric labels".into());
+                        .hint = Some(match fix {
+                        Some(fix) => format!(
+                            "names become host names, file names and metric labels; try {fix}"
+                        ),
+                        None => "names become host names, file names and metric labels".into(),
+                    });
                 }
                 if RESERVED_NAMES.contains(name)
                     || name.ends_with("-scheduler")
@@ -445,12 +744,17 @@ impl Context<'_> {
             }
             if uses.len() > 1 {
                 let kinds: Vec<&str> = uses.iter().map(|(k, _)| *k).collect();
+                let (_, first) = &uses[0];
                 let (_, second) = &uses[1];
+                let first_line = self.root.key_span_at(first).line;
                 let d = self.at_key(
                     second,
                     format!("`{name}` names both a {} and a {}", kinds[0], kinds[1]),
                 );
-                d.hint = Some("services, jobs and stores share one namespace (they become containers on one network); rename one".into());
+                d.hint = Some(format!(
+                    "the {} `{name}` is on line {first_line}; services, jobs and stores share one namespace (they become containers on one network), so rename one",
+                    kinds[0]
+                ));
             }
         }
         for name in bp.environments.keys() {
@@ -480,15 +784,18 @@ impl Context<'_> {
                     None => self.unknown_reference(&path, "store", store, bp.stores.keys()),
                     Some(s) => {
                         if *provider == Provider::Supabase && s.kind != StoreKind::Postgres {
-                            self.at(
+                            let d = self.at(
                                 &path,
                                 format!(
-                                    "`supabase` provides PostgreSQL, but `{store}` is a {:?} store",
-                                    s.kind
-                                )
-                                .to_lowercase(),
-                            )
-                            .hint = Some("use `managed` for a managed Redis or S3".into());
+                                    "`supabase` provides PostgreSQL only, but `{store}` is a `{}` store",
+                                    format!("{:?}", s.kind).to_lowercase()
+                                ),
+                            );
+                            d.expected = Some("`container` or `managed`".into());
+                            d.hint = Some(
+                                "use `managed` for a managed Redis or S3 (its URL comes from a secret)"
+                                    .into(),
+                            );
                         }
                     }
                 }
@@ -635,9 +942,26 @@ impl Context<'_> {
                     .join(", ")
             )
         });
-        if let Some(s) = suggestion {
-            d.hint = Some(format!("did you mean `{s}`?"));
-        }
+        d.hint = Some(match suggestion {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => match kind {
+                "store" => format!("declare `{name}` under `stores`, or remove this reference"),
+                "service" => format!("declare `{name}` under `services`, or remove this reference"),
+                "receiver" => format!(
+                    "declare `{name}` under `monitoring.receivers`, or remove this reference"
+                ),
+                "environment" => format!(
+                    "declare `{name}` under `environments` (without `environments`, the only environment is `dev`)"
+                ),
+                "service or store" => format!(
+                    "declare `{name}` under `services` or `stores`, or remove this reference"
+                ),
+                "service or job" => {
+                    format!("declare `{name}` under `services` or `jobs`, or remove this reference")
+                }
+                _ => format!("check the spelling, or declare `{name}`"),
+            },
+        });
     }
 
     fn check_relative_path(&mut self, path: &[PathSegment], value: &str) {
@@ -648,10 +972,19 @@ impl Context<'_> {
             || value.chars().any(|c| c.is_control())
             || (value.len() > 1 && value.as_bytes()[1] == b':');
         if bad {
+            let reason = if value.split(['/', '\\']).any(|p| p == "..") {
+                "`..` leads out of it"
+            } else if value.contains('\\') {
+                "it uses `\\`; write paths with `/`"
+            } else if value.chars().any(|c| c.is_control()) {
+                "it has control characters"
+            } else {
+                "it is absolute"
+            };
             let d = self.at(
                 path,
                 format!(
-                    "`{}` must be a relative path inside the project",
+                    "`{}` must be a relative path inside the project, but {reason}",
                     truncate(value, 60)
                 ),
             );
@@ -988,15 +1321,33 @@ impl Context<'_> {
     fn check_cron(&mut self, path: &[PathSegment], schedule: &str) {
         match Cron::parse(schedule) {
             Err(e) => {
+                let fields: Vec<&str> = schedule.split_whitespace().collect();
+                let hint = match fields.len() {
+                    6 => Some(format!(
+                        "blueprint schedules have no seconds field; drop the first one: `{}`",
+                        fields[1..].join(" ")
+                    )),
+                    7 => Some(
+                        "blueprint schedules have no seconds or year fields; keep the middle five"
+                            .to_string(),
+                    ),
+                    _ if schedule.starts_with('@') => Some(
+                        "write the five fields out: `@daily` is `0 0 * * *`, `@hourly` is `0 * * * *`"
+                            .to_string(),
+                    ),
+                    _ => None,
+                };
                 let d = self.at(
                     path,
                     format!("`{}` is not a cron schedule: {e}", truncate(schedule, 60)),
                 );
                 d.expected = Some("five fields: minute hour day-of-month month day-of-week, such as `*/30 * * * *`".into());
+                d.hint = hint;
             }
             Ok(cron) if cron.longest_gap_seconds().is_none() => {
-                self.at(path, format!("`{schedule}` never runs")).hint =
-                    Some("check the day-of-month and month fields (February has no 30th)".into());
+                let d = self.at(path, format!("`{schedule}` never runs"));
+                d.expected = Some("a day of the month that the chosen months have".into());
+                d.hint = Some("February has at most 29 days, and April, June, September and November 30; check the day-of-month and month fields".into());
             }
             Ok(_) => {}
         }
@@ -1032,13 +1383,30 @@ impl Context<'_> {
                         bp.stores.keys(),
                     ),
                     Some(t) if t.kind != StoreKind::S3 => {
-                        self.at(
+                        let buckets: Vec<String> = bp
+                            .stores
+                            .iter()
+                            .filter(|(_, s)| s.kind == StoreKind::S3)
+                            .map(|(n, _)| n.clone())
+                            .collect();
+                        let d = self.at(
                             &path!("stores", name, "backup", "target"),
                             format!(
-                                "backups go to an `s3` store, and `{}` is not one",
-                                backup.target
+                                "backups go to an `s3` store, and `{}` is a `{}` store",
+                                backup.target,
+                                format!("{:?}", t.kind).to_lowercase()
                             ),
                         );
+                        d.expected = Some(if buckets.is_empty() {
+                            "the name of a store with `kind: s3`".into()
+                        } else {
+                            format!("one of {}", quoted_list(&buckets))
+                        });
+                        d.hint = Some(if buckets.is_empty() {
+                            "declare a store with `kind: s3` (MinIO in development) and name it here".into()
+                        } else {
+                            "name one of the `s3` stores".into()
+                        });
                     }
                     Some(_) => {}
                 }
@@ -1058,12 +1426,19 @@ impl Context<'_> {
             }
             for (i, cidr) in exposure.allow.iter().enumerate() {
                 if !is_cidr(cidr) {
-                    self.at(
+                    let address = cidr.split('/').next().unwrap_or_default();
+                    let hint = if address.parse::<std::net::IpAddr>().is_ok() {
+                        "the prefix length after `/` is at most 32 for IPv4 and 128 for IPv6"
+                    } else {
+                        "write an IPv4 address (four numbers from 0 to 255) or an IPv6 address, optionally followed by `/` and a prefix length"
+                    };
+                    let d = self.at(
                         &path!("proxy", "expose", &tool_name, "allow", i),
                         format!("`{}` is not an IP network", truncate(cidr, 60)),
-                    )
-                    .expected =
+                    );
+                    d.expected =
                         Some("an address or CIDR such as `10.0.0.0/8` or `2001:db8::/32`".into());
+                    d.hint = Some(hint.into());
                 }
             }
             if matches!(tool, blueprint::InternalTool::Grafana)
@@ -1154,12 +1529,17 @@ impl Context<'_> {
             if let Err(e) = promql_parser::parser::parse(&alert.expr) {
                 let d = self.at(
                     &path!("monitoring", "custom_alerts", name, "expr"),
-                    "the expression is not valid PromQL",
+                    format!(
+                        "the expression is not valid PromQL: {}",
+                        e.to_string().trim()
+                    ),
                 );
-                d.expected = Some(format!(
-                    "a PromQL expression; the parser says: {}",
-                    e.to_string().trim()
-                ));
+                d.expected =
+                    Some("a PromQL expression such as `sum(rate(errors_total[5m])) > 0`".into());
+                d.hint = Some(
+                    "try the expression in the Prometheus UI (Graph tab) before adding it as an alert"
+                        .into(),
+                );
             }
             if let Some(target) = &alert.service
                 && !bp.services.contains_key(target)
@@ -1220,11 +1600,20 @@ impl Context<'_> {
                         ) || s.metrics.is_some(),
                     );
                     if !metrics_on {
-                        self.at_key(
+                        let disabled = s.metrics.as_ref().and_then(|m| m.enabled) == Some(false);
+                        let d = self.at_key(
                             &path!("monitoring", "slos", service),
                             format!("`{service}` exposes no request metrics to measure an SLO on"),
-                        )
-                        .hint = Some(format!("enable `services.{service}.metrics`"));
+                        );
+                        d.hint = Some(if disabled {
+                            format!(
+                                "`services.{service}.metrics.enabled` is false; turn it on, or remove this SLO"
+                            )
+                        } else {
+                            format!(
+                                "declare the service's metrics under `services.{service}.metrics`, or remove this SLO"
+                            )
+                        });
                     }
                 }
             }
@@ -1366,6 +1755,324 @@ fn has_url_password(value: &str) -> bool {
     })
 }
 
+/// `a`, `b` and `c` as "`a`, `b`, `c`".
+fn quoted_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The numeric range the schema allows at `path`: "from 1 to 65535", "of at least 0".
+fn range_of(root: &Json, path: &[PathSegment]) -> Option<String> {
+    let schema = schema_at(root, path)?;
+    let min = schema
+        .get("minimum")
+        .or_else(|| schema.get("exclusiveMinimum"));
+    let max = schema
+        .get("maximum")
+        .or_else(|| schema.get("exclusiveMaximum"));
+    match (min, max) {
+        (Some(a), Some(b)) => Some(format!("from {a} to {b}")),
+        (Some(a), None) => Some(format!("of at least {a}")),
+        (None, Some(b)) => Some(format!("of at most {b}")),
+        (None, None) => None,
+    }
+}
+
+/// The values of an enum schema (`oneOf` constants, possibly wrapped in an optional `anyOf`).
+fn schema_enum(root: &Json, schema: &Json) -> Option<Vec<String>> {
+    let schema = deref(root, schema);
+    if let Some(values) = schema.get("enum").and_then(Json::as_array) {
+        return Some(
+            values
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+        );
+    }
+    if let Some(value) = schema.get("const").and_then(Json::as_str) {
+        return Some(vec![value.to_string()]);
+    }
+    let branches = schema
+        .get("oneOf")
+        .or_else(|| schema.get("anyOf"))
+        .and_then(Json::as_array)?;
+    let mut values = Vec::new();
+    for branch in branches {
+        let branch = deref(root, branch);
+        if branch.get("type").and_then(Json::as_str) == Some("null") {
+            continue;
+        }
+        values.extend(schema_enum(root, branch)?);
+    }
+    (!values.is_empty()).then_some(values)
+}
+
+/// The first sentence of a schema's description, to be used mid-sentence.
+fn schema_summary(schema: &Json) -> Option<String> {
+    let text = schema.get("description")?.as_str()?.replace('\n', " ");
+    let first = text
+        .split(". ")
+        .next()
+        .unwrap_or(&text)
+        .trim_end_matches('.');
+    Some(lower_first(first))
+}
+
+/// Lower-cases the first letter unless the word is an acronym (`Django` stays, `PostgreSQL`
+/// stays, `The` becomes `the`, `A` becomes `a`).
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), second)
+            if first.is_ascii_uppercase()
+                && second.is_none_or(|c| c.is_ascii_lowercase() || c == ' ')
+                && !text.split(' ').next().is_some_and(|w| {
+                    [
+                        "Django",
+                        "Node",
+                        "Streamlit",
+                        "Vercel",
+                        "Slack",
+                        "Supabase",
+                        "Redis",
+                        "Caddy",
+                        "Grafana",
+                        "Prometheus",
+                        "Python",
+                    ]
+                    .iter()
+                    .any(|n| w.starts_with(n))
+                }) =>
+        {
+            let mut out = first.to_ascii_lowercase().to_string();
+            out.push_str(&text[first.len_utf8()..]);
+            out
+        }
+        _ => text.to_string(),
+    }
+}
+
+/// What the schema at a missing key asks for: its values, or its description.
+fn describe_schema(root: &Json, schema: &Json) -> Option<String> {
+    if let Some(values) = schema_enum(root, schema) {
+        return Some(format!("one of {}", quoted_list(&values)));
+    }
+    schema_summary(schema).or_else(|| schema_summary(deref(root, schema)))
+}
+
+/// A fix for a value that does not match one of the blueprint's patterns, where one can be
+/// guessed.
+fn pattern_hint(pattern: &str, value: &str) -> Option<String> {
+    use blueprint::*;
+    let suggest = |fixed: Option<String>, why: &str| -> Option<String> {
+        match fixed {
+            Some(f) if f != value => Some(format!("{why}: `{f}`")),
+            _ => Some(why.to_string()).filter(|w| !w.is_empty()),
+        }
+    };
+    if pattern == NAME_PATTERN {
+        let fixed: String = value
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if "_ .".contains(c) { '-' } else { c })
+            .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .collect();
+        let fixed = fixed
+            .trim_start_matches(|c: char| !c.is_ascii_lowercase())
+            .trim_end_matches('-')
+            .to_string();
+        return suggest(
+            regex_lite_name(&fixed).then_some(fixed),
+            "names are lower case, with `-` between words",
+        );
+    }
+    if pattern == ENV_NAME_PATTERN {
+        let fixed: String = value
+            .to_ascii_uppercase()
+            .chars()
+            .map(|c| if "- .".contains(c) { '_' } else { c })
+            .collect();
+        let ok = fixed
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+            && fixed
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        return suggest(
+            ok.then_some(fixed),
+            "variable and secret names are upper case, with `_` between words",
+        );
+    }
+    if pattern == DURATION_PATTERN {
+        return suggest(
+            fix_duration(value),
+            "write a number and a unit letter (`ms`, `s`, `m`, `h`, `d`, `w`), with no space",
+        );
+    }
+    if pattern == URL_PATH_PATTERN {
+        if !value.starts_with('/') {
+            let fixed = format!("/{}", value.trim_start_matches(['.', '/']));
+            let valid = fixed
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._~/-".contains(c));
+            return suggest(valid.then_some(fixed), "paths start with `/`");
+        }
+        if let Some(bad) = value
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "._~/-".contains(*c)))
+        {
+            let shown = if bad.is_whitespace() {
+                "a space".to_string()
+            } else {
+                format!("`{}`", bad.escape_debug())
+            };
+            let more = if "{}".contains(bad) {
+                "; a route is a prefix, so `/api` already serves `/api/123`"
+            } else if "?#".contains(bad) {
+                "; a route matches the path only, never the query string"
+            } else {
+                ""
+            };
+            return Some(format!(
+                "{shown} cannot appear in a path: the proxy configuration is written from it{more}"
+            ));
+        }
+        return None;
+    }
+    if pattern == HOSTNAME_PATTERN {
+        let mut host = value.trim();
+        for scheme in ["https://", "http://"] {
+            host = host.strip_prefix(scheme).unwrap_or(host);
+        }
+        let host = host.split('/').next().unwrap_or(host);
+        let host = host.split(':').next().unwrap_or(host);
+        let fixed = host.to_ascii_lowercase().replace('_', "-");
+        let why = if value.contains("://") || value.contains('/') {
+            "write the host name alone, without a scheme or path"
+        } else if value.contains(':') {
+            "write the host name alone, without a port"
+        } else if value.contains('_') {
+            "`_` is not allowed in host names; use `-`"
+        } else if value.chars().any(|c| c.is_ascii_uppercase()) {
+            "host names are written in lower case"
+        } else {
+            "labels are letters, digits and `-`, separated by single dots"
+        };
+        return suggest(is_hostname(&fixed).then_some(fixed), why);
+    }
+    if pattern == SIZE_PATTERN {
+        let compact: String = value
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let fixed = compact
+            .strip_suffix("ib")
+            .or_else(|| compact.strip_suffix('b'))
+            .unwrap_or(&compact)
+            .to_string();
+        let ok = fixed.trim_end_matches(['k', 'm', 'g']).len() + 1 >= fixed.len()
+            && !fixed.is_empty()
+            && fixed
+                .trim_end_matches(['k', 'm', 'g'])
+                .chars()
+                .all(|c| c.is_ascii_digit())
+            && fixed.chars().next().is_some_and(|c| c.is_ascii_digit());
+        return suggest(
+            ok.then_some(fixed),
+            "write a number and `k`, `m` or `g`, without `B`",
+        );
+    }
+    if pattern == REPOSITORY_PATTERN {
+        let mut repo = value.trim();
+        for prefix in [
+            "https://github.com/",
+            "http://github.com/",
+            "git@github.com:",
+            "github.com/",
+        ] {
+            repo = repo.strip_prefix(prefix).unwrap_or(repo);
+        }
+        let repo = repo.trim_end_matches('/').trim_end_matches(".git");
+        let ok = repo.split('/').count() == 2
+            && repo.split('/').all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            });
+        return suggest(
+            ok.then(|| repo.to_string()),
+            "write the owner and the name only",
+        );
+    }
+    if pattern == VERSION_PATTERN {
+        let fixed = value
+            .trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == '-' || c == ' ')
+            .to_string();
+        let ok = !fixed.is_empty()
+            && fixed.split('.').count() <= 3
+            && fixed
+                .split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+        return suggest(ok.then_some(fixed), "write the version number only");
+    }
+    None
+}
+
+/// `15 minutes` -> `15m`, `1.5h` -> `1h30m`, `2 Hours` -> `2h`.
+fn fix_duration(value: &str) -> Option<String> {
+    let text: String = value
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let mut total = 0f64;
+    let mut rest = text.as_str();
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = rest[unit_len..].trim_start_matches([',', '+']);
+        let seconds = match unit {
+            "ms" | "msec" | "millisecond" | "milliseconds" => 0.001,
+            "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3_600.0,
+            "d" | "day" | "days" => 86_400.0,
+            "w" | "wk" | "week" | "weeks" => 604_800.0,
+            _ => return None,
+        };
+        total += number * seconds;
+    }
+    (total >= 1.0 && total.fract() == 0.0 && total < 1e12)
+        .then(|| crate::syntax::format_duration(total as u64))
+}
+
+/// A host name the schema's `HOSTNAME_PATTERN` accepts.
+fn is_hostname(host: &str) -> bool {
+    let host = host.strip_prefix("*.").unwrap_or(host);
+    !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+}
+
 fn type_hint(kind: &TypeKind, instance: &Json) -> Option<String> {
     let expects = |name: &str| match kind {
         TypeKind::Single(t) => t.to_string() == name,
@@ -1388,6 +2095,22 @@ fn type_hint(kind: &TypeKind, instance: &Json) -> Option<String> {
         }
         Json::Null if expects("object") || expects("array") || expects("string") => {
             Some("the key has no value; indent its contents under it, or remove it".into())
+        }
+        Json::Number(n) if expects("integer") && !n.is_i64() && !n.is_u64() => {
+            Some("write a whole number".into())
+        }
+        Json::String(_) if expects("integer") || expects("number") => {
+            Some("write a number, without quotes or units".into())
+        }
+        Json::String(_) | Json::Number(_) | Json::Bool(_) if expects("array") => Some(
+            "write a list: `[a, b]` on the same line, or one `- item` per line under the key"
+                .into(),
+        ),
+        Json::Array(_) if expects("object") => {
+            Some("write `name: value` entries indented under the key, not `- ` list items".into())
+        }
+        Json::String(_) | Json::Number(_) | Json::Bool(_) if expects("object") => {
+            Some("write the settings as `key: value` lines indented under the key".into())
         }
         _ => None,
     }
@@ -1470,35 +2193,41 @@ fn alternatives(root: &Json, path: &[PathSegment]) -> Vec<String> {
     let Some(schema) = schema_at(root, path) else {
         return Vec::new();
     };
-    let branches = schema
+    forms_of(root, schema, 0)
+}
+
+/// One line per accepted form of `schema`: its branches' descriptions, with optional
+/// (`null`) branches left out and a lone remaining branch opened up.
+fn forms_of(root: &Json, schema: &Json, depth: usize) -> Vec<String> {
+    let schema = deref(root, schema);
+    let branches: Vec<&Json> = schema
         .get("anyOf")
         .or_else(|| schema.get("oneOf"))
         .and_then(Json::as_array)
-        .cloned()
+        .map(|b| {
+            b.iter()
+                .filter(|b| deref(root, b).get("type").and_then(Json::as_str) != Some("null"))
+                .collect()
+        })
         .unwrap_or_default();
+    if let [only] = branches.as_slice()
+        && depth < 4
+    {
+        return forms_of(root, only, depth + 1);
+    }
     branches
         .iter()
         .map(|b| {
-            let description = b
-                .get("description")
-                .and_then(Json::as_str)
-                .map(str::to_string);
+            let own = b.get("description").and_then(Json::as_str);
             let target = deref(root, b);
-            description
-                .or_else(|| {
-                    target
-                        .get("description")
-                        .and_then(Json::as_str)
-                        .map(str::to_string)
-                })
+            own.or_else(|| target.get("description").and_then(Json::as_str))
+                .map(|d| lower_first(d.replace('\n', " ").trim_end_matches('.')))
                 .unwrap_or_else(|| {
                     target
                         .get("type")
                         .map(|t| t.to_string())
                         .unwrap_or_default()
                 })
-                .trim_end_matches('.')
-                .to_string()
         })
         .filter(|s| !s.is_empty())
         .collect()
@@ -1515,6 +2244,77 @@ mod tests {
         assert!(!looks_secret("LOG_LEVEL"));
         assert!(has_url_password("postgres://app:hunter2@db/app"));
         assert!(!has_url_password("http://api:8000/api"));
+    }
+
+    fn problems(source: &str) -> Vec<Diagnostic> {
+        validate_source("t.yaml", source).err().unwrap_or_default()
+    }
+
+    const BASE: &str = "project:\n  name: shop\n  repository: acme/shop\nservices:\n  api:\n    runtime: fastapi\n    path: api\n    port: 8000\n";
+
+    #[test]
+    fn guessed_fixes() {
+        assert_eq!(fix_duration("15 minutes").as_deref(), Some("15m"));
+        assert_eq!(fix_duration("1.5h").as_deref(), Some("1h30m"));
+        assert_eq!(fix_duration("2 Hours, 5 min").as_deref(), Some("2h5m"));
+        assert_eq!(fix_duration("soon"), None);
+        let hint = |p, v| pattern_hint(p, v).unwrap_or_default();
+        assert!(hint(blueprint::NAME_PATTERN, "Api_Service").ends_with("`api-service`"));
+        assert!(hint(blueprint::ENV_NAME_PATTERN, "db-url").ends_with("`DB_URL`"));
+        assert!(
+            hint(blueprint::HOSTNAME_PATTERN, "https://API.example.com/x")
+                .ends_with("`api.example.com`")
+        );
+        assert!(hint(blueprint::SIZE_PATTERN, "1 GiB").ends_with("`1g`"));
+        assert!(hint(blueprint::URL_PATH_PATTERN, "/a b").starts_with("a space"));
+        assert!(is_hostname("*.example.com") && !is_hostname("a..b") && !is_hostname("-a.b"));
+    }
+
+    #[test]
+    fn enums_list_their_values() {
+        let found = problems(&BASE.replace("fastapi", "fastpai"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].expected.as_deref(),
+            Some(
+                "one of `django`, `fastapi`, `streamlit`, `python-worker`, `node`, `static`, `custom`"
+            )
+        );
+        assert_eq!(found[0].hint.as_deref(), Some("did you mean `fastapi`?"));
+        let found = problems(&format!("{BASE}monitoring:\n  routes:\n    critcal: []\n"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].span.line, found[0].span.column), (11, 5));
+        assert_eq!(found[0].hint.as_deref(), Some("did you mean `critical`?"));
+    }
+
+    #[test]
+    fn a_typo_of_a_required_key_is_one_problem() {
+        let found = problems(&BASE.replace("runtime:", "runtim:"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("unknown key `runtim`"));
+        // Without a look-alike key, the missing key is reported.
+        let found = problems(&BASE.replace("    runtime: fastapi\n", ""));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0]
+                .message
+                .contains("missing the required key `runtime`")
+        );
+    }
+
+    #[test]
+    fn untagged_values_explain_the_likely_form() {
+        let env = |value: &str| problems(&format!("{BASE}    env:\n      TOKEN: {value}\n"));
+        let found = env("{ secrets: TOKEN }");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].hint.as_deref(), Some("did you mean `secret`?"));
+        let found = env("4");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0]
+                .message
+                .starts_with("expected a string or a mapping")
+        );
     }
 
     #[test]

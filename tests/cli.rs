@@ -1,0 +1,174 @@
+//! The command line, run as a user runs it: the real binary, its exit codes and its output.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn blueprint(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_blueprint"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .expect("the blueprint binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 stdout")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("UTF-8 stderr")
+}
+
+#[test]
+fn help_exits_zero() {
+    for flag in ["--help", "-h"] {
+        let output = blueprint(&[flag]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let text = stdout(&output);
+        assert!(text.contains("Usage: blueprint"), "{text}");
+        for command in ["validate", "render", "diff", "check", "list", "schema"] {
+            assert!(
+                text.contains(command),
+                "`{command}` missing from --help:\n{text}"
+            );
+        }
+    }
+    let output = blueprint(&["validate", "--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains("Usage: blueprint validate"));
+}
+
+#[test]
+fn version_exits_zero() {
+    let output = blueprint(&["--version"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout(&output),
+        format!("blueprint {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    for args in [
+        &["frobnicate"][..],
+        &[][..],
+        &["validate"][..],
+        &["render"][..],
+        &["check", "blueprints/minimal.yaml", "--format", "xml"][..],
+        &["--no-such-flag"][..],
+    ] {
+        let output = blueprint(args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(stdout(&output).is_empty(), "{args:?} printed to stdout");
+        // clap prints an `error:` line, or the whole help when no command is given.
+        assert!(
+            stderr(&output).starts_with("error: ") || stderr(&output).contains("Usage:"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let output = blueprint(&["frobnicate"]);
+    assert!(
+        stderr(&output).contains("frobnicate"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stderr(&output).contains("Usage:"), "{}", stderr(&output));
+}
+
+#[test]
+fn every_shipped_blueprint_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("blueprints/ exists")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".yaml"))
+        .map(|name| format!("blueprints/{name}"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    // One at a time, so a failure names the file ...
+    for file in &files {
+        let output = blueprint(&["validate", file]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{file} is not valid:\n{}",
+            stderr(&output)
+        );
+        assert_eq!(stdout(&output), format!("{file}: valid\n"));
+        assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+    }
+    // ... and all together, as `blueprint validate blueprints/*.yaml`.
+    let args: Vec<&str> = std::iter::once("validate")
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let output = blueprint(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output).lines().count(), files.len());
+}
+
+#[test]
+fn missing_file_exits_two_naming_it() {
+    let output = blueprint(&["validate", "blueprints/does-not-exist.yaml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stdout(&output).is_empty());
+    let text = stderr(&output);
+    assert!(
+        text.starts_with("error: blueprints/does-not-exist.yaml: "),
+        "{text}"
+    );
+    for command in ["render", "diff", "check", "list"] {
+        let output = blueprint(&[command, "blueprints/does-not-exist.yaml"]);
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        assert!(
+            stderr(&output).contains("blueprints/does-not-exist.yaml"),
+            "{command}: {}",
+            stderr(&output)
+        );
+    }
+    // A directory is not a blueprint either.
+    let output = blueprint(&["validate", "blueprints"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("blueprints"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn schema_is_json_titled_blueprint() {
+    let output = blueprint(&["schema"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let schema: serde_json::Value =
+        serde_json::from_str(&stdout(&output)).expect("`schema` prints JSON");
+    assert_eq!(schema["title"], "blueprint");
+    assert!(schema["properties"]["services"].is_object(), "{schema:#}");
+    let required = schema["required"].as_array().expect("required keys");
+    assert!(required.contains(&"project".into()) && required.contains(&"services".into()));
+}
+
+#[test]
+fn list_names_generated_files() {
+    let output = blueprint(&["list", "blueprints/data-platform.yaml"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains(".blueprint/manifest.json"), "{text}");
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        assert!(
+            parts.next().is_some() && parts.next().is_some(),
+            "`generator path` expected: {line:?}"
+        );
+    }
+}
