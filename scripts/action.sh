@@ -149,6 +149,9 @@ install() {
       [[ -z "$target" ]] && log "no release binary is built for ${RUNNER_OS:-$(uname -s)}/${RUNNER_ARCH:-$(uname -m)}"
       command -v cargo >/dev/null 2>&1 || fail "no release binary fits this runner and cargo is not installed to build one"
       rm -rf "${dir:?}/bin"
+      # Outside $dir, which each install empties: a second use of the action in the same job
+      # (another blueprint, or check then diff) reuses this build instead of starting over.
+      export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}/blueprint-build}"
       if [[ -z "$explicit" && -f "${GITHUB_ACTION_PATH:-}/Cargo.toml" ]]; then
         # The action's own checkout is exactly the source of the version asked for.
         log "building blueprint from the action's source with cargo"

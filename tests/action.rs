@@ -27,7 +27,7 @@ impl Runner {
         let cargo = fake.join("cargo");
         fs::write(
             &cargo,
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$FAKE_CARGO_LOG\"\nroot=\nprev=\nfor a in \"$@\"; do\n  [ \"$prev\" = --root ] && root=$a\n  prev=$a\ndone\nmkdir -p \"$root/bin\"\ncp \"$REAL_BLUEPRINT\" \"$root/bin/blueprint$FAKE_EXE_SUFFIX\"\n",
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$FAKE_CARGO_LOG\"\nprintf '%s\\n' \"$CARGO_TARGET_DIR\" >> \"$FAKE_CARGO_LOG.target\"\nroot=\nprev=\nfor a in \"$@\"; do\n  [ \"$prev\" = --root ] && root=$a\n  prev=$a\ndone\nmkdir -p \"$root/bin\"\ncp \"$REAL_BLUEPRINT\" \"$root/bin/blueprint$FAKE_EXE_SUFFIX\"\n",
         )
         .unwrap();
         use std::os::unix::fs::PermissionsExt as _;
@@ -82,6 +82,7 @@ impl Runner {
             "GITHUB_ACTION_PATH",
             "RUNNER_OS",
             "RUNNER_ARCH",
+            "CARGO_TARGET_DIR",
         ] {
             cmd.env_remove(var);
         }
@@ -418,6 +419,11 @@ fn install_builds_the_actions_own_source_when_its_version_has_no_release() {
             r.file("temp/blueprint-action").display(),
             action_path.display()
         )
+    );
+    // The build directory outlives the install directory, for a second use in the same job.
+    assert_eq!(
+        r.read("cargo.log.target"),
+        format!("{}\n", r.file("temp/blueprint-build").display())
     );
 }
 
