@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 
 use crate::blueprint::Blueprint;
 use crate::diagnostic::{Diagnostic, render_all};
@@ -24,13 +24,37 @@ pub const EXIT_ERROR: u8 = 2;
 /// schema published with each release, which `blueprint schema` also prints.
 pub const SCHEMA_URL: &str =
     "https://github.com/blueprint-rs/blueprint/releases/latest/download/blueprint.schema.json";
+/// What `--version` prints after the name: the package version and the commit it was built
+/// from (`build.rs` finds it; `unknown` outside a git checkout, `-dirty` when tracked files had
+/// changes), so a bug report names the exact source.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("BLUEPRINT_GIT_COMMIT"),
+    ")"
+);
+
+/// The exit codes, shown at the end of `--help` and as a section of the man page: scripts and CI
+/// branch on them, so they are documented where people look.
+const EXIT_STATUS: &str = "Exit status:
+  0  success: nothing to report
+  1  drift or differences found (check, diff)
+  2  invalid blueprint, usage or I/O error, or a render refused because it would overwrite
+     files blueprint did not create";
 
 /// Render production-grade infrastructure from one declarative blueprint, and catch drift.
 ///
 /// Exit codes: 0 ok; 1 drift or differences found (check, diff); 2 invalid blueprint, usage
 /// or I/O error, or a render refused because it would overwrite files blueprint did not create.
 #[derive(Debug, Parser)]
-#[command(name = "blueprint", version, about, long_about = None, max_term_width = 100)]
+#[command(
+    name = "blueprint",
+    version = VERSION,
+    about,
+    long_about = None,
+    after_long_help = EXIT_STATUS,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -44,6 +68,8 @@ pub enum Format {
     Text,
     /// For programs.
     Json,
+    /// For pull requests and CI job summaries (`$GITHUB_STEP_SUMMARY`).
+    Markdown,
 }
 
 /// The commands.
@@ -91,7 +117,34 @@ pub enum Command {
         file: PathBuf,
     },
     /// Print the blueprint JSON Schema.
-    Schema,
+    Schema {
+        /// Print instead the stable URL of the schema published with each release, for editors'
+        /// `$schema` / `yaml-language-server` comments.
+        #[arg(long)]
+        url: bool,
+    },
+    /// Print a shell completion script.
+    ///
+    /// Install it where your shell looks:
+    ///   bash: `blueprint completions bash > ~/.local/share/bash-completion/completions/blueprint`
+    ///   zsh: `blueprint completions zsh > "${fpath[1]}/_blueprint"`
+    ///   fish: `blueprint completions fish > ~/.config/fish/completions/blueprint.fish`
+    ///   powershell: `blueprint completions powershell >> $PROFILE`
+    ///   elvish: `blueprint completions elvish >> ~/.config/elvish/rc.elv`
+    #[command(verbatim_doc_comment)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout, or write one page per command into a directory.
+    ///
+    /// `blueprint man | man -l -` reads it; `blueprint man --dir /usr/local/share/man/man1`
+    /// installs blueprint.1 and blueprint-<command>.1.
+    Man {
+        /// Write blueprint.1 and a page per command (blueprint-check.1, ...) here instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Start a project: write a commented starter blueprint.yaml from a preset and render it.
     ///
     /// Missing values are asked for when stdin is a terminal; otherwise --preset and
@@ -184,7 +237,7 @@ fn execute(command: Command) -> u8 {
         Command::Diff { file, out } => diff(&file, out.as_deref()),
         Command::Check { file, out, format } => check(&file, out.as_deref(), format),
         Command::List { file } => list(&file),
-        Command::Schema => {
+        Command::Schema { url: false } => {
             print!("{}", crate::blueprint::json_schema());
             EXIT_OK
         }
@@ -241,6 +294,51 @@ fn execute(command: Command) -> u8 {
                 Ok(()) => EXIT_OK,
                 Err(failure) => failure.report(),
             }
+        }
+        Command::Schema { url: true } => {
+            println!("{}", crate::schema_url());
+            EXIT_OK
+        }
+        Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics when its writer fails, and a closed pipe
+            // (`blueprint completions bash | head`) is no reason to panic.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "blueprint", &mut script);
+            write_stdout(&script)
+        }
+        Command::Man { dir: None } => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => write_stdout(&page),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    EXIT_ERROR
+                }
+            }
+        }
+        Command::Man { dir: Some(dir) } => {
+            match std::fs::create_dir_all(&dir)
+                .and_then(|()| clap_mangen::generate_to(Cli::command(), &dir))
+            {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("error: {}: {e}", dir.display());
+                    EXIT_ERROR
+                }
+            }
+        }
+    }
+}
+
+/// Writes generated text to stdout. A closed pipe is the reader's choice, not an error.
+fn write_stdout(bytes: &[u8]) -> u8 {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => EXIT_OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: writing to stdout: {e}");
+            EXIT_ERROR
         }
     }
 }
@@ -443,6 +541,10 @@ fn check(file: &Path, out: Option<&Path>, format: Format) -> u8 {
                 serde_json::to_string_pretty(&report).expect("the report serializes")
             );
         }
+        Format::Markdown => print!(
+            "{}",
+            markdown_summary(&file.display().to_string(), &root, &statuses, &fix)
+        ),
         Format::Text => {
             let mut stdout = anstream::stdout();
             if drifted.is_empty() {
@@ -478,7 +580,9 @@ fn check(file: &Path, out: Option<&Path>, format: Format) -> u8 {
             }
         }
     }
-    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+    // Only with text: JSON and Markdown are read by programs or pasted into files whole, and a
+    // workflow command line in the middle would corrupt them.
+    if format == Format::Text && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         for s in &drifted {
             let path = root.join(&s.path);
             println!(
@@ -495,6 +599,70 @@ fn check(file: &Path, out: Option<&Path>, format: Format) -> u8 {
     } else {
         EXIT_DIFFERENCES
     }
+}
+
+/// `text` as one Markdown code span, with a fence longer than any run of backticks inside it.
+fn code(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// The drift report as Markdown: a heading that says it all, a table of drifted files and the
+/// command that fixes them. Written for `$GITHUB_STEP_SUMMARY` and pull request comments.
+pub fn markdown_summary(
+    blueprint: &str,
+    root: &Path,
+    statuses: &[writer::FileStatus],
+    fix: &str,
+) -> String {
+    use std::fmt::Write as _;
+    let drifted: Vec<&writer::FileStatus> = statuses
+        .iter()
+        .filter(|s| s.state != FileState::UpToDate)
+        .collect();
+    let mut out = String::new();
+    if drifted.is_empty() {
+        let _ = writeln!(
+            out,
+            "### :white_check_mark: blueprint: generated files are up to date\n\n\
+             All {} files generated from {} in {} are up to date.",
+            statuses.len(),
+            code(blueprint),
+            code(&root.display().to_string())
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "### :x: blueprint: {} of {} generated files drifted from {}\n",
+        drifted.len(),
+        statuses.len(),
+        code(blueprint)
+    );
+    let _ = writeln!(out, "| File | State |\n| --- | --- |");
+    for s in &drifted {
+        // A `|` would end the table cell early.
+        let path = code(&root.join(&s.path).display().to_string()).replace('|', "\\|");
+        let _ = writeln!(out, "| {path} | {} |", s.state.describe());
+    }
+    let _ = writeln!(
+        out,
+        "\nFix: run this, review the result and commit it:\n\n```sh\n{fix}\n```"
+    );
+    if drifted.iter().any(|s| s.state == FileState::EditedByHand) {
+        let _ = writeln!(
+            out,
+            "\n> [!WARNING]\n> Files edited by hand lose their edits on render: move the \
+             change into the blueprint first."
+        );
+    }
+    out
 }
 
 fn list(file: &Path) -> u8 {

@@ -15,3 +15,16 @@ pub mod model;
 pub mod syntax;
 pub mod validate;
 pub mod writer;
+
+/// The GitHub repository (`owner/name`) that publishes blueprint's releases: the schema URL,
+/// and the release downloads of the GitHub Action, derive from it. Change it here only.
+pub const BLUEPRINT_REPOSITORY: &str = "blueprint-rs/blueprint";
+
+/// The stable URL of the JSON Schema attached to the latest release (`blueprint schema --url`):
+/// GitHub redirects `releases/latest/download/<asset>` to the newest release's copy, so editors
+/// that point at it follow new versions without edits.
+pub fn schema_url() -> String {
+    format!(
+        "https://github.com/{BLUEPRINT_REPOSITORY}/releases/latest/download/blueprint.schema.json"
+    )
+}

@@ -45,9 +45,12 @@ fn help_exits_zero() {
 fn version_exits_zero() {
     let output = blueprint(&["--version"]);
     assert_eq!(output.status.code(), Some(0));
-    assert_eq!(
-        stdout(&output),
-        format!("blueprint {}\n", env!("CARGO_PKG_VERSION"))
+    // The commit it was built from follows in parentheses (tests/cli_extras.rs checks which).
+    let out = stdout(&output);
+    assert!(
+        out.starts_with(&format!("blueprint {} (", env!("CARGO_PKG_VERSION")))
+            && out.ends_with(")\n"),
+        "{out}"
     );
 }
 

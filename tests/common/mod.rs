@@ -1,0 +1,104 @@
+//! Helpers shared by the workflow tests (action, pre-commit, CLI extras): an example blueprint
+//! rendered into a temporary directory, and a way to make it drift.
+
+#![allow(dead_code)] // Each test file uses its own subset.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_blueprint"))
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// stdout and stderr, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A temporary project: `blueprints/<example>.yaml` copied to `blueprint.yaml` and rendered
+/// next to it, as a user's repository would hold it.
+pub struct Project {
+    /// Removed on drop.
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// Copies and renders the example.
+    pub fn rendered(example: &str) -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        fs::copy(
+            repo().join("blueprints").join(format!("{example}.yaml")),
+            dir.path().join("blueprint.yaml"),
+        )
+        .expect("the example exists");
+        let out = Command::new(bin())
+            .args(["render", "blueprint.yaml"])
+            .current_dir(dir.path())
+            .env_remove("GITHUB_ACTIONS")
+            .output()
+            .expect("the binary runs");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        Self { dir }
+    }
+
+    /// The project root.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The recorded manifest.
+    pub fn manifest(&self) -> serde_json::Value {
+        let text = fs::read_to_string(self.root().join(".blueprint/manifest.json"))
+            .expect("render wrote the manifest");
+        serde_json::from_str(&text).expect("the manifest is JSON")
+    }
+
+    /// Makes the project drift and returns the path (relative to the root) that drifted.
+    ///
+    /// A generated file is edited by hand, the drift people actually cause. Until generators
+    /// write any file (the manifest lists none), the same kind of drift is made with an
+    /// orphan: a file the manifest records as generated that no generator makes any more.
+    pub fn drift(&self) -> String {
+        let manifest = self.manifest();
+        let generated = manifest["files"]
+            .as_object()
+            .and_then(|files| files.keys().next().cloned());
+        match generated {
+            Some(path) => {
+                let target = self.root().join(&path);
+                let mut contents = fs::read(&target).expect("a generated file");
+                contents.extend_from_slice(b"\n# edited by hand\n");
+                fs::write(&target, contents).unwrap();
+                path
+            }
+            None => {
+                let path = "orphan.conf".to_string();
+                let contents = b"# no longer generated\n";
+                fs::write(self.root().join(&path), contents).unwrap();
+                let mut manifest = manifest;
+                manifest["files"][&path] = serde_json::json!({
+                    "sha256": blueprint::writer::hash(contents),
+                    "generator": "proxy",
+                });
+                fs::write(
+                    self.root().join(".blueprint/manifest.json"),
+                    serde_json::to_string_pretty(&manifest).unwrap() + "\n",
+                )
+                .unwrap();
+                path
+            }
+        }
+    }
+}
