@@ -174,6 +174,12 @@ v_compose() {
             break
         fi
     done
+    # The examples leave every value empty, and `${NAME:?}` rejects empty values: give each
+    # empty NAME= a stand-in so `config` checks the file, not the absence of secrets.
+    local f
+    for f in "$work/.env" "$work/.env.$env"; do
+        if [ -f "$f" ]; then sed -i -E 's/^([A-Za-z_][A-Za-z0-9_]*)=$/\1=validator-stand-in/' "$f"; fi
+    done
     (cd "$work" && run clean_env DOCKER_CONFIG="$TMP/docker" "$bin" --project-directory "$work" \
         -f "$work/$base" --profile '*' config --quiet) || ok=1
     run clean_env "$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec "$FILE" || ok=1
@@ -280,7 +286,13 @@ v_promtool-test() {
     # promtool resolves the test's rule_files against the test file's directory; run from there too.
     (cd "$(dirname "$FILE")" && run clean_env promtool test rules "$(basename "$FILE")")
 }
-v_amtool() { run clean_env amtool check-config "$FILE"; }
+v_amtool() {
+    # Debian's amtool is 0.25; `url_file` on webhooks arrived in Alertmanager 0.26 (the image the
+    # compose files pin is newer). Only for that field, check a copy with a stand-in URL.
+    local copy=$TMP/alertmanager.yml
+    sed -E 's/^([[:space:]-]*)url_file:[[:space:]].*$/\1url: http:\/\/validator-stand-in.invalid\//' "$FILE" >"$copy"
+    run clean_env amtool check-config "$copy"
+}
 v_blackbox() {
     local ok=0
     run clean_env prometheus-blackbox-exporter --config.check --config.file="$FILE" || ok=1

@@ -982,7 +982,8 @@ fn resolve_service(
     };
     let path = normalize_path(&s.path);
     let port = match runtime {
-        Runtime::PythonWorker => s.port,
+        // A custom image without a declared port is treated as a worker: nothing to probe.
+        Runtime::PythonWorker | Runtime::Custom => s.port,
         _ => Some(s.port.unwrap_or(match runtime {
             Runtime::Streamlit => 8501,
             Runtime::Node => 3000,
@@ -1082,11 +1083,15 @@ fn resolve_service(
         cmd
     });
 
-    let health_path = match runtime {
-        Runtime::PythonWorker => s.health.clone(),
-        Runtime::Streamlit => Some(s.health.clone().unwrap_or_else(|| "/_stcore/health".into())),
-        _ => Some(s.health.clone().unwrap_or_else(|| "/healthz".into())),
-    };
+    let health_path =
+        match runtime {
+            Runtime::PythonWorker => s.health.clone(),
+            // Streamlit serves its own endpoints under `baseUrlPath` too.
+            Runtime::Streamlit => Some(s.health.clone().unwrap_or_else(|| {
+                format!("{}/_stcore/health", base_path.as_deref().unwrap_or(""))
+            })),
+            _ => Some(s.health.clone().unwrap_or_else(|| "/healthz".into())),
+        };
 
     let metrics_default_on = matches!(runtime, Runtime::Django | Runtime::Fastapi | Runtime::Node);
     let metrics = {

@@ -23,6 +23,7 @@ pub const RESERVED_NAMES: &[&str] = &[
     "grafana",
     "blackbox",
     "pushgateway",
+    "certbot",
 ];
 
 fn schema() -> &'static (Json, jsonschema::Validator) {
@@ -739,7 +740,7 @@ impl Context<'_> {
                     || name.ends_with("-init")
                 {
                     self.at_key(path, format!("the {kind} name `{name}` is reserved for a container blueprint generates"))
-                        .hint = Some("pick another name; `proxy`, `prometheus`, `alertmanager`, `grafana`, `blackbox`, `pushgateway` and names ending in `-scheduler`, `-exporter` or `-init` are taken".into());
+                        .hint = Some("pick another name; `proxy`, `prometheus`, `alertmanager`, `grafana`, `blackbox`, `pushgateway`, `certbot` and names ending in `-scheduler`, `-exporter` or `-init` are taken".into());
                 }
             }
             if uses.len() > 1 {
@@ -1011,9 +1012,23 @@ impl Context<'_> {
         let environments = Self::environment_names(bp);
         let mut published: BTreeMap<u16, String> = BTreeMap::new();
         let mut routes: BTreeMap<(String, String), String> = BTreeMap::new();
+        let mut build_contexts: BTreeMap<String, String> = BTreeMap::new();
         for (name, s) in &bp.services {
             let base = path!("services", name);
             self.check_relative_path(&path!("services", name, "path"), &s.path);
+            if s.runtime != Runtime::Custom {
+                // Each generated Dockerfile lives at `<path>/Dockerfile`: one per directory.
+                let context = crate::model::normalize_path(&s.path);
+                if let Some(other) = build_contexts.get(&context) {
+                    let d = self.at(
+                        &path!("services", name, "path"),
+                        format!("`{name}` and `{other}` are both built from `{context}`"),
+                    );
+                    d.hint = Some("blueprint generates one Dockerfile per directory: give each service its own `path`, or make one of them `runtime: custom` with its own `dockerfile`".into());
+                } else {
+                    build_contexts.insert(context, name.clone());
+                }
+            }
             if let Some(dockerfile) = &s.dockerfile {
                 self.check_relative_path(&path!("services", name, "dockerfile"), dockerfile);
                 if s.runtime != Runtime::Custom {
@@ -1036,7 +1051,7 @@ impl Context<'_> {
             }
             // Published ports: development publishes every app port on the host.
             let port = match s.runtime {
-                Runtime::PythonWorker => s.port,
+                Runtime::PythonWorker | Runtime::Custom => s.port,
                 Runtime::Streamlit => Some(s.port.unwrap_or(8501)),
                 Runtime::Node => Some(s.port.unwrap_or(3000)),
                 Runtime::Static => Some(s.port.unwrap_or(8080)),

@@ -177,8 +177,12 @@ fn the_out_input_reaches_blueprint() {
     let p = Project::rendered("minimal");
     let infra = p.root().join("infra");
     fs::create_dir_all(&infra).unwrap();
-    for entry in ["blueprint.yaml", ".blueprint"] {
-        fs::rename(p.root().join(entry), infra.join(entry)).unwrap();
+    // Everything the render wrote moves with the blueprint.
+    for entry in fs::read_dir(p.root()).unwrap() {
+        let entry = entry.unwrap().file_name();
+        if entry != "infra" {
+            fs::rename(p.root().join(&entry), infra.join(&entry)).unwrap();
+        }
     }
     let r = Runner::new();
     let bp = [("INPUT_BLUEPRINT", "infra/blueprint.yaml")];

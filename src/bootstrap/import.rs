@@ -878,18 +878,26 @@ pub fn draft(compose: &Json, ctx: &Context<'_>) -> Result<Draft, Failure> {
         out_services.insert(name, service);
     }
 
-    // Services built from one directory: each generated image has its Dockerfile in its
-    // service's directory, so two of them there collide on render. Said, not guessed around.
-    let mut by_path: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    // Services built from one directory: blueprint generates one Dockerfile per directory, so
+    // the first keeps its preset and the others become `custom`, built from the directory's
+    // own Dockerfile as the Compose file did. Said, so the user can split them later.
+    let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, service) in &out_services {
         if service.runtime != Runtime::Custom {
-            by_path.entry(&service.path).or_default().push(name);
+            by_path.entry(service.path.clone()).or_default().push(name.clone());
         }
     }
     for (path, sharing) in by_path.iter().filter(|(_, v)| v.len() > 1) {
+        for name in &sharing[1..] {
+            if let Some(service) = out_services.get_mut(name) {
+                service.runtime = Runtime::Custom;
+                service.dockerfile = None;
+            }
+        }
         unmapped.push(format!(
-            "services {}: built from the same directory `{path}`; blueprint generates each one's Dockerfile in its own directory, so render stops on the collision: give each its own directory (a scheduled task can be a job of the other)",
-            sharing.join(", ")
+            "services {}: built from the same directory `{path}`; blueprint generates one Dockerfile per directory, so {} became `runtime: custom` (built from that directory's own Dockerfile): give each its own directory to use the presets",
+            sharing.join(", "),
+            sharing[1..].join(", ")
         ));
     }
 
