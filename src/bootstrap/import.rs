@@ -884,7 +884,10 @@ pub fn draft(compose: &Json, ctx: &Context<'_>) -> Result<Draft, Failure> {
     let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, service) in &out_services {
         if service.runtime != Runtime::Custom {
-            by_path.entry(service.path.clone()).or_default().push(name.clone());
+            by_path
+                .entry(service.path.clone())
+                .or_default()
+                .push(name.clone());
         }
     }
     for (path, sharing) in by_path.iter().filter(|(_, v)| v.len() > 1) {
