@@ -93,7 +93,18 @@ fn span_of(source: &str, span: &EventSpan) -> Span {
         .byte_offset()
         .unwrap_or(start)
         .clamp(start, source.len());
-    Span::new(source, start, end)
+    if source.is_char_boundary(start) && source.is_char_boundary(end) {
+        // The parser already knows the line and column: recounting them from the top of the
+        // file for every node would make loading quadratic in the file's size.
+        Span {
+            start,
+            end,
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        }
+    } else {
+        Span::new(source, start, end)
+    }
 }
 
 /// Parses `source` (named `file` in diagnostics) into a node tree.
@@ -302,12 +313,12 @@ fn yaml_hint(message: &str, source: &str, offset: usize) -> String {
 
 enum Frame {
     Seq {
-        start: usize,
+        start: Span,
         anchor: usize,
         items: Vec<Node>,
     },
     Map {
-        start: usize,
+        start: Span,
         anchor: usize,
         entries: Vec<(Node, Node)>,
         pending_key: Option<Node>,
@@ -360,7 +371,7 @@ impl Builder<'_> {
             Event::SequenceStart(_, anchor, _) => {
                 self.open(&here)?;
                 self.stack.push(Frame::Seq {
-                    start: here.start,
+                    start: here,
                     anchor,
                     items: Vec::new(),
                 });
@@ -369,7 +380,7 @@ impl Builder<'_> {
             Event::MappingStart(_, anchor, _) => {
                 self.open(&here)?;
                 self.stack.push(Frame::Map {
-                    start: here.start,
+                    start: here,
                     anchor,
                     entries: Vec::new(),
                     pending_key: None,
@@ -384,7 +395,10 @@ impl Builder<'_> {
                 }) => {
                     let node = Node {
                         kind: NodeKind::Seq(items),
-                        span: Span::new(self.source, start, here.end.max(start)),
+                        span: Span {
+                            end: here.end.max(start.start),
+                            ..start
+                        },
                     };
                     self.close(anchor, node)
                 }
@@ -399,7 +413,10 @@ impl Builder<'_> {
                 }) => {
                     let node = Node {
                         kind: NodeKind::Map(entries),
-                        span: Span::new(self.source, start, here.end.max(start)),
+                        span: Span {
+                            end: here.end.max(start.start),
+                            ..start
+                        },
                     };
                     self.close(anchor, node)
                 }

@@ -189,6 +189,8 @@ impl Cron {
         let mut previous: Option<u64> = None;
         let mut longest: Option<u64> = None;
         let mut day_index: u64 = 0;
+        let hours: Vec<u32> = (0..24).filter(|h| self.hour.matches(*h)).collect();
+        let minutes: Vec<u32> = (0..60).filter(|m| self.minute.matches(*m)).collect();
         // The simulation starts on a Sunday, like 2023-01-01; leap days are ignored.
         for _year in 0..2 {
             for (month_index, days) in DAYS_IN_MONTH.iter().enumerate() {
@@ -196,8 +198,8 @@ impl Cron {
                     let weekday = (day_index % 7) as u32;
                     if self.month.matches(month_index as u32 + 1) && self.day_matches(day, weekday)
                     {
-                        for hour in (0..24).filter(|h| self.hour.matches(*h)) {
-                            for minute in (0..60).filter(|m| self.minute.matches(*m)) {
+                        for &hour in &hours {
+                            for &minute in &minutes {
                                 let t = day_index * 86_400
                                     + u64::from(hour) * 3_600
                                     + u64::from(minute) * 60;
