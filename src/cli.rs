@@ -19,11 +19,6 @@ pub const EXIT_DIFFERENCES: u8 = 1;
 /// Exit code: invalid input, usage error or I/O error.
 pub const EXIT_ERROR: u8 = 2;
 
-/// Where editors fetch the blueprint JSON Schema from: the first line of every blueprint that
-/// `init` and `import` write points here (`# yaml-language-server: $schema=...`). It is the
-/// schema published with each release, which `blueprint schema` also prints.
-pub const SCHEMA_URL: &str =
-    "https://github.com/blueprint-rs/blueprint/releases/latest/download/blueprint.schema.json";
 /// What `--version` prints after the name: the package version and the commit it was built
 /// from (`build.rs` finds it; `unknown` outside a git checkout, `-dirty` when tracked files had
 /// changes), so a bug report names the exact source.

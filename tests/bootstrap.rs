@@ -115,7 +115,7 @@ fn init_writes_each_preset_renders_it_and_check_passes() {
             first,
             format!(
                 "# yaml-language-server: $schema={}",
-                blueprint::cli::SCHEMA_URL
+                blueprint::schema_url()
             ),
             "{preset}"
         );
@@ -579,7 +579,7 @@ fn import_round_trips_services_ports_and_dependencies_without_secret_values() {
         assert!(
             text.starts_with(&format!(
                 "# yaml-language-server: $schema={}\n",
-                blueprint::cli::SCHEMA_URL
+                blueprint::schema_url()
             )),
             "{}",
             fixture.dir

@@ -1415,7 +1415,7 @@ fn import(options: &Options) -> Result<(), Failure> {
         );
     }
     let out_display = options.out.display().to_string();
-    let text = draft.to_text(crate::cli::SCHEMA_URL);
+    let text = draft.to_text(&crate::schema_url());
     let leaked = draft
         .secret_values
         .iter()

@@ -83,7 +83,7 @@ impl Preset {
         };
         Ok(self
             .template()
-            .replace("@@SCHEMA_URL@@", crate::cli::SCHEMA_URL)
+            .replace("@@SCHEMA_URL@@", &crate::schema_url())
             .replace("@@NAME_SCALAR@@", &scalar)
             .replace("@@NAME@@", name)
             .replace("@@REPOSITORY@@", repository))
@@ -470,7 +470,7 @@ mod tests {
                 assert!(
                     text.starts_with(&format!(
                         "# yaml-language-server: $schema={}\n",
-                        crate::cli::SCHEMA_URL
+                        &crate::schema_url()
                     )),
                     "{}",
                     preset.name()
