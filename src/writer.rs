@@ -393,6 +393,17 @@ pub fn read_manifest(root: &Path) -> Result<Option<Manifest>, WriteError> {
     }
 }
 
+/// Entries of an earlier manifest that the plan no longer generates. Unsafe paths (a
+/// hand-edited manifest) are never touched.
+fn orphans<'a>(
+    old: &'a Manifest,
+    plan: &'a Plan,
+) -> impl Iterator<Item = (&'a String, &'a ManifestEntry)> {
+    old.files
+        .iter()
+        .filter(|(path, _)| !plan.manifest.files.contains_key(*path) && is_safe_relative(path))
+}
+
 /// What a render did.
 #[derive(Debug, Default)]
 pub struct RenderReport {
@@ -506,10 +517,7 @@ pub fn render(plan: &Plan, root: &Path, force: bool) -> Result<RenderReport, Wri
     // Orphans: generated before, not any more.
     let mut to_delete = Vec::new();
     if let Some(old) = &old_manifest {
-        for (path, entry) in &old.files {
-            if plan.manifest.files.contains_key(path) || !is_safe_relative(path) {
-                continue;
-            }
+        for (path, entry) in orphans(old, plan) {
             check_no_symlink(root, path)?;
             let target = root.join(path);
             match read_optional(&target)? {
@@ -640,10 +648,7 @@ pub fn check(plan: &Plan, root: &Path) -> Result<Vec<FileStatus>, WriteError> {
         });
     }
     if let Some(old) = &old_manifest {
-        for (path, entry) in &old.files {
-            if plan.manifest.files.contains_key(path) || !is_safe_relative(path) {
-                continue;
-            }
+        for (path, entry) in orphans(old, plan) {
             if root.join(path).exists() {
                 statuses.push(FileStatus {
                     path: path.clone(),
@@ -703,10 +708,7 @@ pub fn diff(plan: &Plan, root: &Path) -> Result<Vec<FileDiff>, WriteError> {
         }
     }
     if let Some(old) = &old_manifest {
-        for (path, entry) in &old.files {
-            if plan.manifest.files.contains_key(path) || !is_safe_relative(path) {
-                continue;
-            }
+        for (path, entry) in orphans(old, plan) {
             if let Some(bytes) = read_optional(&root.join(path))?
                 && hash(&bytes) == entry.sha256
             {

@@ -297,3 +297,12 @@ const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), geolocation=(), g
 const UNAVAILABLE_PAGE: &str = "<!doctype html><html lang=en><meta charset=utf-8>\
 <title>Temporarily unavailable</title><h1>Temporarily unavailable</h1>\
 <p>This service is starting or being updated. Please try again in a moment.</p></html>";
+
+/// Whether `value` can stand bare in nginx and Caddy configs: non-empty and made only of
+/// characters neither format gives a meaning to. Anything else is quoted per format.
+pub(crate) fn is_plain_token(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._~/:=+@*,-".contains(c))
+}

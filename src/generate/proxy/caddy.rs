@@ -24,11 +24,7 @@ pub fn caddyfile(model: &Model, environment: &Environment) -> String {
 /// (before a quote it always escapes it), so backslashes are dropped, as are control
 /// characters: no schema-valid value contains either. The empty string becomes `""`.
 pub(crate) fn caddy_quote(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._~/:=+@*,-".contains(c));
-    if plain {
+    if super::is_plain_token(value) {
         return value.to_string();
     }
     let mut quoted = String::with_capacity(value.len() + 2);

@@ -26,11 +26,7 @@ pub fn nginx_conf(model: &Model, environment: &Environment) -> String {
 /// otherwise. Newlines and tabs become nginx's `\n` and `\t` escapes; other control characters
 /// are dropped. The empty string becomes `""`.
 pub(crate) fn nginx_quote(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._~/:=+@*,-".contains(c));
-    if plain {
+    if super::is_plain_token(value) {
         return value.to_string();
     }
     let mut quoted = String::with_capacity(value.len() + 2);
