@@ -119,6 +119,71 @@ pub enum LogLevel {
 pub enum Platform {
     /// One Docker Compose host.
     Compose,
+    /// A Kubernetes cluster: plain manifests, a Kustomize base and one overlay per environment.
+    Kubernetes,
+}
+
+/// How routed traffic reaches services on Kubernetes.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Routing {
+    /// An `Ingress` for ingress-nginx (websocket and body-size annotations, cert-manager TLS).
+    #[default]
+    Ingress,
+    /// Gateway API `HTTPRoute`s attached to an existing `Gateway`.
+    Gateway,
+}
+
+/// Kubernetes settings of an environment whose `platform` is `kubernetes`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesSettings {
+    /// The namespace everything is deployed to. Default: `<project>-<environment>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(NAME_PATTERN))]
+    pub namespace: Option<String>,
+    /// `ingress` (default) or `gateway` (Gateway API `HTTPRoute`s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<Routing>,
+    /// The `IngressClass` of the Ingress. Default: `nginx`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(NAME_PATTERN))]
+    pub ingress_class: Option<String>,
+    /// The cert-manager `ClusterIssuer` that signs TLS certificates. Default: `letsencrypt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(NAME_PATTERN))]
+    pub cluster_issuer: Option<String>,
+    /// The `Gateway` HTTPRoutes attach to, as `namespace/name`. Default: `gateway-system/gateway`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?/[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"))]
+    pub gateway: Option<String>,
+    /// The namespace of the ingress controller or gateway, allowed through the NetworkPolicies to
+    /// routed services. Default: `ingress-nginx` (`gateway-system` with `routing: gateway`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(NAME_PATTERN))]
+    pub ingress_namespace: Option<String>,
+    /// The namespace Prometheus runs in, allowed through the NetworkPolicies to metrics ports.
+    /// Default: `monitoring`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(NAME_PATTERN))]
+    pub monitoring_namespace: Option<String>,
+    /// The `release` label the Prometheus Operator selects ServiceMonitors, Probes and
+    /// PrometheusRules by. Default: `kube-prometheus-stack`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(NAME_PATTERN))]
+    pub prometheus_release: Option<String>,
+    /// The blackbox exporter that `Probe`s go through, as `host:port`. Default:
+    /// `prometheus-blackbox-exporter.<monitoring_namespace>.svc:9115`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?:[0-9]{1,5}$"))]
+    pub blackbox_exporter: Option<String>,
+    /// The Pushgateway that scheduled jobs report to, as `host:port`. Default:
+    /// `prometheus-pushgateway.<monitoring_namespace>.svc:9091`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?:[0-9]{1,5}$"))]
+    pub pushgateway: Option<String>,
 }
 
 /// One environment (`dev`, `staging`, `prod`, ...).
@@ -154,9 +219,14 @@ pub struct Environment {
     /// Variables set on every service in this environment (they override the services' own).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, EnvValue>,
-    /// Where the containers run. Default: `compose`.
+    /// Where the containers run: `compose` (default) or `kubernetes`. On Kubernetes every data
+    /// store must name its provider here (`container` runs PostgreSQL as a single-replica
+    /// StatefulSet, which is not highly available).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
+    /// Kubernetes settings (`platform: kubernetes` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesSettings>,
 }
 
 /// The runtime preset a service is built and run with.
@@ -187,7 +257,8 @@ pub enum Runtime {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum DeployTarget {
-    /// A container in the environment's Compose stack, behind the proxy.
+    /// A container on the environment's platform: its Compose stack behind the proxy, or its
+    /// Kubernetes namespace behind the Ingress or Gateway.
     Compose,
     /// Vercel (previews on pull requests, production on the main branch).
     Vercel,
@@ -250,6 +321,10 @@ pub struct Service {
     /// CPU and memory limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
+    /// Scale on CPU use between a minimum and a maximum of replicas (Kubernetes environments: a
+    /// `HorizontalPodAutoscaler`; Compose keeps the environment's fixed `replicas`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
     /// Where the service runs: `compose` (default) or `vercel`, everywhere or per environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<Deploy>,
@@ -359,6 +434,23 @@ pub struct Resources {
     pub memory: Option<String>,
 }
 
+/// CPU-based autoscaling.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Autoscaling {
+    /// The fewest replicas. Default: the environment's `replicas`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub min_replicas: Option<u32>,
+    /// The most replicas.
+    #[schemars(range(min = 1, max = 100))]
+    pub max_replicas: u32,
+    /// The average CPU use, in percent of the CPU request, to keep replicas at. Default: 70.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 10, max = 100))]
+    pub cpu_percent: Option<u32>,
+}
+
 /// Scheduled work, run in a service's image.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -403,7 +495,8 @@ pub enum StoreKind {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
-    /// A container in the environment's stack (MinIO for `s3`).
+    /// A container in the environment's stack (MinIO for `s3`); on Kubernetes, PostgreSQL only,
+    /// as a single-replica StatefulSet.
     Container,
     /// A managed service reached through a URL secret (RDS, Upstash, AWS S3, ...).
     Managed,

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::blueprint::{
-    self, ActionPinning, Blueprint, DeployTarget, LogLevel, Provider, ProxyEngine, ReceiverKind,
-    Runtime, Severity, StoreKind, Tier, UpdateInterval,
+    self, ActionPinning, Blueprint, DeployTarget, LogLevel, Platform, Provider, ProxyEngine,
+    ReceiverKind, Routing, Runtime, Severity, StoreKind, Tier, UpdateInterval,
 };
 use crate::syntax::{Cron, format_duration, parse_duration};
 
@@ -77,9 +77,50 @@ pub struct Environment {
     pub restart: bool,
     /// Provider of each store, by store name.
     pub providers: BTreeMap<String, Provider>,
+    /// Where its containers run.
+    pub platform: Platform,
+    /// Kubernetes settings, when `platform` is Kubernetes.
+    pub kubernetes: Option<Kubernetes>,
+}
+
+/// Resolved Kubernetes settings of one environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Kubernetes {
+    /// The namespace (`data-platform-prod`).
+    pub namespace: String,
+    /// Ingress or Gateway API.
+    pub routing: Routing,
+    /// The IngressClass (`nginx`).
+    pub ingress_class: String,
+    /// The cert-manager ClusterIssuer.
+    pub cluster_issuer: String,
+    /// The namespace of the Gateway HTTPRoutes attach to.
+    pub gateway_namespace: String,
+    /// The Gateway's name.
+    pub gateway_name: String,
+    /// The namespace of the ingress controller or gateway.
+    pub ingress_namespace: String,
+    /// The namespace Prometheus runs in.
+    pub monitoring_namespace: String,
+    /// The `release` label the Prometheus Operator selects by.
+    pub prometheus_release: String,
+    /// The blackbox exporter (`host:port`) Probes go through.
+    pub blackbox_exporter: String,
+    /// The Pushgateway (`host:port`) jobs report to.
+    pub pushgateway: String,
 }
 
 impl Environment {
+    /// Whether the environment runs on one Compose host.
+    pub fn on_compose(&self) -> bool {
+        self.platform == Platform::Compose
+    }
+
+    /// Whether the environment runs on Kubernetes.
+    pub fn on_kubernetes(&self) -> bool {
+        self.platform == Platform::Kubernetes
+    }
+
     /// The provider backing `store` here.
     pub fn provider(&self, store: &str) -> Provider {
         self.providers
@@ -232,6 +273,29 @@ pub struct Dependency {
     pub kind: DependencyKind,
 }
 
+/// Where a service runs in one environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// A container in the environment's Compose stack.
+    Compose,
+    /// A Deployment in the environment's Kubernetes namespace.
+    Kubernetes,
+    /// Vercel.
+    Vercel,
+}
+
+/// CPU-based autoscaling of a service.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Autoscaling {
+    /// The fewest replicas; `None` means the environment's `replicas`.
+    pub min_replicas: Option<u32>,
+    /// The most replicas.
+    pub max_replicas: u32,
+    /// The target average CPU use, percent of the request.
+    pub cpu_percent: u32,
+}
+
 /// A resolved service.
 #[derive(Debug, Clone, Serialize)]
 pub struct Service {
@@ -266,8 +330,10 @@ pub struct Service {
     pub depends_on: Vec<Dependency>,
     /// Limits.
     pub resources: Option<Resources>,
-    /// Deploy target per environment name.
-    pub deploy: BTreeMap<String, DeployTarget>,
+    /// Where it runs, per environment name.
+    pub deploy: BTreeMap<String, Placement>,
+    /// Autoscaling on Kubernetes.
+    pub autoscaling: Option<Autoscaling>,
     /// The Dockerfile path relative to the output root.
     pub dockerfile: String,
     /// Whether blueprint generates the Dockerfile (false for `custom`).
@@ -285,12 +351,38 @@ pub struct Service {
 impl Service {
     /// Whether the service runs as a container in `environment`.
     pub fn on_compose(&self, environment: &str) -> bool {
-        self.deploy.get(environment) == Some(&DeployTarget::Compose)
+        self.deploy.get(environment) == Some(&Placement::Compose)
+    }
+
+    /// Whether the service runs as a Deployment in `environment`'s Kubernetes namespace.
+    pub fn on_kubernetes(&self, environment: &str) -> bool {
+        self.deploy.get(environment) == Some(&Placement::Kubernetes)
+    }
+
+    /// Whether the service runs as a container (Compose or Kubernetes) in `environment`.
+    pub fn in_container(&self, environment: &str) -> bool {
+        matches!(
+            self.deploy.get(environment),
+            Some(Placement::Compose | Placement::Kubernetes)
+        )
+    }
+
+    /// Whether the service runs as a container (Compose or Kubernetes) in any environment, so
+    /// its image is built and pushed.
+    pub fn in_container_anywhere(&self) -> bool {
+        self.deploy
+            .values()
+            .any(|t| matches!(t, Placement::Compose | Placement::Kubernetes))
     }
 
     /// Whether the service deploys to Vercel in any environment.
     pub fn on_vercel(&self) -> bool {
-        self.deploy.values().any(|t| *t == DeployTarget::Vercel)
+        self.deploy.values().any(|t| *t == Placement::Vercel)
+    }
+
+    /// Whether the service deploys to Vercel in `environment`.
+    pub fn on_vercel_in(&self, environment: &str) -> bool {
+        self.deploy.get(environment) == Some(&Placement::Vercel)
     }
 
     /// Whether this is a Python preset.
@@ -556,8 +648,23 @@ pub struct Vercel {
 pub enum SecretHome {
     /// In the environment's `.env.<env>` file on the Compose host.
     EnvFile,
+    /// A key of the environment's Kubernetes `Secret` (`<project>-secrets` in its namespace).
+    KubernetesSecret,
     /// A GitHub Actions secret (repository or environment).
     GitHub,
+}
+
+/// The Kubernetes `Secret` that holds `secret` (one Secret per secret, so each is created,
+/// rotated and granted on its own): `DJANGO_SECRET_KEY` lives in `django-secret-key`, under the
+/// key `DJANGO_SECRET_KEY`.
+pub fn kubernetes_secret_name(secret: &str) -> String {
+    let kebab = secret.to_ascii_lowercase().replace('_', "-");
+    let trimmed = kebab.trim_matches('-');
+    if trimmed.is_empty() {
+        "secret".to_string()
+    } else {
+        trimmed.to_string()
+    }
 }
 
 /// One secret the rendered stack needs.
@@ -621,13 +728,14 @@ impl Model {
 
         let mut environments: Vec<Environment> = if bp.environments.is_empty() {
             vec![resolve_environment(
+                &project.name,
                 "dev",
                 &blueprint::Environment::default(),
             )]
         } else {
             bp.environments
                 .iter()
-                .map(|(name, env)| resolve_environment(name, env))
+                .map(|(name, env)| resolve_environment(&project.name, name, env))
                 .collect()
         };
         environments.sort_by(|a, b| (a.tier, &a.name).cmp(&(b.tier, &b.name)));
@@ -775,8 +883,13 @@ impl Model {
             entry.used_by.insert(user);
         };
         for env in &self.environments {
+            let home = if env.on_kubernetes() {
+                SecretHome::KubernetesSecret
+            } else {
+                SecretHome::EnvFile
+            };
             for service in &self.services {
-                if !service.on_compose(&env.name) {
+                if !service.in_container(&env.name) {
                     continue;
                 }
                 if let Some(vars) = service.env.get(&env.name) {
@@ -784,7 +897,7 @@ impl Model {
                         for secret in var.value.secrets() {
                             add(
                                 secret,
-                                SecretHome::EnvFile,
+                                home,
                                 Some(&env.name),
                                 format!("service {}", service.name),
                             );
@@ -799,17 +912,18 @@ impl Model {
                 {
                     add(
                         secret,
-                        SecretHome::EnvFile,
+                        home,
                         Some(&env.name),
                         format!("store {}", store.name),
                     );
                 }
             }
-            if self.monitoring.enabled {
+            // On Kubernetes the cluster's monitoring stack owns Grafana and Alertmanager.
+            if self.monitoring.enabled && env.on_compose() {
                 if self.monitoring.grafana.enabled {
                     add(
                         &self.monitoring.grafana.admin_password_secret,
-                        SecretHome::EnvFile,
+                        home,
                         Some(&env.name),
                         "grafana".into(),
                     );
@@ -819,12 +933,7 @@ impl Model {
                         .into_iter()
                         .flatten()
                     {
-                        add(
-                            secret,
-                            SecretHome::EnvFile,
-                            Some(&env.name),
-                            "alertmanager".into(),
-                        );
+                        add(secret, home, Some(&env.name), "alertmanager".into());
                     }
                 }
             }
@@ -857,7 +966,7 @@ impl Model {
     }
 }
 
-fn resolve_environment(name: &str, env: &blueprint::Environment) -> Environment {
+fn resolve_environment(project: &str, name: &str, env: &blueprint::Environment) -> Environment {
     let tier = env.tier.unwrap_or_else(|| default_tier(name));
     let development = tier == Tier::Development;
     let tls = env.tls.unwrap_or(!development);
@@ -877,6 +986,64 @@ fn resolve_environment(name: &str, env: &blueprint::Environment) -> Environment 
         publish_app_ports: development,
         restart: !development,
         providers: env.stores.clone(),
+        platform: env.platform.unwrap_or(Platform::Compose),
+        kubernetes: (env.platform == Some(Platform::Kubernetes)).then(|| {
+            resolve_kubernetes(
+                project,
+                name,
+                env.kubernetes.as_ref().unwrap_or(&Default::default()),
+            )
+        }),
+    }
+}
+
+fn resolve_kubernetes(
+    project: &str,
+    environment: &str,
+    k: &blueprint::KubernetesSettings,
+) -> Kubernetes {
+    let routing = k.routing.unwrap_or_default();
+    let (gateway_namespace, gateway_name) = k
+        .gateway
+        .as_deref()
+        .and_then(|g| g.split_once('/'))
+        .map_or(("gateway-system", "gateway"), |(ns, name)| (ns, name));
+    let monitoring_namespace = k
+        .monitoring_namespace
+        .clone()
+        .unwrap_or_else(|| "monitoring".into());
+    Kubernetes {
+        namespace: k
+            .namespace
+            .clone()
+            .unwrap_or_else(|| format!("{project}-{environment}")),
+        routing,
+        ingress_class: k.ingress_class.clone().unwrap_or_else(|| "nginx".into()),
+        cluster_issuer: k
+            .cluster_issuer
+            .clone()
+            .unwrap_or_else(|| "letsencrypt".into()),
+        gateway_namespace: gateway_namespace.to_string(),
+        gateway_name: gateway_name.to_string(),
+        ingress_namespace: k
+            .ingress_namespace
+            .clone()
+            .unwrap_or_else(|| match routing {
+                Routing::Ingress => "ingress-nginx".into(),
+                Routing::Gateway => gateway_namespace.to_string(),
+            }),
+        blackbox_exporter: k.blackbox_exporter.clone().unwrap_or_else(|| {
+            format!("prometheus-blackbox-exporter.{monitoring_namespace}.svc:9115")
+        }),
+        pushgateway: k
+            .pushgateway
+            .clone()
+            .unwrap_or_else(|| format!("prometheus-pushgateway.{monitoring_namespace}.svc:9091")),
+        prometheus_release: k
+            .prometheus_release
+            .clone()
+            .unwrap_or_else(|| "kube-prometheus-stack".into()),
+        monitoring_namespace,
     }
 }
 
@@ -1135,7 +1302,7 @@ fn resolve_service(
         })
     };
 
-    let deploy: BTreeMap<String, DeployTarget> = environments
+    let deploy: BTreeMap<String, Placement> = environments
         .iter()
         .map(|env| {
             let target = match &s.deploy {
@@ -1147,7 +1314,12 @@ fn resolve_service(
                     .copied()
                     .unwrap_or(DeployTarget::Compose),
             };
-            (env.name.clone(), target)
+            let placement = match (target, env.platform) {
+                (DeployTarget::Vercel, _) => Placement::Vercel,
+                (DeployTarget::Compose, Platform::Compose) => Placement::Compose,
+                (DeployTarget::Compose, Platform::Kubernetes) => Placement::Kubernetes,
+            };
+            (env.name.clone(), placement)
         })
         .collect();
 
@@ -1218,15 +1390,12 @@ fn resolve_service(
         format!("{path}/{dockerfile_name}")
     };
 
-    let vercel_project = deploy
-        .values()
-        .any(|t| *t == DeployTarget::Vercel)
-        .then(|| {
-            bp.vercel.projects.get(name).map_or_else(
-                || format!("VERCEL_PROJECT_ID_{}", env_fragment(name)),
-                |s| s.secret.clone(),
-            )
-        });
+    let vercel_project = deploy.values().any(|t| *t == Placement::Vercel).then(|| {
+        bp.vercel.projects.get(name).map_or_else(
+            || format!("VERCEL_PROJECT_ID_{}", env_fragment(name)),
+            |s| s.secret.clone(),
+        )
+    });
 
     Service {
         name: name.to_string(),
@@ -1243,6 +1412,11 @@ fn resolve_service(
         env: env_by_environment,
         stores: s.stores.clone(),
         depends_on,
+        autoscaling: s.autoscaling.as_ref().map(|a| Autoscaling {
+            min_replicas: a.min_replicas,
+            max_replicas: a.max_replicas,
+            cpu_percent: a.cpu_percent.unwrap_or(70),
+        }),
         resources: s.resources.as_ref().map(|r| Resources {
             cpus: r.cpus,
             memory: r.memory.clone(),

@@ -833,6 +833,132 @@ impl Context<'_> {
                 self.check_env_name(&path!("environments", name, "env", key), key);
             }
             self.check_env_values(bp, &path!("environments", name, "env"), &env.env);
+            self.check_kubernetes_environment(bp, name, env);
+        }
+        self.check_kubernetes_placement(bp);
+    }
+
+    /// Kubernetes environments name every store's provider (an in-cluster database must be
+    /// asked for, never a default), run only PostgreSQL in the cluster, and keep each service's
+    /// replica bounds coherent.
+    fn check_kubernetes_environment(
+        &mut self,
+        bp: &Blueprint,
+        name: &str,
+        env: &blueprint::Environment,
+    ) {
+        let kubernetes = env.platform == Some(blueprint::Platform::Kubernetes);
+        if !kubernetes {
+            if env.kubernetes.is_some() {
+                let d = self.at_key(
+                    &path!("environments", name, "kubernetes"),
+                    format!("environment `{name}` has Kubernetes settings but runs on Compose"),
+                );
+                d.hint = Some(format!(
+                    "add `platform: kubernetes` to `environments.{name}`, or remove `kubernetes`"
+                ));
+            }
+            return;
+        }
+        for (store, settings) in &bp.stores {
+            match env.stores.get(store) {
+                None => {
+                    let d = self.at_key(
+                        &path!("environments", name),
+                        format!(
+                            "Kubernetes environment `{name}` does not say who provides the store `{store}`"
+                        ),
+                    );
+                    d.expected = Some(format!(
+                        "`stores: {{ {store}: managed }}` (or `supabase`, or `container` for an in-cluster PostgreSQL)"
+                    ));
+                    d.hint = Some(
+                        "on Kubernetes a data store is never put in the cluster by default: name the managed service, or ask for `container` explicitly (a single-replica StatefulSet, not highly available)"
+                            .into(),
+                    );
+                }
+                Some(Provider::Container) if settings.kind != StoreKind::Postgres => {
+                    let d = self.at(
+                        &path!("environments", name, "stores", store),
+                        format!(
+                            "only PostgreSQL can run inside the cluster, but `{store}` is a `{}` store",
+                            format!("{:?}", settings.kind).to_lowercase()
+                        ),
+                    );
+                    d.expected = Some("`managed`".into());
+                    d.hint = Some(
+                        "use a managed Redis or S3 on Kubernetes; its URL and keys come from secrets"
+                            .into(),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+        let replicas = env.replicas.unwrap_or(1);
+        for (service, settings) in &bp.services {
+            let Some(autoscaling) = &settings.autoscaling else {
+                continue;
+            };
+            let min = autoscaling.min_replicas.unwrap_or(replicas);
+            if min > autoscaling.max_replicas {
+                let path = path!("services", service, "autoscaling", "max_replicas");
+                let d = self.at(
+                    &path,
+                    format!(
+                        "`{service}` scales up to {} replicas, fewer than its minimum of {min} in `{name}`",
+                        autoscaling.max_replicas
+                    ),
+                );
+                d.expected = Some(format!("at least {min}"));
+                d.hint = Some(if autoscaling.min_replicas.is_some() {
+                    "raise `max_replicas` or lower `min_replicas`".into()
+                } else {
+                    format!(
+                        "the minimum defaults to `environments.{name}.replicas`; set `min_replicas` or raise `max_replicas`"
+                    )
+                });
+            }
+        }
+    }
+
+    /// The Kustomize base holds every service that runs in the cluster, so a service must run
+    /// there in every Kubernetes environment or in none.
+    fn check_kubernetes_placement(&mut self, bp: &Blueprint) {
+        let clusters: Vec<&String> = bp
+            .environments
+            .iter()
+            .filter(|(_, e)| e.platform == Some(blueprint::Platform::Kubernetes))
+            .map(|(n, _)| n)
+            .collect();
+        for (service, settings) in &bp.services {
+            let Some(blueprint::Deploy::PerEnvironment(targets)) = &settings.deploy else {
+                continue;
+            };
+            let target = |env: &str| {
+                targets
+                    .get(env)
+                    .or_else(|| targets.get("default"))
+                    .copied()
+                    .unwrap_or(DeployTarget::Compose)
+            };
+            let vercel: Vec<&str> = clusters
+                .iter()
+                .filter(|e| target(e) == DeployTarget::Vercel)
+                .map(|e| e.as_str())
+                .collect();
+            if !vercel.is_empty() && vercel.len() != clusters.len() {
+                let d = self.at(
+                    &path!("services", service, "deploy"),
+                    format!(
+                        "`{service}` deploys to Vercel in Kubernetes environment(s) {} but into the cluster in the others",
+                        vercel.join(", ")
+                    ),
+                );
+                d.hint = Some(
+                    "the Kustomize base is shared by every Kubernetes environment: deploy the service to the cluster in all of them, or to Vercel in all of them"
+                        .into(),
+                );
+            }
         }
     }
 

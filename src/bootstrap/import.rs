@@ -684,6 +684,7 @@ pub fn draft(compose: &Json, ctx: &Context<'_>) -> Result<Draft, Failure> {
             stores: Vec::new(),
             depends_on: Vec::new(),
             resources: None,
+            autoscaling: None,
             deploy: None,
             dockerfile: None,
             lint: None,

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::blueprint::{Blueprint, DeployTarget, EnvValue};
-use crate::model::{Model, SecretHome};
+use crate::blueprint::{Blueprint, EnvValue};
+use crate::model::{Model, Placement, SecretHome, kubernetes_secret_name};
 
 /// Where a secret must be set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -23,6 +23,8 @@ pub enum Location {
     GithubEnvironment,
     /// A repository-wide GitHub Actions secret.
     GithubRepository,
+    /// A `Secret` in the environment's Kubernetes namespace (one per secret, key = its name).
+    KubernetesSecret,
 }
 
 /// One secret to set in one place.
@@ -118,6 +120,24 @@ pub fn checklist(blueprint: &Blueprint, root: &Path, scope: Scope<'_>) -> Checkl
                     used_by,
                     set_with: format!("{}=", secret.name),
                 },
+                SecretHome::KubernetesSecret => {
+                    let namespace = model
+                        .environment(env)
+                        .and_then(|e| e.kubernetes.as_ref())
+                        .map_or_else(String::new, |k| k.namespace.clone());
+                    Entry {
+                        name: secret.name.clone(),
+                        location: Location::KubernetesSecret,
+                        environment: Some(env.clone()),
+                        set_with: format!(
+                            "kubectl -n {namespace} create secret generic {} --from-literal={}=",
+                            kubernetes_secret_name(&secret.name),
+                            secret.name
+                        ),
+                        target: namespace,
+                        used_by,
+                    }
+                }
                 SecretHome::GitHub => Entry {
                     name: secret.name.clone(),
                     location: Location::GithubEnvironment,
@@ -175,7 +195,7 @@ fn unused(blueprint: &Blueprint, model: &Model, used: &BTreeSet<&str>) -> Vec<Un
             .map(|s| {
                 s.deploy
                     .iter()
-                    .filter(|(_, t)| **t == DeployTarget::Compose)
+                    .filter(|(_, t)| **t == Placement::Compose)
                     .map(|(e, _)| e.as_str())
                     .collect()
             })
@@ -312,6 +332,24 @@ impl Checklist {
                 };
                 writeln!(out, "\n{env}: on the Compose host, in {env_file} ({how}):")?;
                 for entry in files {
+                    line(out, entry)?;
+                }
+            }
+            let cluster: Vec<&Entry> = self
+                .secrets
+                .iter()
+                .filter(|s| {
+                    s.location == Location::KubernetesSecret
+                        && s.environment.as_deref() == Some(env)
+                })
+                .collect();
+            if let Some(first) = cluster.first() {
+                writeln!(
+                    out,
+                    "\n{env}: Kubernetes Secrets in namespace `{}` (value after the `=`):",
+                    first.target
+                )?;
+                for entry in cluster {
                     line(out, entry)?;
                 }
             }

@@ -32,7 +32,7 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::blueprint::{ActionPinning, DeployTarget};
+use crate::blueprint::ActionPinning;
 use crate::generate::{GeneratedFile, to_yaml};
 use crate::model::{Model, Service};
 use workflow::{Step, Workflow};
@@ -294,7 +294,7 @@ fn image_services(model: &Model) -> Vec<&Service> {
     model
         .services
         .iter()
-        .filter(|s| s.deploy.values().any(|t| *t == DeployTarget::Compose))
+        .filter(|s| s.in_container_anywhere())
         .collect()
 }
 

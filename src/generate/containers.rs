@@ -22,7 +22,7 @@ use crate::model::Model;
 /// Renders this target's files.
 pub fn generate(model: &Model) -> Vec<GeneratedFile> {
     let mut files = dockerfile::files(model);
-    for environment in &model.environments {
+    for environment in model.environments.iter().filter(|e| e.on_compose()) {
         let rendered = compose::compose(model, environment);
         if rendered.file.services.is_empty() {
             // Nothing runs as a container here (a Vercel-only site): no stack to describe.

@@ -5,6 +5,7 @@ use crate::model::Model;
 
 pub mod ci;
 pub mod containers;
+pub mod kubernetes;
 pub mod observability;
 pub mod proxy;
 
@@ -83,6 +84,10 @@ pub const GENERATORS: &[Generator] = &[
     Generator {
         name: "ci",
         run: ci::generate,
+    },
+    Generator {
+        name: "kubernetes",
+        run: kubernetes::generate,
     },
 ];
 

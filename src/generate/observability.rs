@@ -38,7 +38,7 @@ pub fn generate(model: &Model) -> Vec<GeneratedFile> {
     }
     let mut files = Vec::new();
 
-    for environment in &model.environments {
+    for environment in model.environments.iter().filter(|e| e.on_compose()) {
         files.push(GeneratedFile::hash_commented(
             format!("monitoring/prometheus/prometheus.{}.yml", environment.name),
             to_yaml(&prometheus::config(model, environment)),
@@ -104,13 +104,10 @@ pub fn tool_path(model: &Model, tool: InternalTool, path: &str) -> String {
     format!("{}{path}", tool_prefix(model, tool).unwrap_or_default())
 }
 
-/// Services that run as containers in at least one environment: only those can be scraped,
-/// probed or alerted on.
+/// Services that run as containers (Compose or Kubernetes) in at least one environment: only
+/// those can be scraped, probed or alerted on.
 pub fn monitored_services(model: &Model) -> impl Iterator<Item = &Service> {
-    model
-        .services
-        .iter()
-        .filter(|s| model.environments.iter().any(|e| s.on_compose(&e.name)))
+    model.services.iter().filter(|s| s.in_container_anywhere())
 }
 
 /// Services with Prometheus metrics that run as containers somewhere.
@@ -123,7 +120,7 @@ pub fn monitored_jobs(model: &Model) -> impl Iterator<Item = &Job> {
     model.jobs.iter().filter(|j| {
         model
             .service(&j.service)
-            .is_some_and(|s| model.environments.iter().any(|e| s.on_compose(&e.name)))
+            .is_some_and(|s| s.in_container_anywhere())
     })
 }
 

@@ -31,6 +31,7 @@ pub fn generate(model: &Model) -> Vec<GeneratedFile> {
     model
         .environments
         .iter()
+        .filter(|environment| environment.on_compose())
         .map(|environment| match model.proxy.engine {
             ProxyEngine::Nginx => GeneratedFile::hash_commented(
                 format!("proxy/{}/nginx.conf", environment.name),

@@ -19,7 +19,7 @@ use super::{
     DEPLOY_SECRETS, IMAGE_TAG_PREFIX, IMAGES_WORKFLOW_CALL, REGISTRY_SECRETS, RUNNER, VERCEL_CLI,
     actions, checkout, expr, image_services, on_main_branch, shell_quote,
 };
-use crate::blueprint::{DeployTarget, ProxyEngine, Runtime, Tier};
+use crate::blueprint::{ProxyEngine, Runtime, Tier};
 use crate::generate::render_template;
 use crate::model::{DEFAULT_NODE, Environment as ModelEnvironment, Model, Service};
 
@@ -220,7 +220,7 @@ pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
             .environments
             .iter()
             .filter(|env| env.tier != Tier::Development)
-            .filter(|env| service.deploy.get(&env.name) == Some(&DeployTarget::Vercel))
+            .filter(|env| service.on_vercel_in(&env.name))
             .collect();
         let staging: Vec<String> = targets
             .iter()

@@ -27,12 +27,8 @@ pub const HEALTH_TIMEOUT_SECONDS: u64 = 5;
 
 /// Whether blueprint builds an image for `service`: its preset has a generated Dockerfile and it
 /// runs as a container in at least one environment (a Vercel-only service needs no image).
-pub fn builds_image(model: &Model, service: &Service) -> bool {
-    service.generates_dockerfile
-        && model
-            .environments
-            .iter()
-            .any(|e| service.on_compose(&e.name))
+pub fn builds_image(service: &Service) -> bool {
+    service.generates_dockerfile && service.in_container_anywhere()
 }
 
 /// `path` inside `service`'s build context, as a path from the output root.
@@ -48,7 +44,7 @@ fn in_context(service: &Service, file: &str) -> String {
 /// blueprint builds.
 pub fn files(model: &Model) -> Vec<GeneratedFile> {
     let mut files = Vec::new();
-    for service in model.services.iter().filter(|s| builds_image(model, s)) {
+    for service in model.services.iter().filter(|s| builds_image(s)) {
         let dockerfile = match service.runtime {
             Runtime::Django | Runtime::Fastapi | Runtime::Streamlit | Runtime::PythonWorker => {
                 python_dockerfile(model, service)
@@ -163,7 +159,7 @@ fn collectstatic(model: &Model, service: &Service) -> Option<Collectstatic> {
     let environment = model
         .environments
         .iter()
-        .find(|e| service.on_compose(&e.name))?;
+        .find(|e| service.in_container(&e.name))?;
     let mut words = vec!["env".to_string()];
     if let Some(vars) = service.env.get(&environment.name) {
         for (name, variable) in vars {

@@ -7,7 +7,8 @@ use crate::generate::{GeneratedFile, render_template};
 use crate::model::{Job, Model, Service};
 
 const CRONTAB_TEMPLATE: &str = include_str!("../templates/containers/crontab.j2");
-const RUN_JOB: &str = include_str!("../templates/containers/run-job.sh");
+/// The job wrapper script (Compose mounts it into the scheduler; Kubernetes ships it in a ConfigMap).
+pub const RUN_JOB: &str = include_str!("../templates/containers/run-job.sh");
 
 /// Where the wrapper is generated, from the output root.
 pub const RUN_JOB_PATH: &str = "jobs/run-job.sh";

@@ -479,7 +479,7 @@ fn dockerfiles_run_as_10001_expose_their_port_and_check_their_health() {
         for service in model
             .services
             .iter()
-            .filter(|s| dockerfile::builds_image(&model, s))
+            .filter(|s| dockerfile::builds_image(s))
         {
             let text = &rendered[&service.dockerfile].contents;
             assert!(

@@ -1033,7 +1033,7 @@ fn job_stale(
     let window = job.stale_after_seconds;
     let everywhere = model
         .service(&job.service)
-        .is_some_and(|s| model.environments.iter().all(|e| s.on_compose(&e.name)));
+        .is_some_and(|s| model.environments.iter().all(|e| s.in_container(&e.name)));
     let mut expr = format!("time() - {LAST_SUCCESS}{{job=\"{name}\"}} > {window}");
     if everywhere {
         expr.push_str(&format!(

@@ -1278,7 +1278,7 @@ fn caddy_limits_bodies_in_binary_units() {
 // The generator and the routing table
 
 #[test]
-fn generate_renders_the_chosen_engine_for_every_environment() {
+fn generate_renders_the_chosen_engine_for_every_compose_environment() {
     for (name, model) in models() {
         let files = generate(&model);
         let (file, other) = match model.proxy.engine {
@@ -1289,7 +1289,7 @@ fn generate_renders_the_chosen_engine_for_every_environment() {
         let expected: Vec<String> = model
             .environments
             .iter()
-            .filter(|_| model.has_proxy())
+            .filter(|e| model.has_proxy() && e.on_compose())
             .map(|e| format!("proxy/{}/{file}", e.name))
             .collect();
         assert_eq!(paths, expected, "{name}");

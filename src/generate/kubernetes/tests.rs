@@ -1,0 +1,1 @@
+//! Targeted assertions on the Kubernetes manifests.

@@ -1,0 +1,993 @@
+//! Workloads: a Deployment (and a Service when it listens) per service, a CronJob per job, their
+//! variables per environment, autoscalers, disruption budgets and the in-cluster PostgreSQL.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::objects::{
+    Capabilities, ConfigMapVolume, Container, ContainerPort, Data, DeploymentSpec,
+    DeploymentStrategy, EmptyDir, EnvFromSource, EnvVar, EnvVarSource, ExecAction, HttpGetAction,
+    LabelSelector, LocalObjectReference, Object, ObjectMeta, PodMeta, PodSecurityContext, PodSpec,
+    PodTemplate, Probe, ResourceRequirements, RollingUpdate, SeccompProfile, SecretKeySelector,
+    SecurityContext, ServicePort, ServiceSpec, Spec, TopologySpreadConstraint, Volume, VolumeMount,
+};
+use super::{Layer, Manifest, document, labels, selector};
+use crate::blueprint::{Provider, Runtime, StoreKind};
+use crate::generate::containers::dockerfile::HEALTH_TIMEOUT_SECONDS;
+use crate::generate::containers::{images, jobs};
+use crate::model::{Environment, Job, Model, Part, Service, Store, Value, kubernetes_secret_name};
+
+/// The user and group the generated images run as.
+pub const APP_UID: u32 = 10001;
+/// The `postgres` user of the Debian-based PostgreSQL image.
+const POSTGRES_UID: u32 = 999;
+/// The role and database of the in-cluster PostgreSQL (the same as the Compose container's).
+const POSTGRES_APP: &str = "app";
+/// The container port name Services, probes and monitors refer to.
+pub const HTTP_PORT_NAME: &str = "http";
+/// The ConfigMap holding the job wrapper script.
+const RUN_JOB_CONFIG_MAP: &str = "run-job";
+/// Annotation whose change rolls pods when their ConfigMap changes.
+const CONFIG_CHECKSUM: &str = "checksum/config";
+/// Size of each in-cluster PostgreSQL volume.
+const POSTGRES_STORAGE: &str = "10Gi";
+
+/// Services that run in `environment`'s cluster.
+pub fn cluster_services<'a>(
+    model: &'a Model,
+    environment: &'a Environment,
+) -> impl Iterator<Item = &'a Service> {
+    model
+        .services
+        .iter()
+        .filter(move |s| s.on_kubernetes(&environment.name))
+}
+
+/// Jobs whose service runs in `environment`'s cluster.
+pub fn cluster_jobs<'a>(
+    model: &'a Model,
+    environment: &'a Environment,
+) -> impl Iterator<Item = &'a Job> {
+    model.jobs.iter().filter(move |j| {
+        model
+            .service(&j.service)
+            .is_some_and(|s| s.on_kubernetes(&environment.name))
+    })
+}
+
+/// PostgreSQL stores the environment asked to run inside the cluster.
+pub fn cluster_databases<'a>(
+    model: &'a Model,
+    environment: &'a Environment,
+) -> impl Iterator<Item = &'a Store> {
+    model.stores.iter().filter(move |s| {
+        s.kind == StoreKind::Postgres && environment.provider(&s.name) == Provider::Container
+    })
+}
+
+/// The ConfigMap of a service's plain variables in one environment.
+pub fn config_map_name(service: &str) -> String {
+    format!("{service}-config")
+}
+
+/// The base: a Deployment and Service per service, a CronJob per job, the job wrapper.
+pub fn base(model: &Model, first: &Environment) -> Layer {
+    let mut layer = Layer::default();
+    for service in cluster_services(model, first) {
+        let mut documents = vec![document(&deployment(model, service))];
+        if let Some(port) = service.port {
+            documents.push(document(&kube_service(model, &service.name, port, "http")));
+        }
+        layer.resources.push(Manifest::new(
+            format!("services/{}.yaml", service.name),
+            documents,
+        ));
+    }
+    let jobs: Vec<&Job> = cluster_jobs(model, first).collect();
+    if !jobs.is_empty() {
+        let wrapper = Object::new(
+            "v1",
+            "ConfigMap",
+            ObjectMeta::named(RUN_JOB_CONFIG_MAP, labels(model, RUN_JOB_CONFIG_MAP, "job")),
+            Data {
+                data: BTreeMap::from([("run-job.sh".to_string(), jobs::RUN_JOB.to_string())]),
+            },
+        );
+        layer
+            .resources
+            .push(Manifest::new("jobs/run-job.yaml", vec![document(&wrapper)]));
+    }
+    for job in jobs {
+        if let Some(service) = model.service(&job.service) {
+            layer.resources.push(Manifest::new(
+                format!("jobs/{}.yaml", job.name),
+                vec![document(&cron_job(model, job, service))],
+            ));
+        }
+    }
+    layer
+}
+
+/// An overlay's workloads: variables, replicas, autoscalers, budgets, the in-cluster database.
+pub fn overlay(model: &Model, environment: &Environment) -> Layer {
+    let mut layer = Layer::default();
+    layer.resources.push(Manifest::new(
+        "namespace.yaml",
+        vec![document(&namespace(model, environment))],
+    ));
+    for service in cluster_services(model, environment) {
+        let (config, checksum) = config_map(model, environment, service);
+        layer.resources.push(Manifest::new(
+            format!("config/{}.yaml", service.name),
+            vec![document(&config)],
+        ));
+        let autoscaled = service.autoscaling.is_some();
+        let patch = Object::new(
+            "apps/v1",
+            "Deployment",
+            ObjectMeta {
+                name: service.name.clone(),
+                ..ObjectMeta::default()
+            },
+            Spec {
+                spec: WorkloadPatch {
+                    replicas: (!autoscaled).then_some(environment.replicas),
+                    template: TemplatePatch::new(
+                        &service.name,
+                        &checksum,
+                        secret_env(service, environment),
+                    ),
+                },
+            },
+        );
+        layer.patches.push(Manifest::new(
+            format!("patches/{}.yaml", service.name),
+            vec![document(&patch)],
+        ));
+        if let Some(hpa) = autoscaler(model, environment, service) {
+            layer.resources.push(Manifest::new(
+                format!("autoscaling/{}.yaml", service.name),
+                vec![document(&hpa)],
+            ));
+        }
+        if let Some(budget) = disruption_budget(model, environment, service) {
+            layer.resources.push(Manifest::new(
+                format!("disruption-budgets/{}.yaml", service.name),
+                vec![document(&budget)],
+            ));
+        }
+    }
+    for job in cluster_jobs(model, environment) {
+        let Some(service) = model.service(&job.service) else {
+            continue;
+        };
+        let (_, checksum) = config_map(model, environment, service);
+        let mut env = secret_env(service, environment);
+        env.push(EnvVar {
+            name: "BLUEPRINT_PUSHGATEWAY_URL".into(),
+            value: environment
+                .kubernetes
+                .as_ref()
+                .map(|k| format!("http://{}", k.pushgateway)),
+            value_from: None,
+        });
+        let patch = Object::new(
+            "batch/v1",
+            "CronJob",
+            ObjectMeta {
+                name: job.name.clone(),
+                ..ObjectMeta::default()
+            },
+            Spec {
+                spec: CronJobPatch {
+                    job_template: JobTemplatePatch {
+                        spec: JobSpecPatch {
+                            template: TemplatePatch::new(&job.name, &checksum, env),
+                        },
+                    },
+                },
+            },
+        );
+        layer.patches.push(Manifest::new(
+            format!("patches/job-{}.yaml", job.name),
+            vec![document(&patch)],
+        ));
+    }
+    for store in cluster_databases(model, environment) {
+        layer.resources.push(Manifest::new(
+            format!("databases/{}.yaml", store.name),
+            vec![
+                document(&postgres(model, store)),
+                document(&kube_service(model, &store.name, store.port, "postgresql")),
+            ],
+        ));
+    }
+    layer
+}
+
+fn namespace(model: &Model, environment: &Environment) -> Object<()> {
+    let name = environment
+        .kubernetes
+        .as_ref()
+        .map_or_else(String::new, |k| k.namespace.clone());
+    let mut meta = ObjectMeta::named(name, BTreeMap::new());
+    meta.labels = BTreeMap::from([
+        (super::PART_OF_LABEL.to_string(), model.project.name.clone()),
+        (super::MANAGED_BY_LABEL.to_string(), "blueprint".to_string()),
+        // Pod Security Admission: every pod here must meet the `restricted` profile.
+        (
+            "pod-security.kubernetes.io/enforce".to_string(),
+            "restricted".to_string(),
+        ),
+        (
+            "pod-security.kubernetes.io/enforce-version".to_string(),
+            "latest".to_string(),
+        ),
+    ]);
+    Object::new("v1", "Namespace", meta, ())
+}
+
+/// Whether blueprint built the image (and knows it runs as [`APP_UID`] with a writable `/tmp`
+/// only); the user's own images keep their user and file system.
+fn ours(service: &Service) -> bool {
+    service.runtime != Runtime::Custom
+}
+
+fn pod_security(uid: Option<u32>) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: true,
+        run_as_user: uid,
+        run_as_group: uid,
+        fs_group: uid,
+        seccomp_profile: SeccompProfile {
+            kind: "RuntimeDefault",
+        },
+    }
+}
+
+fn container_security(read_only: bool) -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: false,
+        read_only_root_filesystem: read_only,
+        run_as_non_root: true,
+        capabilities: Capabilities { drop: vec!["ALL"] },
+    }
+}
+
+fn tmp_volume() -> (Volume, VolumeMount) {
+    (
+        Volume {
+            name: "tmp".into(),
+            empty_dir: Some(EmptyDir {
+                medium: None,
+                size_limit: Some("256Mi".into()),
+            }),
+            config_map: None,
+        },
+        VolumeMount {
+            name: "tmp".into(),
+            mount_path: "/tmp".into(),
+            read_only: false,
+            sub_path: None,
+        },
+    )
+}
+
+/// Compose sizes (`512m`, `1g`, `64k`) as Kubernetes quantities (`512Mi`, `1Gi`, `64Ki`).
+pub fn quantity(size: &str) -> String {
+    match size.chars().last() {
+        Some('k') => format!("{}Ki", &size[..size.len() - 1]),
+        Some('m') => format!("{}Mi", &size[..size.len() - 1]),
+        Some('g') => format!("{}Gi", &size[..size.len() - 1]),
+        _ => size.to_string(),
+    }
+}
+
+/// CPU cores as millicores (`0.5` -> `500m`).
+pub fn millicores(cpus: f64) -> String {
+    format!("{}m", (cpus * 1000.0).round() as u64)
+}
+
+/// Requests what the blueprint limits, so the scheduler reserves it and the autoscaler has a
+/// base; memory is also the limit (an app over it is killed rather than starving the node), CPU
+/// is not (a CPU limit throttles even an idle node).
+fn resources(service: &Service) -> ResourceRequirements {
+    let cpu = service
+        .resources
+        .as_ref()
+        .and_then(|r| r.cpus)
+        .map_or_else(|| "100m".to_string(), millicores);
+    let memory = service
+        .resources
+        .as_ref()
+        .and_then(|r| r.memory.as_deref())
+        .map_or_else(|| "256Mi".to_string(), quantity);
+    ResourceRequirements {
+        requests: BTreeMap::from([("cpu".into(), cpu), ("memory".into(), memory.clone())]),
+        limits: BTreeMap::from([("memory".into(), memory)]),
+    }
+}
+
+fn http_probe(path: &str, period: u32, failures: u32) -> Probe {
+    Probe {
+        http_get: Some(HttpGetAction {
+            path: path.to_string(),
+            port: HTTP_PORT_NAME.into(),
+        }),
+        exec: None,
+        period_seconds: period,
+        timeout_seconds: HEALTH_TIMEOUT_SECONDS as u32,
+        failure_threshold: failures,
+    }
+}
+
+/// Startup (up to 150 s to boot), readiness (out of rotation after 30 s failing) and liveness
+/// (restarted after a minute failing) probes of the health endpoint.
+fn probes(container: &mut Container, service: &Service) {
+    if let (Some(_), Some(path)) = (service.port, &service.health_path) {
+        container.startup_probe = Some(http_probe(path, 5, 30));
+        container.readiness_probe = Some(http_probe(path, 10, 3));
+        container.liveness_probe = Some(http_probe(path, 20, 3));
+    }
+}
+
+fn app_container(service: &Service, name: &str) -> Container {
+    let (_, tmp_mount) = tmp_volume();
+    Container {
+        name: name.to_string(),
+        image: service.image.clone(),
+        image_pull_policy: Some("IfNotPresent"),
+        args: if ours(service) {
+            Vec::new()
+        } else {
+            service.command.clone()
+        },
+        env_from: vec![EnvFromSource {
+            config_map_ref: LocalObjectReference {
+                name: config_map_name(&service.name),
+            },
+        }],
+        resources: Some(resources(service)),
+        security_context: Some(container_security(ours(service))),
+        volume_mounts: if ours(service) {
+            vec![tmp_mount]
+        } else {
+            Vec::new()
+        },
+        ..Container::default()
+    }
+}
+
+fn pod_spec(service: &Service, containers: Vec<Container>, volumes: Vec<Volume>) -> PodSpec {
+    PodSpec {
+        automount_service_account_token: false,
+        enable_service_links: false,
+        restart_policy: None,
+        security_context: pod_security(ours(service).then_some(APP_UID)),
+        termination_grace_period_seconds: Some(30),
+        topology_spread_constraints: Vec::new(),
+        containers,
+        volumes,
+    }
+}
+
+fn deployment(model: &Model, service: &Service) -> Object<Spec<DeploymentSpec>> {
+    let mut container = app_container(service, &service.name);
+    if let Some(port) = service.port {
+        container.ports.push(ContainerPort {
+            name: HTTP_PORT_NAME.into(),
+            container_port: port,
+            protocol: "TCP",
+        });
+    }
+    probes(&mut container, service);
+    let volumes = if ours(service) {
+        vec![tmp_volume().0]
+    } else {
+        Vec::new()
+    };
+    let mut pod = pod_spec(service, vec![container], volumes);
+    pod.topology_spread_constraints = vec![TopologySpreadConstraint {
+        max_skew: 1,
+        topology_key: "kubernetes.io/hostname",
+        when_unsatisfiable: "ScheduleAnyway",
+        label_selector: LabelSelector {
+            match_labels: selector(model, &service.name),
+        },
+    }];
+    Object::new(
+        "apps/v1",
+        "Deployment",
+        ObjectMeta::named(&service.name, labels(model, &service.name, "service")),
+        Spec {
+            spec: DeploymentSpec {
+                // The overlay sets the count, or the autoscaler owns it (a count here would be
+                // reset by every apply).
+                replicas: None,
+                revision_history_limit: 5,
+                selector: LabelSelector {
+                    match_labels: selector(model, &service.name),
+                },
+                strategy: DeploymentStrategy {
+                    kind: "RollingUpdate",
+                    rolling_update: RollingUpdate {
+                        max_surge: "25%".into(),
+                        max_unavailable: 0,
+                    },
+                },
+                template: PodTemplate {
+                    metadata: PodMeta {
+                        labels: labels(model, &service.name, "service"),
+                        annotations: BTreeMap::new(),
+                    },
+                    spec: pod,
+                },
+            },
+        },
+    )
+}
+
+/// A ClusterIP Service named like the Compose host, on the same port, so URLs between services
+/// (`http://api:8000`) read the same on both platforms.
+fn kube_service(
+    model: &Model,
+    name: &str,
+    port: u16,
+    protocol: &'static str,
+) -> Object<Spec<ServiceSpec>> {
+    let component = if protocol == "postgresql" {
+        "database"
+    } else {
+        "service"
+    };
+    let port_name = if protocol == "postgresql" {
+        "postgresql"
+    } else {
+        HTTP_PORT_NAME
+    };
+    Object::new(
+        "v1",
+        "Service",
+        ObjectMeta::named(name, labels(model, name, component)),
+        Spec {
+            spec: ServiceSpec {
+                kind: "ClusterIP",
+                cluster_ip: None,
+                selector: selector(model, name),
+                ports: vec![ServicePort {
+                    name: port_name.into(),
+                    port,
+                    target_port: port_name.into(),
+                    protocol: "TCP",
+                    app_protocol: Some(if protocol == "postgresql" {
+                        "tcp"
+                    } else {
+                        "http"
+                    }),
+                }],
+            },
+        },
+    )
+}
+
+/// `CronJob.spec`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CronJobSpec {
+    schedule: String,
+    time_zone: &'static str,
+    concurrency_policy: &'static str,
+    starting_deadline_seconds: u64,
+    successful_jobs_history_limit: u32,
+    failed_jobs_history_limit: u32,
+    job_template: JobTemplate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct JobTemplate {
+    metadata: PodMeta,
+    spec: JobSpec,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JobSpec {
+    backoff_limit: u32,
+    active_deadline_seconds: u64,
+    template: PodTemplate,
+}
+
+fn cron_job(model: &Model, job: &Job, service: &Service) -> Object<Spec<CronJobSpec>> {
+    let mut container = app_container(service, &job.name);
+    container.command = ["/bin/sh", jobs::RUN_JOB_MOUNT, &job.name]
+        .map(String::from)
+        .into_iter()
+        .chain([job.timeout_seconds.to_string(), "--".to_string()])
+        .chain(job.command.iter().cloned())
+        .collect();
+    container.args = Vec::new();
+    container.volume_mounts.push(VolumeMount {
+        name: RUN_JOB_CONFIG_MAP.into(),
+        mount_path: jobs::RUN_JOB_MOUNT.into(),
+        read_only: true,
+        sub_path: Some("run-job.sh".into()),
+    });
+    let mut volumes = if ours(service) {
+        vec![tmp_volume().0]
+    } else {
+        Vec::new()
+    };
+    volumes.push(Volume {
+        name: RUN_JOB_CONFIG_MAP.into(),
+        empty_dir: None,
+        config_map: Some(ConfigMapVolume {
+            name: RUN_JOB_CONFIG_MAP.into(),
+            default_mode: Some(0o555),
+        }),
+    });
+    let mut pod = pod_spec(service, vec![container], volumes);
+    pod.restart_policy = Some("Never");
+    let job_labels = labels(model, &job.name, "job");
+    Object::new(
+        "batch/v1",
+        "CronJob",
+        ObjectMeta::named(&job.name, job_labels.clone()),
+        Spec {
+            spec: CronJobSpec {
+                schedule: job.schedule.clone(),
+                time_zone: "Etc/UTC",
+                // A run still going when the next is due is left alone: two ingestions at once
+                // would race on the same data.
+                concurrency_policy: "Forbid",
+                starting_deadline_seconds: 300,
+                successful_jobs_history_limit: 3,
+                failed_jobs_history_limit: 3,
+                job_template: JobTemplate {
+                    metadata: PodMeta {
+                        labels: job_labels.clone(),
+                        annotations: BTreeMap::new(),
+                    },
+                    spec: JobSpec {
+                        // A failed run alerts (JobFailed) and waits for the next schedule, as on
+                        // Compose; an automatic retry could apply a batch twice.
+                        backoff_limit: 0,
+                        // The wrapper stops the command at its timeout and reports it; this is
+                        // the backstop if the wrapper itself hangs.
+                        active_deadline_seconds: job.timeout_seconds + 60,
+                        template: PodTemplate {
+                            metadata: PodMeta {
+                                labels: job_labels,
+                                annotations: BTreeMap::new(),
+                            },
+                            spec: pod,
+                        },
+                    },
+                },
+            },
+        },
+    )
+}
+
+/// The plain variables of `service` in `environment` as a ConfigMap, with a checksum of them
+/// for the pod annotation that rolls pods when they change.
+fn config_map(
+    model: &Model,
+    environment: &Environment,
+    service: &Service,
+) -> (Object<Data>, String) {
+    let data: BTreeMap<String, String> = service
+        .env
+        .get(&environment.name)
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, variable)| Some((name.clone(), variable.value.as_text()?)))
+        .collect();
+    let mut hasher = Sha256::new();
+    for (key, value) in &data {
+        hasher.update(key.as_bytes());
+        hasher.update([0]);
+        hasher.update(value.as_bytes());
+        hasher.update([0]);
+    }
+    let checksum: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = config_map_name(&service.name);
+    let object = Object::new(
+        "v1",
+        "ConfigMap",
+        ObjectMeta::named(&name, labels(model, &service.name, "service")),
+        Data { data },
+    );
+    (object, checksum)
+}
+
+/// Kubernetes expands `$(NAME)` in `value`; a literal `$(` is written `$$(`.
+fn escape_expansion(text: &str) -> String {
+    text.replace("$(", "$$(")
+}
+
+/// The variables that involve secrets: those that are one secret read it from its Secret;
+/// those built from secrets (`postgres://app:$(DB_PASSWORD)@db:5432/app`) come after a variable
+/// per secret they use, because Kubernetes expands `$(NAME)` only from earlier entries.
+pub fn secret_env(service: &Service, environment: &Environment) -> Vec<EnvVar> {
+    let Some(vars) = service.env.get(&environment.name) else {
+        return Vec::new();
+    };
+    let mut direct: BTreeMap<String, EnvVar> = BTreeMap::new();
+    let mut composed = Vec::new();
+    for (name, variable) in vars {
+        if variable.value.as_text().is_some() {
+            continue;
+        }
+        if let [Part::Secret(secret)] = variable.value.parts.as_slice() {
+            direct.insert(name.clone(), secret_var(name, secret));
+            continue;
+        }
+        for secret in variable.value.secrets() {
+            direct
+                .entry(secret.to_string())
+                .or_insert_with(|| secret_var(secret, secret));
+        }
+        composed.push(EnvVar {
+            name: name.clone(),
+            value: Some(composed_value(&variable.value)),
+            value_from: None,
+        });
+    }
+    direct.into_values().chain(composed).collect()
+}
+
+fn composed_value(value: &Value) -> String {
+    value
+        .parts
+        .iter()
+        .map(|p| match p {
+            Part::Text(t) => escape_expansion(t),
+            Part::Secret(s) => format!("$({s})"),
+        })
+        .collect()
+}
+
+/// `name`, read from the Secret that holds `secret`.
+fn secret_var(name: &str, secret: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: SecretKeySelector {
+                name: kubernetes_secret_name(secret),
+                key: secret.to_string(),
+            },
+        }),
+    }
+}
+
+/// A strategic-merge patch of a Deployment or of a CronJob's pod template.
+#[derive(Debug, Clone, Serialize)]
+struct WorkloadPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replicas: Option<u32>,
+    template: TemplatePatch,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CronJobPatch {
+    job_template: JobTemplatePatch,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct JobTemplatePatch {
+    spec: JobSpecPatch,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct JobSpecPatch {
+    template: TemplatePatch,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct TemplatePatch {
+    metadata: PodMeta,
+    spec: ContainersPatch,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct ContainersPatch {
+    containers: Vec<Container>,
+}
+
+impl TemplatePatch {
+    fn new(container: &str, checksum: &str, env: Vec<EnvVar>) -> Self {
+        Self {
+            metadata: PodMeta {
+                labels: BTreeMap::new(),
+                annotations: BTreeMap::from([(CONFIG_CHECKSUM.to_string(), checksum.to_string())]),
+            },
+            spec: ContainersPatch {
+                containers: vec![Container {
+                    name: container.to_string(),
+                    env,
+                    ..Container::default()
+                }],
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HpaSpec {
+    scale_target_ref: ScaleTarget,
+    min_replicas: u32,
+    max_replicas: u32,
+    metrics: Vec<HpaMetric>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ScaleTarget {
+    api_version: &'static str,
+    kind: &'static str,
+    name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct HpaMetric {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    resource: HpaResource,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct HpaResource {
+    name: &'static str,
+    target: HpaTarget,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HpaTarget {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    average_utilization: u32,
+}
+
+/// The fewest replicas a service runs with in `environment`.
+pub fn min_replicas(service: &Service, environment: &Environment) -> u32 {
+    service
+        .autoscaling
+        .and_then(|a| a.min_replicas)
+        .unwrap_or(environment.replicas)
+}
+
+fn autoscaler(
+    model: &Model,
+    environment: &Environment,
+    service: &Service,
+) -> Option<Object<Spec<HpaSpec>>> {
+    let autoscaling = service.autoscaling?;
+    Some(Object::new(
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        ObjectMeta::named(&service.name, labels(model, &service.name, "service")),
+        Spec {
+            spec: HpaSpec {
+                scale_target_ref: ScaleTarget {
+                    api_version: "apps/v1",
+                    kind: "Deployment",
+                    name: service.name.clone(),
+                },
+                min_replicas: min_replicas(service, environment),
+                max_replicas: autoscaling.max_replicas,
+                metrics: vec![HpaMetric {
+                    kind: "Resource",
+                    resource: HpaResource {
+                        name: "cpu",
+                        target: HpaTarget {
+                            kind: "Utilization",
+                            average_utilization: autoscaling.cpu_percent,
+                        },
+                    },
+                }],
+            },
+        },
+    ))
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PdbSpec {
+    max_unavailable: u32,
+    selector: LabelSelector,
+}
+
+/// With more than one replica, node drains take them down one at a time.
+fn disruption_budget(
+    model: &Model,
+    environment: &Environment,
+    service: &Service,
+) -> Option<Object<Spec<PdbSpec>>> {
+    (min_replicas(service, environment) > 1).then(|| {
+        Object::new(
+            "policy/v1",
+            "PodDisruptionBudget",
+            ObjectMeta::named(&service.name, labels(model, &service.name, "service")),
+            Spec {
+                spec: PdbSpec {
+                    max_unavailable: 1,
+                    selector: LabelSelector {
+                        match_labels: selector(model, &service.name),
+                    },
+                },
+            },
+        )
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatefulSetSpec {
+    replicas: u32,
+    service_name: String,
+    selector: LabelSelector,
+    template: PodTemplate,
+    volume_claim_templates: Vec<Object<Spec<ClaimSpec>>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClaimSpec {
+    access_modes: Vec<&'static str>,
+    resources: ResourceRequirements,
+}
+
+/// A single-replica PostgreSQL: for environments that asked for `container`. It is not highly
+/// available (one pod, one volume); production belongs on a managed database.
+fn postgres(model: &Model, store: &Store) -> Object<Spec<StatefulSetSpec>> {
+    let password_secret = store
+        .password_secret
+        .clone()
+        .unwrap_or_else(|| format!("{}_PASSWORD", crate::model::env_fragment(&store.name)));
+    let data_dir = images::postgres_data_dir(&store.version);
+    let ready = [
+        "pg_isready",
+        "--host=127.0.0.1",
+        &format!("--port={}", store.port),
+        &format!("--username={POSTGRES_APP}"),
+        &format!("--dbname={POSTGRES_APP}"),
+    ]
+    .map(String::from)
+    .to_vec();
+    let exec = |period, failures| Probe {
+        http_get: None,
+        exec: Some(ExecAction {
+            command: ready.clone(),
+        }),
+        period_seconds: period,
+        timeout_seconds: HEALTH_TIMEOUT_SECONDS as u32,
+        failure_threshold: failures,
+    };
+    let scratch = |name: &str, path: &str| {
+        (
+            Volume {
+                name: name.to_string(),
+                empty_dir: Some(EmptyDir::default()),
+                config_map: None,
+            },
+            VolumeMount {
+                name: name.to_string(),
+                mount_path: path.to_string(),
+                read_only: false,
+                sub_path: None,
+            },
+        )
+    };
+    let (tmp, tmp_mount) = scratch("tmp", "/tmp");
+    let (run, run_mount) = scratch("run", "/var/run/postgresql");
+    let password = secret_var("POSTGRES_PASSWORD", &password_secret);
+    let container = Container {
+        name: "postgres".into(),
+        image: images::postgres(&store.version),
+        image_pull_policy: Some("IfNotPresent"),
+        ports: vec![ContainerPort {
+            name: "postgresql".into(),
+            container_port: store.port,
+            protocol: "TCP",
+        }],
+        env: vec![
+            EnvVar {
+                name: "POSTGRES_USER".into(),
+                value: Some(POSTGRES_APP.into()),
+                value_from: None,
+            },
+            EnvVar {
+                name: "POSTGRES_DB".into(),
+                value: Some(POSTGRES_APP.into()),
+                value_from: None,
+            },
+            password,
+            // A subdirectory: the volume's root may hold `lost+found`, which initdb refuses.
+            EnvVar {
+                name: "PGDATA".into(),
+                value: Some(format!("{data_dir}/pgdata")),
+                value_from: None,
+            },
+        ],
+        resources: Some(ResourceRequirements {
+            requests: BTreeMap::from([
+                ("cpu".into(), "250m".into()),
+                ("memory".into(), "512Mi".into()),
+            ]),
+            limits: BTreeMap::from([("memory".into(), "1Gi".into())]),
+        }),
+        security_context: Some(container_security(true)),
+        startup_probe: Some(exec(5, 60)),
+        readiness_probe: Some(exec(10, 3)),
+        liveness_probe: Some(exec(20, 6)),
+        volume_mounts: vec![
+            VolumeMount {
+                name: "data".into(),
+                mount_path: data_dir.to_string(),
+                read_only: false,
+                sub_path: None,
+            },
+            tmp_mount,
+            run_mount,
+        ],
+        ..Container::default()
+    };
+    let store_labels = labels(model, &store.name, "database");
+    Object::new(
+        "apps/v1",
+        "StatefulSet",
+        ObjectMeta::named(&store.name, store_labels.clone()),
+        Spec {
+            spec: StatefulSetSpec {
+                replicas: 1,
+                service_name: store.name.clone(),
+                selector: LabelSelector {
+                    match_labels: selector(model, &store.name),
+                },
+                template: PodTemplate {
+                    metadata: PodMeta {
+                        labels: store_labels,
+                        annotations: BTreeMap::new(),
+                    },
+                    spec: PodSpec {
+                        automount_service_account_token: false,
+                        enable_service_links: false,
+                        restart_policy: None,
+                        security_context: pod_security(Some(POSTGRES_UID)),
+                        termination_grace_period_seconds: Some(60),
+                        topology_spread_constraints: Vec::new(),
+                        containers: vec![container],
+                        volumes: vec![tmp, run],
+                    },
+                },
+                volume_claim_templates: vec![Object::new(
+                    "v1",
+                    "PersistentVolumeClaim",
+                    ObjectMeta::named("data", BTreeMap::new()),
+                    Spec {
+                        spec: ClaimSpec {
+                            access_modes: vec!["ReadWriteOnce"],
+                            resources: ResourceRequirements {
+                                requests: BTreeMap::from([(
+                                    "storage".into(),
+                                    POSTGRES_STORAGE.into(),
+                                )]),
+                                limits: BTreeMap::new(),
+                            },
+                        },
+                    },
+                )],
+            },
+        },
+    )
+}
