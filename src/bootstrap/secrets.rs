@@ -111,7 +111,13 @@ pub fn checklist(blueprint: &Blueprint, root: &Path, scope: Scope<'_>) -> Checkl
                 continue;
             }
             let used_by: Vec<String> = secret.used_by.iter().cloned().collect();
-            secrets.push(match secret.home {
+            // A secret read both on a Compose host and in a cluster is set in both places.
+            let home = match (secret.home, model.environment(env)) {
+                (SecretHome::GitHub, _) => SecretHome::GitHub,
+                (_, Some(e)) if e.on_kubernetes() => SecretHome::KubernetesSecret,
+                _ => SecretHome::EnvFile,
+            };
+            secrets.push(match home {
                 SecretHome::EnvFile => Entry {
                     name: secret.name.clone(),
                     location: Location::EnvFile,
@@ -130,7 +136,7 @@ pub fn checklist(blueprint: &Blueprint, root: &Path, scope: Scope<'_>) -> Checkl
                         location: Location::KubernetesSecret,
                         environment: Some(env.clone()),
                         set_with: format!(
-                            "kubectl -n {namespace} create secret generic {} --from-literal={}=",
+                            "kubectl -n {namespace} create secret generic {} --from-file={}=/dev/stdin",
                             kubernetes_secret_name(&secret.name),
                             secret.name
                         ),
@@ -346,7 +352,7 @@ impl Checklist {
             if let Some(first) = cluster.first() {
                 writeln!(
                     out,
-                    "\n{env}: Kubernetes Secrets in namespace `{}` (value after the `=`):",
+                    "\n{env}: Kubernetes Secrets in namespace `{}` (each reads its value from standard input, so it stays out of shell history: `printf %s \"$VALUE\" | kubectl ...`):",
                     first.target
                 )?;
                 for entry in cluster {

@@ -1,0 +1,240 @@
+//! The Kubernetes target seen from outside: adding a Kubernetes environment leaves every Compose
+//! file as it was, and every workload in every overlay is probed, bounded and confined.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use blueprint::generate::GENERATORS;
+use blueprint::model::Model;
+use blueprint::validate::validate_source;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Renders blueprint text in memory: path -> contents.
+fn render(source: &str) -> BTreeMap<String, String> {
+    let blueprint = validate_source("blueprint.yaml", source).unwrap_or_else(|diagnostics| {
+        panic!("the blueprint is valid: {diagnostics:#?}");
+    });
+    let model = Model::from_blueprint(&blueprint);
+    GENERATORS
+        .iter()
+        .flat_map(|g| (g.run)(&model))
+        .map(|f| (f.path, f.contents))
+        .collect()
+}
+
+fn example(name: &str) -> String {
+    std::fs::read_to_string(repo().join("blueprints").join(format!("{name}.yaml")))
+        .expect("the example exists")
+}
+
+/// The reference blueprint with one more environment, on Kubernetes.
+fn with_cluster_environment(source: &str) -> String {
+    let marker = "\nenvironments:\n";
+    let at = source.find(marker).expect("the example lists environments") + marker.len();
+    let cluster = "  cluster:\n    domain: cluster.data.acme.example\n    platform: kubernetes\n    stores:\n      db: supabase\n      lake: managed\n";
+    format!("{}{cluster}{}", &source[..at], &source[at..])
+}
+
+#[test]
+fn adding_a_kubernetes_environment_changes_no_compose_file() {
+    let compose_only = render(&example("data-platform"));
+    let with_cluster = render(&with_cluster_environment(&example("data-platform")));
+
+    // The deploy workflow gains the cluster's job; everything else stays byte for byte.
+    let allowed_to_change = [".github/workflows/deploy.yml"];
+    let mut compared = 0;
+    for (path, contents) in &compose_only {
+        if allowed_to_change.contains(&path.as_str()) {
+            continue;
+        }
+        let after = with_cluster
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is no longer rendered"));
+        assert_eq!(
+            after, contents,
+            "{path} changed when a Kubernetes environment was added"
+        );
+        compared += 1;
+    }
+    assert!(compared > 30, "only {compared} files compared");
+
+    let added: Vec<&String> = with_cluster
+        .keys()
+        .filter(|p| !compose_only.contains_key(*p))
+        .collect();
+    assert!(
+        !added.is_empty(),
+        "the cluster environment rendered nothing"
+    );
+    for path in &added {
+        assert!(
+            path.starts_with("kubernetes/"),
+            "{path} is new but not a Kubernetes manifest"
+        );
+    }
+    for compose_file in ["compose.cluster.yaml", "proxy/cluster/nginx.conf"] {
+        assert!(!with_cluster.contains_key(compose_file), "{compose_file}");
+    }
+    assert!(with_cluster.contains_key("kubernetes/overlays/cluster/kustomization.yaml"));
+}
+
+/// Every object of every manifest under `kubernetes/`, parsed.
+fn objects(files: &BTreeMap<String, String>) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    for (path, contents) in files {
+        if !path.starts_with("kubernetes/") || path.ends_with("kustomization.yaml") {
+            continue;
+        }
+        for document in contents.split("\n---\n") {
+            let value: serde_json::Value =
+                serde_saphyr::from_str(document).unwrap_or_else(|e| panic!("{path} is YAML: {e}"));
+            out.push((path.clone(), value));
+        }
+    }
+    out
+}
+
+fn kind_of(object: &serde_json::Value) -> &str {
+    object["kind"].as_str().unwrap_or_default()
+}
+
+#[test]
+fn every_workload_is_probed_bounded_and_confined() {
+    let source = example("data-cluster");
+    let files = render(&source);
+    let model = Model::from_blueprint(&validate_source("data-cluster.yaml", &source).unwrap());
+    let all = objects(&files);
+
+    let deployments: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|(p, o)| p.contains("/base/") && kind_of(o) == "Deployment")
+        .map(|(_, o)| o)
+        .collect();
+    let in_cluster: Vec<&str> = model
+        .services
+        .iter()
+        .filter(|s| s.on_kubernetes("staging"))
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(
+        deployments.len(),
+        in_cluster.len(),
+        "a Deployment per service"
+    );
+    assert!(!in_cluster.is_empty());
+
+    let pod_specs = all.iter().filter_map(|(path, o)| match kind_of(o) {
+        "Deployment" | "StatefulSet" if !path.contains("/patches/") => {
+            Some((path, &o["spec"]["template"]["spec"]))
+        }
+        "CronJob" if !path.contains("/patches/") => {
+            Some((path, &o["spec"]["jobTemplate"]["spec"]["template"]["spec"]))
+        }
+        _ => None,
+    });
+    let mut checked = 0;
+    for (path, pod) in pod_specs {
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{path}");
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault",
+            "{path}"
+        );
+        assert_eq!(pod["automountServiceAccountToken"], false, "{path}");
+        for container in pod["containers"].as_array().expect("containers") {
+            let security = &container["securityContext"];
+            assert_eq!(security["allowPrivilegeEscalation"], false, "{path}");
+            assert_eq!(security["capabilities"]["drop"][0], "ALL", "{path}");
+            let resources = &container["resources"];
+            assert!(
+                resources["requests"]["cpu"].is_string(),
+                "{path}: cpu request"
+            );
+            assert!(
+                resources["requests"]["memory"].is_string(),
+                "{path}: memory"
+            );
+            assert!(
+                resources["limits"]["memory"].is_string(),
+                "{path}: memory limit"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= deployments.len() + model.jobs.len(), "{checked}");
+
+    for deployment in &deployments {
+        let name = deployment["metadata"]["name"].as_str().unwrap();
+        let service = model.service(name).expect("a Deployment per service");
+        let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+        if let (Some(port), Some(health)) = (service.port, &service.health_path) {
+            for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
+                assert_eq!(
+                    container[probe]["httpGet"]["path"],
+                    health.as_str(),
+                    "{name} {probe}"
+                );
+                assert_eq!(
+                    container[probe]["httpGet"]["port"], "http",
+                    "{name} {probe}"
+                );
+            }
+            assert_eq!(container["ports"][0]["containerPort"], port, "{name}");
+        }
+        if service.autoscaling.is_some() {
+            assert!(
+                deployment["spec"].get("replicas").is_none(),
+                "{name}: the autoscaler owns the replica count"
+            );
+        }
+    }
+}
+
+#[test]
+fn secrets_are_references_to_secrets_the_user_creates() {
+    let source = example("data-cluster");
+    let files = render(&source);
+    let all = objects(&files);
+    assert!(
+        all.iter().all(|(_, o)| kind_of(o) != "Secret"),
+        "blueprint never renders a Secret object"
+    );
+    let mut references = 0;
+    for (path, object) in &all {
+        let text = serde_json::to_string(object).unwrap();
+        references += text.matches("secretKeyRef").count();
+        if kind_of(object) == "ConfigMap" {
+            for key in object["data"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k)
+            {
+                assert!(
+                    !blueprint::validate::looks_secret(key),
+                    "{path}: {key} looks like a secret but is a plain ConfigMap value"
+                );
+            }
+        }
+    }
+    assert!(references > 0, "the example's secrets are referenced");
+    // `blueprint secrets` names the Secret each reference reads.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_blueprint"))
+        .args(["secrets", "blueprints/data-cluster.yaml", "--env", "prod"])
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("kubectl -n data create secret generic django-secret-key --from-file=DJANGO_SECRET_KEY=/dev/stdin"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(".env.prod"),
+        "prod keeps no env file: {text}"
+    );
+}
