@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::blueprint::{InternalTool, ProxyEngine};
 use crate::generate::GeneratedFile;
-use crate::model::{Environment, Exposure, Model};
+use crate::model::{Environment, Exposure, Model, Placement};
 
 pub use caddy::caddyfile;
 pub use nginx::nginx_conf;
@@ -45,9 +45,9 @@ pub fn generate(model: &Model) -> Vec<GeneratedFile> {
         .collect()
 }
 
-/// One environment's routing table, shared by both engines.
+/// One environment's routing table, shared by both engines and by the Kubernetes routes.
 #[derive(Debug, Clone)]
-struct Site {
+pub(crate) struct Site {
     /// The project, for the opening comment.
     project: String,
     /// The environment's name.
@@ -59,16 +59,16 @@ struct Site {
     /// Whether HSTS is sent.
     hsts: bool,
     /// The virtual hosts: the environment's domain first, then other route hosts by name.
-    hosts: Vec<VirtualHost>,
+    pub(crate) hosts: Vec<VirtualHost>,
 }
 
 /// One host name and what is routed under it.
 #[derive(Debug, Clone)]
-struct VirtualHost {
+pub(crate) struct VirtualHost {
     /// The host name.
-    name: String,
+    pub(crate) name: String,
     /// Routed prefixes, longest first; the whole-host route, if any, last.
-    routes: Vec<ProxiedPath>,
+    pub(crate) routes: Vec<ProxiedPath>,
 }
 
 impl VirtualHost {
@@ -80,40 +80,40 @@ impl VirtualHost {
 
 /// A path prefix passed to one upstream container.
 #[derive(Debug, Clone)]
-struct ProxiedPath {
+pub(crate) struct ProxiedPath {
     /// The prefix without a trailing `/` (`/api`); `None` for the whole host.
-    prefix: Option<String>,
+    pub(crate) prefix: Option<String>,
     /// Who answers: a service or an internal tool (names the upstream variable).
-    label: String,
+    pub(crate) label: String,
     /// Unique in the environment: `<service>_<n>` for a service's n-th route, the tool's name
     /// for a tool. Names nginx rate-limit zones and Caddy matchers.
-    name: String,
-    /// The container's host name on the Compose network.
-    upstream_host: String,
+    pub(crate) name: String,
+    /// The container's host name on the Compose network (the Service name on Kubernetes).
+    pub(crate) upstream_host: String,
     /// The container's port.
-    upstream_port: u16,
+    pub(crate) upstream_port: u16,
     /// Whether connections upgrade to websockets.
-    websocket: bool,
+    pub(crate) websocket: bool,
     /// Whether the prefix is removed before the request is passed on.
-    strip_prefix: bool,
+    pub(crate) strip_prefix: bool,
     /// The per-client rate limit, when enforced here.
-    rate_limit: Option<RateLimit>,
+    pub(crate) rate_limit: Option<RateLimit>,
     /// The protection of an internal tool; `None` for services.
-    guard: Option<Guard>,
+    pub(crate) guard: Option<Guard>,
 }
 
 /// Requests per second per client IP on one route.
 #[derive(Debug, Clone)]
-struct RateLimit {
+pub(crate) struct RateLimit {
     /// Sustained requests per second.
-    per_second: u32,
+    pub(crate) per_second: u32,
     /// Requests allowed in a burst above the rate (twice the rate).
-    burst: u32,
+    pub(crate) burst: u32,
 }
 
 /// What stands between the internet and an internal tool.
 #[derive(Debug, Clone)]
-struct Guard {
+pub(crate) struct Guard {
     /// HTTP basic auth is required.
     basic_auth: bool,
     /// Only these client networks get in; empty for any.
@@ -161,6 +161,17 @@ fn tool_route(model: &Model, exposure: &Exposure) -> Option<ProxiedPath> {
 /// Builds the routing table of `environment`: every route of every service that runs on
 /// Compose there, and the exposed internal tools on the environment's domain.
 fn site(model: &Model, environment: &Environment) -> Site {
+    routing_table(model, environment, Placement::Compose)
+}
+
+/// Builds the routing table of the services placed on `placement` in `environment` (Compose or
+/// Kubernetes; never Vercel, which routes itself). The internal tools are only routed on
+/// Compose: a cluster's monitoring stack runs and exposes its own Grafana and Prometheus.
+pub(crate) fn routing_table(
+    model: &Model,
+    environment: &Environment,
+    placement: Placement,
+) -> Site {
     let mut by_host: BTreeMap<String, Vec<ProxiedPath>> = BTreeMap::new();
     by_host.insert(environment.domain.clone(), Vec::new());
     // Two routes on the same host and prefix would make both configs invalid; validation
@@ -177,7 +188,9 @@ fn site(model: &Model, environment: &Environment) -> Site {
 
     for service in &model.services {
         let Some(port) = service.port else { continue };
-        if !service.on_compose(&environment.name) {
+        if service.deploy.get(&environment.name) != Some(&placement)
+            || placement == Placement::Vercel
+        {
             continue;
         }
         for (index, route) in service.routes.iter().enumerate() {
@@ -206,7 +219,12 @@ fn site(model: &Model, environment: &Environment) -> Site {
             );
         }
     }
-    for exposure in &model.proxy.expose {
+    for exposure in model
+        .proxy
+        .expose
+        .iter()
+        .filter(|_| placement == Placement::Compose)
+    {
         if let Some(route) = tool_route(model, exposure) {
             add(&environment.domain, route);
         }

@@ -470,6 +470,376 @@ pub struct Data {
     pub data: BTreeMap<String, String>,
 }
 
+/// `NetworkPolicy.spec`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicySpec {
+    /// The pods the policy applies to (`{}`: every pod of the namespace).
+    pub pod_selector: LabelSelector,
+    /// `Ingress`, `Egress` or both: the directions this policy isolates.
+    pub policy_types: Vec<&'static str>,
+    /// Allowed incoming traffic.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ingress: Vec<NetworkPolicyIngressRule>,
+    /// Allowed outgoing traffic.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<NetworkPolicyEgressRule>,
+}
+
+/// Incoming traffic a NetworkPolicy allows.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkPolicyIngressRule {
+    /// From whom.
+    pub from: Vec<NetworkPolicyPeer>,
+    /// To which ports.
+    pub ports: Vec<NetworkPolicyPort>,
+}
+
+/// Outgoing traffic a NetworkPolicy allows.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkPolicyEgressRule {
+    /// To whom.
+    pub to: Vec<NetworkPolicyPeer>,
+    /// On which ports.
+    pub ports: Vec<NetworkPolicyPort>,
+}
+
+/// The other end of allowed traffic: pods, namespaces (both: those pods in those namespaces)
+/// or addresses.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicyPeer {
+    /// Pods (of the policy's namespace unless `namespace_selector` is set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<LabelSelector>,
+    /// Namespaces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    /// Addresses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_block: Option<IpBlock>,
+}
+
+/// A CIDR range minus some sub-ranges.
+#[derive(Debug, Clone, Serialize)]
+pub struct IpBlock {
+    /// The range.
+    pub cidr: String,
+    /// Sub-ranges left out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
+}
+
+/// A port a NetworkPolicy rule allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct NetworkPolicyPort {
+    /// `TCP` or `UDP`.
+    pub protocol: &'static str,
+    /// The port number (the pod's port for ingress, the destination's for egress).
+    pub port: u16,
+}
+
+impl NetworkPolicyPort {
+    /// A TCP port.
+    pub fn tcp(port: u16) -> Self {
+        Self {
+            protocol: "TCP",
+            port,
+        }
+    }
+}
+
+/// `Ingress.spec` (`networking.k8s.io/v1`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressSpec {
+    /// The IngressClass whose controller serves it.
+    pub ingress_class_name: String,
+    /// Hosts served over HTTPS and the Secret holding their certificate.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls: Vec<IngressTls>,
+    /// Hosts and their paths.
+    pub rules: Vec<IngressRule>,
+}
+
+/// TLS of some hosts of an Ingress.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressTls {
+    /// The hosts.
+    pub hosts: Vec<String>,
+    /// The Secret holding the certificate (cert-manager writes it).
+    pub secret_name: String,
+}
+
+/// One host of an Ingress.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngressRule {
+    /// The host name.
+    pub host: String,
+    /// Its paths.
+    pub http: HttpIngressRuleValue,
+}
+
+/// The paths of one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpIngressRuleValue {
+    /// Paths; the longest matching one wins.
+    pub paths: Vec<HttpIngressPath>,
+}
+
+/// One path of an Ingress.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpIngressPath {
+    /// The path (`/api`, or a regular expression with `ImplementationSpecific`).
+    pub path: String,
+    /// `Prefix` (whole path segments) or `ImplementationSpecific`.
+    pub path_type: &'static str,
+    /// Where matching requests go.
+    pub backend: IngressBackend,
+}
+
+/// An Ingress backend.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngressBackend {
+    /// A Service.
+    pub service: IngressServiceBackend,
+}
+
+/// A Service and port an Ingress path sends to.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngressServiceBackend {
+    /// The Service's name.
+    pub name: String,
+    /// Its port.
+    pub port: ServiceBackendPort,
+}
+
+/// A Service port by number.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceBackendPort {
+    /// The port number.
+    pub number: u16,
+}
+
+/// `HTTPRoute.spec` (`gateway.networking.k8s.io/v1`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteSpec {
+    /// The Gateways the route attaches to.
+    pub parent_refs: Vec<ParentReference>,
+    /// The hosts it answers.
+    pub hostnames: Vec<String>,
+    /// Its rules.
+    pub rules: Vec<HttpRouteRule>,
+}
+
+/// A Gateway an HTTPRoute attaches to.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParentReference {
+    /// `gateway.networking.k8s.io`.
+    pub group: &'static str,
+    /// `Gateway`.
+    pub kind: &'static str,
+    /// The Gateway's namespace.
+    pub namespace: String,
+    /// The Gateway's name.
+    pub name: String,
+}
+
+/// One rule of an HTTPRoute.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteRule {
+    /// Requests it takes.
+    pub matches: Vec<HttpRouteMatch>,
+    /// Changes made to the request on the way.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<HttpRouteFilter>,
+    /// Where they go.
+    pub backend_refs: Vec<HttpBackendRef>,
+}
+
+/// A request match.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpRouteMatch {
+    /// The path match.
+    pub path: HttpPathMatch,
+}
+
+/// A path match.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpPathMatch {
+    /// `PathPrefix` (whole path segments).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The prefix.
+    pub value: String,
+}
+
+/// A filter of an HTTPRoute rule.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteFilter {
+    /// `URLRewrite`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The rewrite.
+    pub url_rewrite: HttpUrlRewrite,
+}
+
+/// A URL rewrite.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpUrlRewrite {
+    /// The path change.
+    pub path: HttpPathModifier,
+}
+
+/// A path change.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpPathModifier {
+    /// `ReplacePrefixMatch`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// What the matched prefix becomes.
+    pub replace_prefix_match: String,
+}
+
+/// A Service an HTTPRoute rule sends to.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpBackendRef {
+    /// The Service's name.
+    pub name: String,
+    /// Its port.
+    pub port: u16,
+}
+
+/// `ServiceMonitor.spec` (`monitoring.coreos.com/v1`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceMonitorSpec {
+    /// The Services scraped.
+    pub selector: LabelSelector,
+    /// Their namespaces, when not the ServiceMonitor's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<NamespaceSelector>,
+    /// The ports scraped.
+    pub endpoints: Vec<MonitorEndpoint>,
+}
+
+/// Namespaces by name.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceSelector {
+    /// The names.
+    pub match_names: Vec<String>,
+}
+
+/// One scraped port of a ServiceMonitor.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitorEndpoint {
+    /// The Service port's name.
+    pub port: String,
+    /// The metrics path.
+    pub path: String,
+    /// How often.
+    pub interval: String,
+    /// How long a scrape may take (never more than the interval).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scrape_timeout: Option<String>,
+    /// Keep the scraped `job` and `instance` labels (Pushgateway).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub honor_labels: bool,
+    /// Target relabelling, applied after the operator's own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub relabelings: Vec<Relabeling>,
+}
+
+/// One relabelling step of the Prometheus Operator (`replace`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Relabeling {
+    /// Labels whose values, joined by `separator`, are the input.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub source_labels: Vec<String>,
+    /// What joins the source values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub separator: Option<&'static str>,
+    /// The label written.
+    pub target_label: String,
+    /// A fixed value instead of the input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+}
+
+impl Relabeling {
+    /// Sets `label` to a fixed `value`.
+    pub fn fixed(label: &str, value: &str) -> Self {
+        Self {
+            source_labels: Vec::new(),
+            separator: None,
+            target_label: label.to_string(),
+            replacement: Some(value.to_string()),
+        }
+    }
+}
+
+/// `Probe.spec` (`monitoring.coreos.com/v1`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeSpec {
+    /// The `job` label of the probe results.
+    pub job_name: String,
+    /// How often.
+    pub interval: String,
+    /// How long a probe may take (never more than the interval).
+    pub scrape_timeout: String,
+    /// The blackbox module.
+    pub module: String,
+    /// The blackbox exporter.
+    pub prober: ProberSpec,
+    /// What is probed.
+    pub targets: ProbeTargets,
+}
+
+/// The blackbox exporter a Probe goes through.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProberSpec {
+    /// `host:port`.
+    pub url: String,
+    /// Its probe path.
+    pub path: String,
+}
+
+/// What a Probe probes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeTargets {
+    /// Fixed URLs.
+    pub static_config: ProbeStaticConfig,
+}
+
+/// Fixed probe URLs and their labels.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeStaticConfig {
+    /// The URLs.
+    #[serde(rename = "static")]
+    pub targets: Vec<String>,
+    /// Labels of their results.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `PrometheusRule.spec` (`monitoring.coreos.com/v1`): rule groups in the format of a
+/// Prometheus rule file.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrometheusRuleSpec<G: Serialize> {
+    /// The groups.
+    pub groups: Vec<G>,
+}
+
 /// Serializes objects as one multi-document YAML file.
 pub fn documents(objects: &[String]) -> String {
     objects.join("---\n")
