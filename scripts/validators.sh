@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs one third-party validator on one generated file, with the environment it needs.
 #
-#   scripts/validators.sh TOOL FILE [EXTRA...]   validate FILE (see `--list` for the tools)
+#   scripts/validators.sh TOOL FILE [EXTRA...]   validate FILE (see `--list` for the tools; for
+#                                                kustomize and kubernetes, FILE is an overlay dir)
 #   scripts/validators.sh --check TOOL           exit 0 if TOOL is installed, 77 if not
 #   scripts/validators.sh --list                 print the tool names, one a line
 #
@@ -20,9 +21,13 @@ NODE_DIR=$VDIR/node
 CACHE=$VDIR/cache
 NSS_WRAPPER_LIB=/usr/lib/x86_64-linux-gnu/libnss_wrapper.so
 NOT_INSTALLED=77
+KUSTOMIZE=$VDIR/bin/kustomize
+# Vendored JSON schemas for the custom resources kubernetes-validate has no schema for.
+SCHEMAS=$ROOT/scripts/schemas
 
 TOOLS=(hadolint compose nginx caddy promtool-config promtool-rules promtool-test amtool blackbox
-    actionlint zizmor workflow-schema dependabot-schema grafana-dashboard vercel yamllint shellcheck)
+    actionlint zizmor workflow-schema dependabot-schema grafana-dashboard vercel yamllint shellcheck
+    kustomize kubernetes)
 
 # yamllint: the relaxed preset (style problems are warnings, which do not fail), but YAML 1.1
 # booleans (yes/no/on/off, also as keys: `on:` must be quoted) are errors, as are syntax errors,
@@ -74,6 +79,10 @@ requirements() {
         need_file "$VDIR/schemas/vercel-routing.schema.json"; need_file "$VENV/bin/check-jsonschema" ;;
     yamllint) need_file "$VENV/bin/yamllint" ;;
     shellcheck) command -v shellcheck >/dev/null || missing "shellcheck not found" ;;
+    kustomize) need_file "$KUSTOMIZE" ;;
+    kubernetes) need_file "$KUSTOMIZE"; need_file "$VENV/bin/kubernetes-validate"
+        need_file "$VENV/bin/check-jsonschema"; need_file "$VENV/bin/python"
+        command -v promtool >/dev/null || missing "promtool not found" ;;
     *) echo "validators.sh: unknown tool '$1' (known: ${TOOLS[*]})" >&2; exit 2 ;;
     esac
 }
@@ -350,6 +359,73 @@ v_yamllint() { run clean_env "$VENV/bin/yamllint" -f parsable -d "$YAMLLINT_CONF
 
 v_shellcheck() {
     (cd "$(dirname "$FILE")" && run clean_env shellcheck --color=never -x -P SCRIPTDIR "$(basename "$FILE")")
+}
+
+# kustomize_build DIR OUT: builds the overlay DIR into OUT (a multi-document YAML stream).
+kustomize_build() {
+    [ -d "$1" ] || { echo "validators.sh: $TOOL takes an overlay directory, not $1"; return 1; }
+    run clean_env "$KUSTOMIZE" build "$1" -o "$2"
+}
+
+v_kustomize() { kustomize_build "$FILE" "$TMP/built.yaml"; }
+
+v_kubernetes() {
+    local ok=0 split=$TMP/split kind rules
+    kustomize_build "$FILE" "$TMP/built.yaml" || return 1
+    # kubernetes-validate only warns ("Couldn't find schema") for kinds it has no schema for, and
+    # passes them. So the custom resources we render are taken out and checked against vendored
+    # schemas (and a PrometheusRule's groups by promtool); anything else it cannot find a schema
+    # for, such as a mistyped apiVersion on a built-in kind, is an error.
+    mkdir -p "$split/builtin" "$split/custom" "$split/rules"
+    run clean_env "$VENV/bin/python" -c '
+import json, os, sys, yaml
+custom = {("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor",
+          ("monitoring.coreos.com/v1", "Probe"): "probe",
+          ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule",
+          ("gateway.networking.k8s.io/v1", "HTTPRoute"): "httproute"}
+out, bad = sys.argv[2], 0
+with open(sys.argv[1]) as f:
+    docs = [d for d in yaml.safe_load_all(f) if d is not None]
+for i, d in enumerate(docs):
+    name = "%03d-%s-%s" % (i, d.get("kind", "unknown"), (d.get("metadata") or {}).get("name", "unnamed"))
+    key = (d.get("apiVersion"), d.get("kind"))
+    group = str(key[0]).rsplit("/", 1)[0] if "/" in str(key[0]) else ""
+    if key in custom:
+        os.makedirs(os.path.join(out, "custom", custom[key]), exist_ok=True)
+        with open(os.path.join(out, "custom", custom[key], name + ".json"), "w") as f:
+            json.dump(d, f, indent=1)
+        if key[1] == "PrometheusRule":
+            with open(os.path.join(out, "rules", name + ".yml"), "w") as f:
+                yaml.safe_dump({"groups": (d.get("spec") or {}).get("groups") or []}, f, sort_keys=False)
+    elif group in ("monitoring.coreos.com", "gateway.networking.k8s.io"):
+        print("%s %s/%s: no vendored schema for this custom resource (scripts/schemas/)" % (key, d.get("kind"), name))
+        bad = 1
+    else:
+        with open(os.path.join(out, "builtin", name + ".yaml"), "w") as f:
+            yaml.safe_dump(d, f, sort_keys=False)
+sys.exit(bad)' "$TMP/built.yaml" "$split" || ok=1
+    # The built-in kinds, against the Kubernetes 1.34 schemas, rejecting unknown fields.
+    if [ -n "$(ls -A "$split/builtin")" ]; then
+        local out rc=0
+        out=$(cd "$split/builtin" && clean_env "$VENV/bin/kubernetes-validate" --strict --quiet ./*.yaml 2>&1) || rc=$?
+        [ -z "$out" ] || printf '%s
+' "$out"
+        if [ "$rc" -ne 0 ] || printf '%s
+' "$out" | grep -q '^WARN'; then
+            echo "validators.sh: kubernetes-validate rejected $FILE (exit status $rc; warnings fail too)"
+            ok=1
+        fi
+    fi
+    for kind in "$split"/custom/*/; do
+        [ -d "$kind" ] || continue
+        run clean_env "$VENV/bin/check-jsonschema" --schemafile "$SCHEMAS/$(basename "$kind").schema.json" \
+            "$kind"*.json || ok=1
+    done
+    for rules in "$split"/rules/*.yml; do
+        [ -f "$rules" ] || continue
+        run clean_env promtool check rules --lint=all --lint-fatal "$rules" || ok=1
+    done
+    return "$ok"
 }
 
 [ $# -ge 1 ] || usage

@@ -685,6 +685,10 @@ pub const DEFAULT_PYTHON: &str = "3.12";
 /// The default Node.js major version.
 pub const DEFAULT_NODE: &str = "22";
 
+/// The GitHub environment secret from which the deploy workflow reads a Kubernetes environment's
+/// kubeconfig (base64-encoded, one line, so that GitHub masks it whole in logs).
+pub const KUBE_CONFIG_SECRET: &str = "KUBE_CONFIG";
+
 /// Ports of the bundled internal tools.
 pub const GRAFANA_PORT: u16 = 3000;
 /// Prometheus' port.
@@ -847,6 +851,16 @@ impl Model {
         self.environments.iter().find(|e| e.name == name)
     }
 
+    /// The Kubernetes environments the deploy workflow applies: every one but development (which
+    /// is applied by hand) that runs at least one service.
+    pub fn deployed_clusters(&self) -> impl Iterator<Item = &Environment> {
+        self.environments.iter().filter(|env| {
+            env.on_kubernetes()
+                && env.tier != Tier::Development
+                && self.services.iter().any(|s| s.on_kubernetes(&env.name))
+        })
+    }
+
     /// Stores that run as containers in `environment`.
     pub fn container_stores<'a>(
         &'a self,
@@ -937,6 +951,14 @@ impl Model {
                     }
                 }
             }
+        }
+        for env in self.deployed_clusters() {
+            add(
+                KUBE_CONFIG_SECRET,
+                SecretHome::GitHub,
+                Some(&env.name),
+                "workflow deploy".into(),
+            );
         }
         if self.services.iter().any(Service::on_vercel) {
             add(

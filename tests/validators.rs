@@ -1,6 +1,7 @@
 //! The rendered files are checked by the tools their ecosystems trust, not only by our own
 //! tests: every file under `generated/*/` goes through the validators that `scripts/validators.sh`
-//! runs (installed, pinned, by `scripts/install-validators.sh`).
+//! runs (installed, pinned, by `scripts/install-validators.sh`), and every Kubernetes overlay
+//! (`kubernetes/overlays/<env>/`) is built by kustomize and its objects validated.
 //!
 //! So that this cannot pass vacuously, every validator is also run on a known-good fixture
 //! (`tests/validators/good/<tool>/`), which it must accept, and on deliberately broken ones
@@ -36,7 +37,12 @@ const TOOLS: &[&str] = &[
     "vercel",
     "yamllint",
     "shellcheck",
+    "kustomize",
+    "kubernetes",
 ];
+
+/// The validators that take a Kustomize overlay directory rather than a file.
+const OVERLAY_TOOLS: &[&str] = &["kustomize", "kubernetes"];
 
 /// The exit status with which `scripts/validators.sh` says a tool is not installed.
 const NOT_INSTALLED: i32 = 77;
@@ -62,7 +68,7 @@ enum Outcome {
     NotInstalled(String),
 }
 
-/// Runs `scripts/validators.sh TOOL FILE`.
+/// Runs `scripts/validators.sh TOOL FILE` (FILE is a directory for the overlay tools).
 fn validate(tool: &str, file: &Path) -> Outcome {
     let out = Command::new("bash")
         .arg(repo().join("scripts/validators.sh"))
@@ -93,13 +99,14 @@ fn not_installed(tool: &str, message: &str) {
 
 /// The fixture test of one validator: each `good` file (relative to tests/validators/good/<tool>)
 /// must be accepted, each `broken` one (relative to tests/validators/broken/<tool>) rejected,
-/// with every expected fragment in the validator's output.
+/// with every expected fragment in the validator's output. For the overlay tools the "files"
+/// are overlay directories.
 fn fixture_pair(tool: &str, good: &[&str], broken: &[(&str, &[&str])]) {
     assert!(TOOLS.contains(&tool), "{tool} is listed in TOOLS");
     let mut problems = Vec::new();
     for rel in good {
         let file = fixtures().join("good").join(tool).join(rel);
-        assert!(file.is_file(), "fixture {} exists", file.display());
+        assert!(file.exists(), "fixture {} exists", file.display());
         match validate(tool, &file) {
             Outcome::Accepted(_) => {}
             Outcome::NotInstalled(message) => {
@@ -114,7 +121,7 @@ fn fixture_pair(tool: &str, good: &[&str], broken: &[(&str, &[&str])]) {
     }
     for (rel, expected) in broken {
         let file = fixtures().join("broken").join(tool).join(rel);
-        assert!(file.is_file(), "fixture {} exists", file.display());
+        assert!(file.exists(), "fixture {} exists", file.display());
         match validate(tool, &file) {
             Outcome::Accepted(output) => problems.push(format!(
                 "{tool} accepted the broken fixture {}:\n{output}",
@@ -352,6 +359,41 @@ fn shellcheck_fixtures() {
     );
 }
 
+#[test]
+fn kustomize_fixtures() {
+    fixture_pair(
+        "kustomize",
+        &["overlays/prod"],
+        &[(
+            "missing-resource",
+            &["accumulating resources from 'service.yaml'"],
+        )],
+    );
+}
+
+#[test]
+fn kubernetes_fixtures() {
+    fixture_pair(
+        "kubernetes",
+        &["overlays/prod"],
+        &[
+            ("strict", &["('replica' was unexpected)"]),
+            (
+                "api-version",
+                &["Couldn't find schema for kind Deployment with api version apps/v2"],
+            ),
+            (
+                "custom",
+                &[
+                    "$.spec: 'selector' is a required property",
+                    "backendRefs[0]: 'port' is a required property",
+                ],
+            ),
+            ("rules", &["parse error: unclosed left parenthesis"]),
+        ],
+    );
+}
+
 /// Whether the directory `dir` (a path relative to a render root) is `suffix` or ends with it.
 fn dir_is(dir: &str, suffix: &str) -> bool {
     dir == suffix || dir.ends_with(&format!("/{suffix}"))
@@ -461,11 +503,44 @@ fn files_map_to_their_validators() {
         ),
         (".github/dependabot.yml", &["dependabot-schema", "yamllint"]),
         ("web/vercel.json", &["vercel"]),
+        // Overlays are validated as directories (OVERLAY_TOOLS); their files only by yamllint.
+        ("kubernetes/overlays/prod/kustomization.yaml", &["yamllint"]),
         (".blueprint/manifest.json", &[]),
     ];
     for (rel, expected) in cases {
         assert_eq!(validators_for(rel), *expected, "validators for {rel}");
     }
+}
+
+/// The subdirectories of `dir`, sorted; none when `dir` does not exist.
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.expect("read a directory of renders").path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// The Kustomize overlays of a render: the directories `kubernetes/overlays/*` (one without a
+/// kustomization is kept, for kustomize to reject).
+fn overlays(render: &Path) -> Vec<PathBuf> {
+    subdirs(&render.join("kubernetes/overlays"))
+}
+
+#[test]
+fn overlays_are_found() {
+    let render = repo().join("generated/data-cluster");
+    let overlays_dir = render.join("kubernetes/overlays");
+    assert_eq!(
+        overlays(&render),
+        vec![overlays_dir.join("prod"), overlays_dir.join("staging")]
+    );
+    assert!(overlays(&repo().join("generated/no-such-render")).is_empty());
 }
 
 /// One validator run on one rendered file.
@@ -480,15 +555,7 @@ fn generated_renders_pass_their_validators() {
     // BLUEPRINT_GENERATED_DIR points the test at other renders (e.g. a scratch render).
     let generated = std::env::var_os("BLUEPRINT_GENERATED_DIR")
         .map_or_else(|| repo().join("generated"), PathBuf::from);
-    let mut renders: Vec<PathBuf> = fs::read_dir(&generated)
-        .map(|entries| {
-            entries
-                .map(|e| e.expect("read generated/").path())
-                .filter(|p| p.is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
-    renders.sort();
+    let renders = subdirs(&generated);
     if renders.is_empty() {
         let message = format!(
             "NO RENDERS: {} has no render directories, so no generated file was validated",
@@ -522,6 +589,21 @@ fn generated_renders_pass_their_validators() {
                 jobs.push(Job {
                     tool,
                     file: entry.path().to_path_buf(),
+                    shown: shown.clone(),
+                });
+            }
+        }
+        // Every Kubernetes overlay is built and its objects validated, as a whole.
+        for overlay in overlays(render) {
+            let shown = overlay
+                .strip_prefix(repo())
+                .unwrap_or(&overlay)
+                .display()
+                .to_string();
+            for tool in OVERLAY_TOOLS {
+                jobs.push(Job {
+                    tool,
+                    file: overlay.clone(),
                     shown: shown.clone(),
                 });
             }

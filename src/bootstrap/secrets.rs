@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::blueprint::{Blueprint, EnvValue};
-use crate::model::{Model, Placement, SecretHome, kubernetes_secret_name};
+use crate::model::{KUBE_CONFIG_SECRET, Model, Placement, SecretHome, kubernetes_secret_name};
 
 /// Where a secret must be set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -150,7 +150,15 @@ pub fn checklist(blueprint: &Blueprint, root: &Path, scope: Scope<'_>) -> Checkl
                     environment: Some(env.clone()),
                     target: env.clone(),
                     used_by,
-                    set_with: format!("gh secret set {} --env {env}", secret.name),
+                    // The deploy workflow decodes the kubeconfig: it is stored base64-encoded.
+                    set_with: if secret.name == KUBE_CONFIG_SECRET {
+                        format!(
+                            "base64 -w0 kubeconfig | gh secret set {} --env {env}",
+                            secret.name
+                        )
+                    } else {
+                        format!("gh secret set {} --env {env}", secret.name)
+                    },
                 },
             });
         }
@@ -472,6 +480,27 @@ services:
 stores:
   db: { kind: postgres }
 ";
+
+    #[test]
+    fn a_deployed_cluster_needs_its_kubeconfig_as_an_environment_secret() {
+        let text = TEXT.replace(
+            "prod: { domain: shop.example.com }",
+            "prod: { domain: shop.example.com, platform: kubernetes, stores: { db: managed } }",
+        );
+        let list = checklist(&blueprint(&text), Path::new("/nonexistent"), Scope::All);
+        let kube: Vec<&Entry> = list
+            .secrets
+            .iter()
+            .filter(|s| s.name == KUBE_CONFIG_SECRET)
+            .collect();
+        assert_eq!(kube.len(), 1, "{:#?}", list.secrets);
+        assert_eq!(kube[0].location, Location::GithubEnvironment);
+        assert_eq!(kube[0].environment.as_deref(), Some("prod"));
+        assert_eq!(
+            kube[0].set_with,
+            "base64 -w0 kubeconfig | gh secret set KUBE_CONFIG --env prod"
+        );
+    }
 
     #[test]
     fn secrets_are_listed_per_environment_and_where_they_go() {

@@ -8,7 +8,8 @@
 //!   one run on the main branch shows images -> staging -> production as one graph; it can also
 //!   be started by hand. When nothing deploys containers it runs on its own on the main branch.
 //! - `.github/workflows/deploy.yml`: container environments over SSH (staging automatically,
-//!   production through the `prod` GitHub environment where approvals live) and Vercel
+//!   production through the `prod` GitHub environment where approvals live), Kubernetes
+//!   environments the same way with `kubectl apply -k` on their overlay, and Vercel
 //!   (previews for pull requests, production from the main branch). Its weekly run rebuilds the
 //!   images so base-image patches reach production.
 //! - `.github/workflows/security.yml`: Trivy config and image scans, reported to code scanning.
@@ -125,6 +126,12 @@ pub fn github_secrets(model: &Model) -> BTreeMap<String, BTreeSet<String>> {
                 .or_default()
                 .insert(env.name.clone());
         }
+    }
+    for env in model.deployed_clusters() {
+        secrets
+            .entry(crate::model::KUBE_CONFIG_SECRET.to_string())
+            .or_default()
+            .insert(env.name.clone());
     }
     if !image_services(model).is_empty() && !delivery::uses_github_registry(model) {
         for name in [REGISTRY_SECRETS.username, REGISTRY_SECRETS.password] {

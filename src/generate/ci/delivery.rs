@@ -7,6 +7,10 @@
 //! images -> staging -> production with `needs:` inside one run, so the run that pushed the
 //! images of a commit is the run that deploys them, and the production job waits in the `prod`
 //! environment for its required reviewers.
+//!
+//! Kubernetes environments deploy the same way, in the same chain: their job writes the
+//! kubeconfig from the environment's `KUBE_CONFIG` secret, points the overlay's images at the
+//! commit's tag and applies it with `kubectl apply -k`.
 
 use indexmap::IndexMap;
 
@@ -20,10 +24,13 @@ use super::{
     actions, checkout, expr, image_services, on_main_branch, shell_quote,
 };
 use crate::blueprint::{ProxyEngine, Runtime, Tier};
-use crate::generate::render_template;
-use crate::model::{DEFAULT_NODE, Environment as ModelEnvironment, Model, Service};
+use crate::generate::{kubernetes, render_template};
+use crate::model::{
+    DEFAULT_NODE, Environment as ModelEnvironment, KUBE_CONFIG_SECRET, Model, Service,
+};
 
 const DEPLOY_SCRIPT: &str = include_str!("../templates/ci/deploy-compose.sh");
+const KUBERNETES_DEPLOY_SCRIPT: &str = include_str!("../templates/ci/deploy-kubernetes.sh");
 
 /// The GitHub environment of pull request previews on Vercel.
 pub const VERCEL_PREVIEW_ENVIRONMENT: &str = "preview";
@@ -58,7 +65,8 @@ fn registry_permissions(model: &Model, access: Access) -> Permissions {
 /// `images.yml`: build and push every container image.
 pub fn images_workflow(model: &Model) -> Workflow {
     let pinning = model.ci.pin_actions;
-    let standalone = container_environments(model).is_empty();
+    let standalone =
+        container_environments(model).is_empty() && model.deployed_clusters().next().is_none();
     let github_registry = uses_github_registry(model);
 
     let include = image_services(model)
@@ -168,7 +176,17 @@ pub fn images_workflow(model: &Model) -> Workflow {
 
 /// `deploy.yml`, when anything deploys.
 pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
-    let environments = container_environments(model);
+    let compose = container_environments(model);
+    let clusters: Vec<&ModelEnvironment> = model.deployed_clusters().collect();
+    // Compose and Kubernetes environments in the blueprint's order, in one chain.
+    let environments: Vec<&ModelEnvironment> = model
+        .environments
+        .iter()
+        .filter(|env| {
+            compose.iter().any(|c| c.name == env.name)
+                || clusters.iter().any(|c| c.name == env.name)
+        })
+        .collect();
     let vercel_services: Vec<&Service> = model.services.iter().filter(|s| s.on_vercel()).collect();
     if environments.is_empty() && vercel_services.is_empty() {
         return None;
@@ -204,10 +222,12 @@ pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
             } else {
                 vec!["images".to_string()]
             };
-            jobs.insert(
-                format!("deploy-{}", env.name),
-                compose_deploy_job(model, env, needs),
-            );
+            let job = if env.on_kubernetes() {
+                kubernetes_deploy_job(model, env, needs)
+            } else {
+                compose_deploy_job(model, env, needs)
+            };
+            jobs.insert(format!("deploy-{}", env.name), job);
         }
     }
 
@@ -279,7 +299,6 @@ fn environment_url(env: &ModelEnvironment) -> String {
 }
 
 fn compose_deploy_job(model: &Model, env: &ModelEnvironment, needs: Vec<String>) -> Job {
-    let pinning = model.ci.pin_actions;
     let mut paths = vec![format!("compose.{}.yaml", env.name)];
     if model.has_proxy() {
         paths.push(format!("proxy/{}", env.name));
@@ -328,11 +347,30 @@ fn compose_deploy_job(model: &Model, env: &ModelEnvironment, needs: Vec<String>)
             secret(DEPLOY_SECRETS.known_hosts),
         )
         .env("REGISTRY_USERNAME", registry_user)
-        .env("REGISTRY_PASSWORD", registry_password)
-        .env(
-            "IMAGE_TAG",
-            format!("{IMAGE_TAG_PREFIX}{}", expr("github.sha")),
-        );
+        .env("REGISTRY_PASSWORD", registry_password);
+    deploy_job(
+        model,
+        env,
+        needs,
+        registry_permissions(model, Access::Read),
+        deploy,
+    )
+}
+
+/// A deployment job of `env` around its `deploy` step (which gets the commit's image tag as
+/// `IMAGE_TAG`): after `needs`, from the main branch only, in the GitHub environment (where
+/// production's reviewers approve it), one at a time per environment.
+fn deploy_job(
+    model: &Model,
+    env: &ModelEnvironment,
+    needs: Vec<String>,
+    permissions: Permissions,
+    deploy: Step,
+) -> Job {
+    let deploy = deploy.env(
+        "IMAGE_TAG",
+        format!("{IMAGE_TAG_PREFIX}{}", expr("github.sha")),
+    );
     Job {
         name: Some(format!("deploy {}", env.name)),
         needs,
@@ -342,16 +380,48 @@ fn compose_deploy_job(model: &Model, env: &ModelEnvironment, needs: Vec<String>)
             name: env.name.clone(),
             url: Some(environment_url(env)),
         }),
-        permissions: registry_permissions(model, Access::Read),
+        permissions,
         timeout_minutes: Some(20),
         concurrency: Some(Concurrency {
             group: format!("deploy-{}", env.name),
             cancel_in_progress: Flag::Literal(false),
         }),
         defaults: Some(bash_defaults(None)),
-        steps: vec![checkout(pinning), deploy],
+        steps: vec![checkout(model.ci.pin_actions), deploy],
         ..Job::default()
     }
+}
+
+/// Applies `env`'s overlay (`kubernetes/overlays/<env>`, relative to the repository root, where
+/// the files are rendered) with the environment's kubeconfig.
+fn kubernetes_deploy_job(model: &Model, env: &ModelEnvironment, needs: Vec<String>) -> Job {
+    let images: Vec<String> = kubernetes::workloads::cluster_services(model, env)
+        .map(|s| shell_quote(&s.image))
+        .collect();
+    let deployments: Vec<String> = kubernetes::workloads::cluster_services(model, env)
+        .map(|s| shell_quote(&s.name))
+        .collect();
+    let namespace = env.kubernetes.as_ref().map_or_else(String::new, |k| {
+        format!(" --namespace {}", shell_quote(&k.namespace))
+    });
+    let script = render_template(
+        "ci/deploy-kubernetes.sh",
+        KUBERNETES_DEPLOY_SCRIPT,
+        minijinja::context! {
+            environment => &env.name,
+            overlay => shell_quote(&kubernetes::overlay_dir(&env.name)),
+            images => images,
+            deployments => deployments,
+            namespace => namespace,
+        },
+    );
+    let deploy = Step::script(&format!("Deploy to {}", env.name), script).env(
+        KUBE_CONFIG_SECRET,
+        expr(&format!("secrets.{KUBE_CONFIG_SECRET}")),
+    );
+    // The cluster pulls the images with its own credentials: the token only reads the
+    // repository.
+    deploy_job(model, env, needs, Permissions::read_contents(), deploy)
 }
 
 fn bash_defaults(directory: Option<&str>) -> Defaults {

@@ -499,6 +499,93 @@ fn the_compose_deployment_ships_the_stack_and_pulls_the_commit_images() {
     assert!(!run.contains("htpasswd"), "{run}");
 }
 
+/// The one `run:` script of a job.
+fn script_of(job: &Json) -> String {
+    steps(job)
+        .into_iter()
+        .find_map(|s| s["run"].as_str().map(str::to_string))
+        .expect("a deploy script")
+}
+
+#[test]
+fn kubernetes_environments_deploy_after_the_images_and_production_waits_for_approval() {
+    let model = example("data-cluster");
+    let deploy = &workflows(&model)[".github/workflows/deploy.yml"];
+    let on_main = "github.event_name != 'pull_request' && github.ref == 'refs/heads/main'";
+
+    // Staging follows the pushed images, automatically.
+    let staging = &deploy["jobs"]["deploy-staging"];
+    assert_eq!(staging["needs"], serde_json::json!(["images"]));
+    assert_eq!(condition(staging), on_main);
+    assert_eq!(staging["environment"]["name"], "staging");
+
+    // Production runs only on the main branch, after staging, in the `prod` environment where
+    // its required reviewers approve it.
+    let prod = &deploy["jobs"]["deploy-prod"];
+    assert_eq!(prod["needs"], serde_json::json!(["deploy-staging"]));
+    assert_eq!(condition(prod), on_main);
+    assert!(!runs_for_pull_requests(deploy, prod));
+    assert_eq!(prod["environment"]["name"], "prod");
+    assert_eq!(prod["environment"]["url"], "https://data.acme.example");
+    assert_eq!(prod["permissions"], serde_json::json!({"contents": "read"}));
+    assert_eq!(prod["concurrency"]["group"], "deploy-prod");
+    assert_eq!(prod["concurrency"]["cancel-in-progress"], false);
+    assert!(
+        deploy["jobs"].get("deploy-dev").is_none(),
+        "dev is Compose, run by hand"
+    );
+    assert_eq!(
+        deploy["jobs"]["images"]["uses"],
+        "./.github/workflows/images.yml"
+    );
+
+    // The secret and the commit's tag arrive through env:, never expanded in the script.
+    let step = steps(prod)
+        .into_iter()
+        .find(|s| s.get("run").is_some())
+        .expect("a deploy step");
+    assert_eq!(step["env"]["KUBE_CONFIG"], "${{ secrets.KUBE_CONFIG }}");
+    assert_eq!(step["env"]["IMAGE_TAG"], "sha-${{ github.sha }}");
+    let run = script_of(prod);
+    assert!(!run.contains("${{"), "{run}");
+    for expected in [
+        "export KUBECONFIG=\"$RUNNER_TEMP/kubeconfig\"",
+        "base64 --decode > \"$KUBECONFIG\"",
+        "chmod 600 \"$KUBECONFIG\"",
+        "trap 'rm -f \"$KUBECONFIG\"' EXIT",
+        "(cd kubernetes/overlays/prod && kustomize edit set image \
+         ghcr.io/acme/data-cluster-api=ghcr.io/acme/data-cluster-api:\"$IMAGE_TAG\" \
+         ghcr.io/acme/data-cluster-dashboard=ghcr.io/acme/data-cluster-dashboard:\"$IMAGE_TAG\")",
+        "kubectl apply --server-side --field-manager=blueprint --force-conflicts -k kubernetes/overlays/prod\n",
+        "kubectl rollout status deployment/api --namespace data --timeout=300s\n",
+        "kubectl rollout status deployment/dashboard --namespace data --timeout=300s\n",
+    ] {
+        assert!(run.contains(expected), "{expected}\n---\n{run}");
+    }
+    // Staging's namespace is its own.
+    assert!(
+        script_of(staging).contains("deployment/api --namespace data-cluster-staging "),
+        "{}",
+        script_of(staging)
+    );
+
+    // The images workflow is called by the deployment rather than run on its own.
+    let images = &workflows(&model)[".github/workflows/images.yml"];
+    assert!(images["on"].get("workflow_call").is_some());
+    assert!(images["on"].get("push").is_none());
+}
+
+#[test]
+fn a_development_cluster_is_not_deployed_and_needs_no_kubeconfig() {
+    let mut model = example("data-cluster");
+    for env in &mut model.environments {
+        env.tier = crate::blueprint::Tier::Development;
+    }
+    assert!(model.deployed_clusters().next().is_none());
+    assert!(!github_secrets(&model).contains_key("KUBE_CONFIG"));
+    assert!(!model.secrets().contains_key("KUBE_CONFIG"));
+}
+
 #[test]
 fn images_are_pushed_by_commit_and_latest_only_from_the_main_branch() {
     let model = example("data-platform");
@@ -984,4 +1071,14 @@ fn github_secrets_lists_every_secret_the_workflows_read() {
         BTreeSet::from(["prod".to_string(), "staging".to_string()])
     );
     assert!(secrets["VERCEL_TOKEN"].is_empty(), "a repository secret");
+
+    // Each deployed Kubernetes environment has its own kubeconfig, listed by `blueprint secrets`
+    // (Model::secrets) as a GitHub environment secret too.
+    let model = example("data-cluster");
+    let clusters = BTreeSet::from(["prod".to_string(), "staging".to_string()]);
+    assert_eq!(github_secrets(&model)["KUBE_CONFIG"], clusters);
+    let listed = &model.secrets()["KUBE_CONFIG"];
+    assert_eq!(listed.home, crate::model::SecretHome::GitHub);
+    assert_eq!(listed.environments, clusters);
+    assert!(!github_secrets(&example("data-platform")).contains_key("KUBE_CONFIG"));
 }
