@@ -238,3 +238,38 @@ fn secrets_are_references_to_secrets_the_user_creates() {
         "prod keeps no env file: {text}"
     );
 }
+
+#[test]
+fn a_cluster_only_project_renders_no_compose_stack() {
+    let files = render(
+        "project: { name: shop, repository: acme/shop }
+environments:
+  prod: { domain: shop.example.com, platform: kubernetes, stores: { cache: managed } }
+services:
+  api: { runtime: fastapi, path: api, port: 8000, routes: [{ path: /api }], stores: [cache] }
+  worker: { runtime: python-worker, path: worker, depends_on: [api] }
+stores:
+  cache: { kind: redis }
+",
+    );
+    for path in files.keys() {
+        let compose_only = path.starts_with("compose.")
+            || path.starts_with(".env.")
+            || path.starts_with("proxy/")
+            || path.starts_with("jobs/")
+            || path.starts_with("monitoring/alertmanager/")
+            || path.starts_with("monitoring/grafana/")
+            || path.starts_with("monitoring/blackbox/")
+            || path.starts_with("monitoring/prometheus/prometheus.");
+        assert!(
+            !compose_only,
+            "{path} serves a Compose stack there is none of"
+        );
+    }
+    // The rule files stay: they are the one source of the cluster's PrometheusRule, and their
+    // unit tests run with promtool.
+    assert!(files.contains_key("monitoring/prometheus/rules/services.rules.yml"));
+    assert!(files.contains_key("kubernetes/base/monitoring/rules.yaml"));
+    let worker = &files["kubernetes/base/services/worker.yaml"];
+    assert!(worker.contains("kind: Deployment") && !worker.contains("kind: Service\n"));
+}

@@ -44,10 +44,16 @@ pub fn generate(model: &Model) -> Vec<GeneratedFile> {
             to_yaml(&prometheus::config(model, environment)),
         ));
     }
-    files.push(GeneratedFile::hash_commented(
-        "monitoring/blackbox/blackbox.yml",
-        to_yaml(&prometheus::blackbox_config()),
-    ));
+    // The monitoring stack's own files serve the Compose environments; a cluster brings its
+    // own stack and gets the rules and dashboards as Prometheus Operator objects. The rule files
+    // and their unit tests stay: they are the one source of the cluster's PrometheusRule.
+    let compose_stack = model.environments.iter().any(|e| e.on_compose());
+    if compose_stack {
+        files.push(GeneratedFile::hash_commented(
+            "monitoring/blackbox/blackbox.yml",
+            to_yaml(&prometheus::blackbox_config()),
+        ));
+    }
 
     let catalog = rules::catalog(model);
     for file in &catalog.files {
@@ -60,6 +66,9 @@ pub fn generate(model: &Model) -> Vec<GeneratedFile> {
         files.push(GeneratedFile::hash_commented(test.path(), test.render()));
     }
 
+    if !compose_stack {
+        return files;
+    }
     files.push(GeneratedFile::hash_commented(
         "monitoring/alertmanager/alertmanager.yml",
         to_yaml(&alertmanager::config(model)),
