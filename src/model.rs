@@ -876,6 +876,16 @@ impl Model {
         self.services.iter().any(|s| !s.routes.is_empty()) || !self.proxy.expose.is_empty()
     }
 
+    /// Jobs whose service satisfies `placed` (runs on Compose here, in a cluster there, ...).
+    pub fn jobs_whose_service<'a>(
+        &'a self,
+        placed: impl Fn(&Service) -> bool + 'a,
+    ) -> impl Iterator<Item = &'a Job> {
+        self.jobs
+            .iter()
+            .filter(move |j| self.service(&j.service).is_some_and(&placed))
+    }
+
     /// Jobs that run in `service`'s image.
     pub fn jobs_of<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a Job> {
         self.jobs.iter().filter(move |j| j.service == service)

@@ -126,11 +126,7 @@ pub fn metered_services(model: &Model) -> impl Iterator<Item = &Service> {
 
 /// Jobs whose service runs as a container somewhere (their scheduler runs beside it).
 pub fn monitored_jobs(model: &Model) -> impl Iterator<Item = &Job> {
-    model.jobs.iter().filter(|j| {
-        model
-            .service(&j.service)
-            .is_some_and(|s| s.in_container_anywhere())
-    })
+    model.jobs_whose_service(Service::in_container_anywhere)
 }
 
 /// Jobs whose scheduler runs in `environment`.
@@ -138,11 +134,7 @@ pub fn jobs_in<'a>(
     model: &'a Model,
     environment: &'a Environment,
 ) -> impl Iterator<Item = &'a Job> {
-    model.jobs.iter().filter(move |j| {
-        model
-            .service(&j.service)
-            .is_some_and(|s| s.on_compose(&environment.name))
-    })
+    model.jobs_whose_service(move |s| s.on_compose(&environment.name))
 }
 
 /// PostgreSQL stores: each gets a postgres_exporter, whoever provides the database.

@@ -50,11 +50,7 @@ pub fn cluster_jobs<'a>(
     model: &'a Model,
     environment: &'a Environment,
 ) -> impl Iterator<Item = &'a Job> {
-    model.jobs.iter().filter(move |j| {
-        model
-            .service(&j.service)
-            .is_some_and(|s| s.on_kubernetes(&environment.name))
-    })
+    model.jobs_whose_service(move |s| s.on_kubernetes(&environment.name))
 }
 
 /// PostgreSQL stores the environment asked to run inside the cluster.
