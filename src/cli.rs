@@ -391,11 +391,22 @@ fn validate(files: &[PathBuf]) -> u8 {
     let mut code = EXIT_OK;
     for file in files {
         match load(file) {
-            Ok(_) => println!("{}: valid", file.display()),
+            Ok(blueprint) => {
+                println!("{}: valid", file.display());
+                print_cautions(&Model::from_blueprint(&blueprint).cautions());
+            }
             Err(e) => code = code.max(report_load_error(e)),
         }
     }
     code
+}
+
+/// Prints the model's cautions as warnings on stderr.
+fn print_cautions(cautions: &[(String, String)]) {
+    let mut stderr = anstream::stderr();
+    for (path, message) in cautions {
+        let _ = writeln!(stderr, "warning: {path}: {message}");
+    }
 }
 
 fn out_root(file: &Path, out: Option<&Path>) -> PathBuf {
@@ -408,13 +419,27 @@ fn out_root(file: &Path, out: Option<&Path>) -> PathBuf {
     }
 }
 
-fn plan_for(file: &Path, out: Option<&Path>) -> Result<(writer::Plan, PathBuf, Provenance), u8> {
+/// What a command needs to compare or write a render: the plan, the output root, the
+/// provenance, and the model's cautions.
+struct Planned {
+    plan: writer::Plan,
+    root: PathBuf,
+    provenance: Provenance,
+    cautions: Vec<(String, String)>,
+}
+
+fn plan_for(file: &Path, out: Option<&Path>) -> Result<Planned, u8> {
     let blueprint = load(file).map_err(report_load_error)?;
     let model = Model::from_blueprint(&blueprint);
     let root = out_root(file, out);
     let provenance = Provenance::new(file, &root);
     match writer::plan(&model, &provenance) {
-        Ok(plan) => Ok((plan, root, provenance)),
+        Ok(plan) => Ok(Planned {
+            plan,
+            root,
+            provenance,
+            cautions: model.cautions(),
+        }),
         Err(e) => {
             eprintln!("error: {e} (this is a bug in blueprint; please report it)");
             Err(EXIT_ERROR)
@@ -424,12 +449,18 @@ fn plan_for(file: &Path, out: Option<&Path>) -> Result<(writer::Plan, PathBuf, P
 
 /// `blueprint render`: also the render step of `init` and `env add`. Returns the exit code.
 pub(crate) fn render(file: &Path, out: Option<&Path>, force: bool) -> u8 {
-    let (plan, root, _) = match plan_for(file, out) {
+    let Planned {
+        plan,
+        root,
+        cautions,
+        ..
+    } = match plan_for(file, out) {
         Ok(p) => p,
         Err(code) => return code,
     };
     match writer::render(&plan, &root, force) {
         Ok(report) => {
+            print_cautions(&cautions);
             let mut stderr = anstream::stderr();
             for path in &report.overwrote_edits {
                 let _ = writeln!(
@@ -464,7 +495,7 @@ pub(crate) fn render(file: &Path, out: Option<&Path>, force: bool) -> u8 {
 }
 
 fn diff(file: &Path, out: Option<&Path>) -> u8 {
-    let (plan, root, _) = match plan_for(file, out) {
+    let Planned { plan, root, .. } = match plan_for(file, out) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -502,7 +533,12 @@ fn diff(file: &Path, out: Option<&Path>) -> u8 {
 }
 
 fn check(file: &Path, out: Option<&Path>, format: Format) -> u8 {
-    let (plan, root, provenance) = match plan_for(file, out) {
+    let Planned {
+        plan,
+        root,
+        provenance,
+        ..
+    } = match plan_for(file, out) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -661,7 +697,7 @@ pub fn markdown_summary(
 }
 
 fn list(file: &Path) -> u8 {
-    let (plan, _, _) = match plan_for(file, None) {
+    let Planned { plan, .. } = match plan_for(file, None) {
         Ok(p) => p,
         Err(code) => return code,
     };

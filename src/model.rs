@@ -876,6 +876,28 @@ impl Model {
         self.services.iter().any(|s| !s.routes.is_empty()) || !self.proxy.expose.is_empty()
     }
 
+    /// Choices that work but deserve a second look, as (YAML path, explanation): `validate`
+    /// and `render` print them as warnings without failing.
+    pub fn cautions(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for environment in self.environments.iter().filter(|e| e.on_kubernetes()) {
+            for store in &self.stores {
+                if store.kind == StoreKind::Postgres
+                    && environment.provider(&store.name) == Provider::Container
+                {
+                    out.push((
+                        format!("environments.{}.stores.{}", environment.name, store.name),
+                        format!(
+                            "`{}` runs inside the cluster as a single-replica StatefulSet: one pod and one volume, not highly available; use `supabase` or `managed` where downtime or data loss matters",
+                            store.name
+                        ),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// Jobs whose service satisfies `placed` (runs on Compose here, in a cluster there, ...).
     pub fn jobs_whose_service<'a>(
         &'a self,

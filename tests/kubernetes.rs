@@ -273,3 +273,47 @@ stores:
     let worker = &files["kubernetes/base/services/worker.yaml"];
     assert!(worker.contains("kind: Deployment") && !worker.contains("kind: Service\n"));
 }
+
+#[test]
+fn an_in_cluster_database_is_rendered_with_a_warning_that_it_is_not_highly_available() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_blueprint"))
+            .args(args)
+            .current_dir(repo())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("the binary runs")
+    };
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let out_dir = out.path().to_str().unwrap();
+    let rendered = run(&["render", "blueprints/data-cluster.yaml", "--out", out_dir]);
+    assert!(rendered.status.success());
+    let warnings = String::from_utf8_lossy(&rendered.stderr);
+    assert!(
+        warnings.contains("warning: environments.staging.stores.db:")
+            && warnings.contains("not highly available"),
+        "{warnings}"
+    );
+    assert!(
+        !warnings.contains("environments.prod"),
+        "prod uses Supabase: {warnings}"
+    );
+    assert!(
+        out.path()
+            .join("kubernetes/overlays/staging/databases/db.yaml")
+            .is_file()
+    );
+
+    let validated = run(&["validate", "blueprints/data-cluster.yaml"]);
+    assert!(
+        validated.status.success(),
+        "a warning does not fail validation"
+    );
+    assert!(String::from_utf8_lossy(&validated.stderr).contains("not highly available"));
+
+    let compose = run(&["validate", "blueprints/data-platform.yaml"]);
+    assert!(
+        compose.stderr.is_empty(),
+        "a container database on Compose warns of nothing"
+    );
+}
