@@ -109,7 +109,12 @@ fn every_shipped_blueprint_is_valid() {
             stderr(&output)
         );
         assert_eq!(stdout(&output), format!("{file}: valid\n"));
-        assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+        // Cautions (an in-cluster database) are warnings, never errors.
+        assert!(
+            stderr(&output).lines().all(|l| l.starts_with("warning: ")),
+            "{}",
+            stderr(&output)
+        );
     }
     // ... and all together, as `blueprint validate blueprints/*.yaml`.
     let args: Vec<&str> = std::iter::once("validate")
