@@ -408,10 +408,11 @@ fn template_action<'a>(
                     if !known && !declares {
                         return Err(format!("the variable `{head}` is not defined"));
                     }
-                } else if c.is_ascii_alphabetic() || c == '_' {
-                    if !KEYWORDS.contains(&head) && !TEMPLATE_FUNCTIONS.contains(&head) {
-                        return Err(format!("`{head}` is not a template function"));
-                    }
+                } else if (c.is_ascii_alphabetic() || c == '_')
+                    && !KEYWORDS.contains(&head)
+                    && !TEMPLATE_FUNCTIONS.contains(&head)
+                {
+                    return Err(format!("`{head}` is not a template function"));
                 }
                 // Fields (`.Labels.x`) and numbers need no check here.
                 words.push(head.to_string());
