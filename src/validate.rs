@@ -1074,6 +1074,25 @@ impl Context<'_> {
         }
     }
 
+    /// A URL path the proxy routes or a probe requests: no `.` or `..` segment, which clients
+    /// and proxies resolve away before routing (a route `/api/../admin` would never match, and
+    /// would read as a way out of `/api`).
+    fn check_url_path(&mut self, path: &[PathSegment], value: &str) {
+        if value
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
+        {
+            let d = self.at(
+                path,
+                format!(
+                    "`{}` has a `.` or `..` segment, which proxies resolve away before routing",
+                    truncate(value, 60)
+                ),
+            );
+            d.expected = Some("a path such as `/api/v1`, without `.` or `..` segments".into());
+        }
+    }
+
     fn check_services(&mut self, bp: &Blueprint) {
         let environments = Self::environment_names(bp);
         let mut published: BTreeMap<u16, String> = BTreeMap::new();
@@ -1156,7 +1175,16 @@ impl Context<'_> {
                         .into(),
                 );
             }
+            if let Some(health) = &s.health {
+                self.check_url_path(&path!("services", name, "health"), health);
+            }
+            if let Some(metrics) = s.metrics.as_ref().and_then(|m| m.path.as_ref()) {
+                self.check_url_path(&path!("services", name, "metrics", "path"), metrics);
+            }
             for (i, route) in s.routes.iter().enumerate() {
+                if let Some(path) = &route.path {
+                    self.check_url_path(&path!("services", name, "routes", i, "path"), path);
+                }
                 let host = route.host.clone().unwrap_or_default();
                 let rpath = route.path.clone().unwrap_or_else(|| "/".into());
                 let key = (host.clone(), rpath.trim_end_matches('/').to_string());
@@ -1518,6 +1546,9 @@ impl Context<'_> {
                 d.expected =
                     Some("`basic_auth: true`, an `allow` list of networks, or both".into());
                 d.hint = Some("internal tools are never exposed without protection; remove the entry to keep it unrouted".into());
+            }
+            if let Some(url_path) = &exposure.path {
+                self.check_url_path(&path!("proxy", "expose", &tool_name, "path"), url_path);
             }
             for (i, cidr) in exposure.allow.iter().enumerate() {
                 if !is_cidr(cidr) {
@@ -2378,6 +2409,31 @@ mod tests {
         assert!(hint(blueprint::SIZE_PATTERN, "1 GiB").ends_with("`1g`"));
         assert!(hint(blueprint::URL_PATH_PATTERN, "/a b").starts_with("a space"));
         assert!(is_hostname("*.example.com") && !is_hostname("a..b") && !is_hostname("-a.b"));
+    }
+
+    #[test]
+    fn dot_segments_are_refused_in_every_url_path() {
+        for (yaml, path) in [
+            ("    health: /./healthz\n", "services.api.health"),
+            (
+                "    metrics: { path: /m/.. }\n",
+                "services.api.metrics.path",
+            ),
+            (
+                "    routes: [{ path: /api/../admin }]\n",
+                "services.api.routes[0].path",
+            ),
+            (
+                "proxy: { expose: { grafana: { path: /../grafana } } }\n",
+                "proxy.expose.grafana.path",
+            ),
+        ] {
+            let found = problems(&format!("{BASE}{yaml}"));
+            assert_eq!(found.len(), 1, "{yaml}: {found:?}");
+            assert_eq!(found[0].path, path);
+            assert!(found[0].message.contains("`..` segment"), "{found:?}");
+        }
+        assert!(problems(&format!("{BASE}    health: /.well-known/ready\n")).is_empty());
     }
 
     #[test]
