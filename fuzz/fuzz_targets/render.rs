@@ -536,22 +536,23 @@ fuzz_target!(|input: Input| {
             {
                 panic!("{path}: a raw {c:?}\n{source}");
             }
-            if path.ends_with(".yml") || path.ends_with(".yaml") {
-                if let Err(e) = serde_saphyr::from_str::<serde_json::Value>(text) {
-                    panic!("{path} is not YAML: {e}\n{text}\n--- from\n{source}");
-                }
+            let read = if path.ends_with(".yml") || path.ends_with(".yaml") {
+                serde_saphyr::from_str::<serde_json::Value>(text)
+                    .map(drop)
+                    .map_err(|e| format!("not YAML: {e}"))
             } else if path.ends_with(".json") {
-                if let Err(e) = serde_json::from_str::<serde_json::Value>(text) {
-                    panic!("{path} is not JSON: {e}\n{text}\n--- from\n{source}");
-                }
+                serde_json::from_str::<serde_json::Value>(text)
+                    .map(drop)
+                    .map_err(|e| format!("not JSON: {e}"))
             } else if path.ends_with("Caddyfile") {
-                if let Err(e) = proxy_syntax::try_parse_caddy(text) {
-                    panic!("{path}: {e}\n{text}\n--- from\n{source}");
-                }
+                proxy_syntax::try_parse_caddy(text).map(drop)
             } else if path.ends_with(".conf") {
-                if let Err(e) = proxy_syntax::try_parse_nginx(text) {
-                    panic!("{path}: {e}\n{text}\n--- from\n{source}");
-                }
+                proxy_syntax::try_parse_nginx(text).map(drop)
+            } else {
+                Ok(())
+            };
+            if let Err(e) = read {
+                panic!("{path}: {e}\n{text}\n--- from\n{source}");
             }
         }
     }
