@@ -365,9 +365,16 @@ const TEMPLATES: &str = " templates=";
 /// The Go template actions (`{{ ... }}`) Prometheus or Alertmanager expands in `text`, but those
 /// that only print a literal (`{{ "{{" }}`, blueprint's way of writing `{{` as text).
 fn template_actions(text: &str) -> usize {
-    text.match_indices("{{")
-        .filter(|(at, _)| !text[at + 2..].trim_start().starts_with("\"{{\" }}"))
-        .count()
+    let mut count = 0;
+    let mut rest = text;
+    while let Some(at) = rest.find("{{") {
+        rest = &rest[at + 2..];
+        match rest.trim_start().strip_prefix("\"{{\" }}") {
+            Some(after) => rest = after,
+            None => count += 1,
+        }
+    }
+    count
 }
 
 /// Dockerfile instructions, one word each: the keyword, and for exec forms `[n]` with the
@@ -1001,6 +1008,7 @@ fn the_structure_checks_catch_injections() {
         2
     );
     assert_eq!(compose_interpolations("$$HOME ${A} $B"), 2);
+    assert_eq!(template_actions("30${{ \"{{\" }} days {{ $value }}"), 1);
 }
 
 // ---------------------------------------------------------------------------------------------

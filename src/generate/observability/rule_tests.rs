@@ -344,9 +344,7 @@ pub fn expand_template(
         }
         rest = &after[end + 2..];
     }
-    if rest.contains("}}") {
-        return None;
-    }
+    // A `}}` outside an action is text to Go's template lexer, which looks only for `{{`.
     out.push_str(rest);
     Some(out)
 }
@@ -404,8 +402,8 @@ mod tests {
         assert_eq!(expand_template("unclosed {{ $value", &l, Some(1.0)), None);
         assert_eq!(
             expand_template("a {{ \"{{\" }} b }}", &l, None).as_deref(),
-            None,
-            "a `}}` left over is not certain"
+            Some("a {{ b }}"),
+            "a `}}` outside an action is text"
         );
         assert_eq!(
             expand_template("a {{ \"{{\" }} b", &l, None).as_deref(),
