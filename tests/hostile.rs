@@ -292,14 +292,17 @@ fn shape(value: &Json, out: &mut String) {
     }
 }
 
-fn strings<'a>(value: &'a Json, out: &mut Vec<&'a str>) {
+/// Every key and string of `value`, but the values of the keys in `skip`.
+fn strings<'a>(value: &'a Json, skip: &[&str], out: &mut Vec<&'a str>) {
     match value {
         Json::String(s) => out.push(s),
-        Json::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        Json::Array(items) => items.iter().for_each(|v| strings(v, skip, out)),
         Json::Object(map) => {
             for (k, v) in map {
                 out.push(k);
-                strings(v, out);
+                if !skip.contains(&k.as_str()) {
+                    strings(v, skip, out);
+                }
             }
         }
         _ => {}
@@ -460,7 +463,8 @@ fn structure(file: &GeneratedFile) -> Result<String, String> {
         };
         shape(&value, &mut signature);
         let mut texts = Vec::new();
-        strings(&value, &mut texts);
+        // Alertmanager reads `auth_username` as it is, not as a template.
+        strings(&value, &["auth_username"], &mut texts);
         if name.starts_with("compose.") {
             let n: usize = texts.iter().map(|t| compose_interpolations(t)).sum();
             write!(signature, " interpolations={n}").expect("a String takes writes");
@@ -672,78 +676,113 @@ fn validate_and_render(doc: &Json) -> Result<Result<Vec<GeneratedFile>, Vec<Stri
         .map_err(|_| "rendering panicked".to_string())
 }
 
-/// Checks one case: `doc` holds the hostile values, `twin` the same document with their benign
-/// twins (`None` when keys were renamed: file names then change, and only each file's own
-/// soundness is checked). Returns whether the case rendered, or what is wrong with it.
-fn check_case(
-    base: &Base,
-    doc: &Json,
-    twin: Option<&Json>,
-    user_templates: bool,
-) -> Result<bool, String> {
-    // A custom alert's summary and description are templates: hostile text there may add
-    // actions, which validation has checked.
+/// What a case may rightly change besides the text it put in.
+#[derive(Clone, Copy, Default)]
+struct Leeway {
+    /// Keys were renamed: file names change, so only each file's own soundness is checked.
+    keys: bool,
+    /// A custom alert's expression, summary or description changed: which scenarios its
+    /// promtool test has depends on whether blueprint can evaluate them.
+    alert_tests: bool,
+    /// A custom alert's summary or description changed: they are templates, so hostile text
+    /// there may add template actions (validation has checked that they parse).
+    templates: bool,
+}
+
+/// The path and signature of every rendered file, in render order; a file identical to the
+/// base's takes the base's signature without being parsed again.
+fn signatures(base: &Base, files: &[GeneratedFile]) -> Result<Vec<(String, String)>, String> {
+    files
+        .iter()
+        .map(|file| {
+            let known = base
+                .files
+                .iter()
+                .position(|b| b.path == file.path && b.contents == file.contents);
+            let signature = match known {
+                Some(i) => base.structures[i].clone(),
+                None => structure(file).map_err(|e| format!("{}: {e}", file.path))?,
+            };
+            Ok((file.path.clone(), signature))
+        })
+        .collect()
+}
+
+/// The first difference between two renders, file by file in render order (a path field
+/// rightly renames files), if any.
+fn compare(
+    expected: &[(String, String)],
+    found: &[(String, String)],
+    leeway: Leeway,
+) -> Option<String> {
+    let exempt = |path: &str| leeway.alert_tests && path.ends_with("/tests/custom.test.yml");
     let comparable = |signature: &str| -> String {
         match signature.split_once(TEMPLATES) {
-            Some((rest, _)) if user_templates => rest.to_string(),
+            Some((rest, _)) if leeway.templates => rest.to_string(),
             _ => signature.to_string(),
         }
     };
+    let kept = |files: &[(String, String)]| -> Vec<(String, String)> {
+        files.iter().filter(|(p, _)| !exempt(p)).cloned().collect()
+    };
+    let (expected, found) = (kept(expected), kept(found));
+    if expected.len() != found.len() {
+        return Some(format!(
+            "{} files instead of {}",
+            found.len(),
+            expected.len()
+        ));
+    }
+    expected
+        .iter()
+        .zip(&found)
+        .find(|((_, a), (_, b))| comparable(a) != comparable(b))
+        .map(|((benign, a), (path, b))| {
+            let (a, b) = first_difference(a, b);
+            format!(
+                "{} changed shape (benign {}):\n  benign:  {a}\n  hostile: {b}",
+                shown(path),
+                shown(benign)
+            )
+        })
+}
+
+/// Checks one case: `doc` holds the hostile values, `twin` the same document with their benign
+/// twins. Returns whether the case rendered, or what is wrong with it.
+fn check_case(base: &Base, doc: &Json, twin: &Json, leeway: Leeway) -> Result<bool, String> {
     let Ok(files) = validate_and_render(doc)? else {
         return Ok(false);
     };
-    let mut twin_structures: Option<Vec<String>> = None;
-    for (i, file) in files.iter().enumerate() {
-        let benign = base.files.get(i);
-        if twin.is_some() && benign.is_some_and(|b| b.contents == file.contents) {
-            continue;
-        }
-        let signature = structure(file).map_err(|e| format!("{}: {e}", file.path))?;
-        let Some(twin) = twin else { continue };
-        if user_templates && file.path.ends_with("/tests/custom.test.yml") {
-            // Which scenarios a custom alert's test has depends on whether blueprint can
-            // evaluate its templates.
-            continue;
-        }
-        if benign.is_some_and(|_| comparable(&base.structures[i]) == comparable(&signature)) {
-            continue;
-        }
-        // The field may rightly change the file's shape (a longer prefix sorts first, `.` is
-        // the project root): compare with the render of the benign twin instead.
-        if twin_structures.is_none() {
-            let twin_files = match validate_and_render(twin)? {
-                Ok(files) => files,
-                Err(diagnostics) => {
-                    return Err(format!(
-                        "{} changed shape, and the benign twin is refused:\n{}",
-                        file.path,
-                        diagnostics.join("\n")
-                    ));
-                }
-            };
-            let structures = twin_files
-                .iter()
-                .map(|f| structure(f).map_err(|e| format!("twin {}: {e}", f.path)))
-                .collect::<Result<Vec<_>, _>>()?;
-            if twin_files.len() != files.len() {
-                return Err(format!(
-                    "{} files, {} from the benign twin",
-                    files.len(),
-                    twin_files.len()
-                ));
-            }
-            twin_structures = Some(structures);
-        }
-        let expected = &twin_structures.as_ref().expect("just computed")[i];
-        if comparable(expected) != comparable(&signature) {
-            let (a, b) = first_difference(expected, &signature);
+    let found = signatures(base, &files)?;
+    if leeway.keys {
+        return Ok(true);
+    }
+    let benign: Vec<(String, String)> = base
+        .files
+        .iter()
+        .map(|f| f.path.clone())
+        .zip(base.structures.iter().cloned())
+        .collect();
+    if compare(&benign, &found, leeway).is_none() {
+        return Ok(true);
+    }
+    // The field may rightly change the render (a longer prefix sorts first, `.` is the project
+    // root, the path names the Dockerfile): compare with the render of the benign twin instead.
+    let twin_files = match validate_and_render(twin)? {
+        Ok(files) => files,
+        Err(diagnostics) => {
             return Err(format!(
-                "{} changed shape:\n  benign twin: {a}\n  hostile:     {b}",
-                file.path
+                "{}\nand the benign twin is refused:\n{}",
+                compare(&benign, &found, leeway).unwrap_or_default(),
+                diagnostics.join("\n")
             ));
         }
+    };
+    let expected = signatures(base, &twin_files).map_err(|e| format!("benign twin: {e}"))?;
+    match compare(&expected, &found, leeway) {
+        None => Ok(true),
+        Some(difference) => Err(difference),
     }
-    Ok(true)
 }
 
 /// Where two signatures part, with a little context.
@@ -806,17 +845,18 @@ fn run_base(index: usize) -> Tally {
         }
         tally.cases += 1;
         let places = || changed.iter().map(|(i, _)| &base.places[*i].0);
-        let keys_changed = places().any(|p| matches!(p, Place::Key(_)));
-        let user_templates = places().any(|p| {
-            matches!(p, Place::Value(pointer) if pointer.contains("/custom_alerts/")
-                && (pointer.ends_with("/summary") || pointer.ends_with("/description")))
-        });
-        let outcome = check_case(
-            &base,
-            &doc,
-            (!keys_changed).then_some(&twin),
-            user_templates,
-        );
+        let alert_field = |fields: &[&str]| {
+            places().any(|p| {
+                matches!(p, Place::Value(pointer) if pointer.contains("/custom_alerts/")
+                    && fields.iter().any(|f| pointer.ends_with(f)))
+            })
+        };
+        let leeway = Leeway {
+            keys: places().any(|p| matches!(p, Place::Key(_))),
+            alert_tests: alert_field(&["/expr", "/summary", "/description"]),
+            templates: alert_field(&["/summary", "/description"]),
+        };
+        let outcome = check_case(&base, &doc, &twin, leeway);
         for (i, _) in &changed {
             weights[*i] = match outcome {
                 Ok(false) => (weights[*i] * 0.25).max(0.01),
