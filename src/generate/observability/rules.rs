@@ -933,6 +933,12 @@ fn job_groups(model: &Model, step: u64) -> Vec<(RuleGroup, Vec<Scenario>)> {
 }
 
 /// Text ending with a full stop, to be followed by another sentence.
+/// `text` as literal template text: Prometheus expands annotations as Go templates, so a `{{`
+/// in a job's description is written as the action `{{ "{{" }}`, which prints it.
+fn template_literal(text: &str) -> String {
+    text.replace("{{", "{{ \"{{\" }}")
+}
+
 fn sentence(text: &str) -> String {
     let text = text.trim();
     if text.ends_with(['.', '!', '?']) {
@@ -967,7 +973,7 @@ fn job_failed(
         format!("Scheduled job {name} failed"),
         format!(
             "The last run of {name} failed. {} Schedule `{}` (UTC); its output is in the log of the {}-scheduler container.",
-            sentence(&job.description),
+            template_literal(&sentence(&job.description)),
             job.schedule,
             job.service
         ),
@@ -1059,7 +1065,7 @@ fn job_stale(
             } else {
                 ""
             },
-            sentence(&job.description),
+            template_literal(&sentence(&job.description)),
             job.schedule
         ),
     );

@@ -1,9 +1,11 @@
 //! Tests of the proxy generator: both engines, every example blueprint, every environment.
-//! The configs are parsed back (a small nginx parser, a small Caddyfile parser) and checked
-//! against the model, so each assertion is about what the engine will actually read.
+//! The configs are parsed back (`super::syntax`: a small nginx parser, a small Caddyfile
+//! parser) and checked against the model, so each assertion is about what the engine will
+//! actually read.
 
 use super::caddy::caddy_quote;
 use super::nginx::nginx_quote;
+use super::syntax::{Directive, caddy_tokens, parse_caddy, parse_nginx};
 use super::*;
 use crate::blueprint::Blueprint;
 use crate::model::Service;
@@ -105,142 +107,7 @@ fn models() -> Vec<(String, Model)> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A small nginx parser: directives, arguments (unquoted), blocks.
-
-#[derive(Debug, Clone)]
-struct Directive {
-    name: String,
-    args: Vec<String>,
-    block: Option<Vec<Directive>>,
-}
-
-impl Directive {
-    fn children(&self) -> &[Directive] {
-        self.block.as_deref().unwrap_or_default()
-    }
-
-    fn all(&self, name: &str) -> Vec<&Directive> {
-        self.children().iter().filter(|d| d.name == name).collect()
-    }
-
-    fn has(&self, name: &str, args: &[&str]) -> bool {
-        self.children()
-            .iter()
-            .any(|d| d.name == name && d.args == args)
-    }
-}
-
-#[derive(Debug, PartialEq)]
-enum Token {
-    Word(String),
-    Open,
-    Close,
-    End,
-}
-
-fn nginx_tokens(text: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    let mut chars = text.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        match c {
-            c if c.is_whitespace() => {
-                chars.next();
-            }
-            '#' => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
-                }
-            }
-            '{' | '}' | ';' => {
-                chars.next();
-                tokens.push(match c {
-                    '{' => Token::Open,
-                    '}' => Token::Close,
-                    _ => Token::End,
-                });
-            }
-            '"' | '\'' => {
-                let quote = c;
-                chars.next();
-                let mut word = String::new();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '\\' => match chars.next() {
-                            Some('n') => word.push('\n'),
-                            Some('t') => word.push('\t'),
-                            Some(c @ ('"' | '\'' | '\\')) => word.push(c),
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => panic!("unterminated escape"),
-                        },
-                        c if c == quote => break,
-                        c => word.push(c),
-                    }
-                }
-                tokens.push(Token::Word(word));
-            }
-            _ => {
-                let mut word = String::new();
-                while let Some(&c) = chars.peek() {
-                    if c.is_whitespace() || "{};".contains(c) {
-                        break;
-                    }
-                    word.push(c);
-                    chars.next();
-                }
-                tokens.push(Token::Word(word));
-            }
-        }
-    }
-    tokens
-}
-
-fn parse_nginx(text: &str) -> Directive {
-    fn block(tokens: &mut std::vec::IntoIter<Token>, top: bool) -> Vec<Directive> {
-        let mut out = Vec::new();
-        let mut words: Vec<String> = Vec::new();
-        while let Some(token) = tokens.next() {
-            match token {
-                Token::Word(w) => words.push(w),
-                Token::End => {
-                    assert!(!words.is_empty(), "empty directive");
-                    let name = words.remove(0);
-                    out.push(Directive {
-                        name,
-                        args: std::mem::take(&mut words),
-                        block: None,
-                    });
-                }
-                Token::Open => {
-                    assert!(!words.is_empty(), "block without a name");
-                    let name = words.remove(0);
-                    let children = block(tokens, false);
-                    out.push(Directive {
-                        name,
-                        args: std::mem::take(&mut words),
-                        block: Some(children),
-                    });
-                }
-                Token::Close => {
-                    assert!(!top && words.is_empty(), "unbalanced }}");
-                    return out;
-                }
-            }
-        }
-        assert!(top && words.is_empty(), "unterminated block or directive");
-        out
-    }
-    let mut tokens = nginx_tokens(text).into_iter();
-    Directive {
-        name: "main".into(),
-        args: vec![],
-        block: Some(block(&mut tokens, true)),
-    }
-}
+// nginx lookups (the parser is in `super::syntax`)
 
 /// The `server` blocks of the `http` block.
 fn nginx_servers(conf: &Directive) -> Vec<Directive> {
@@ -301,92 +168,7 @@ fn nginx_upstream(location: &Directive) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A small Caddyfile parser: one directive per line, `{` at the end of a line opens a block.
-
-fn caddy_tokens(line: &str) -> Vec<String> {
-    let mut tokens = Vec::new();
-    let mut chars = line.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
-        } else if c == '#' {
-            break;
-        } else if c == '"' {
-            chars.next();
-            let mut word = String::new();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        word.push('"');
-                    }
-                    '"' => break,
-                    c => word.push(c),
-                }
-            }
-            tokens.push(word);
-        } else {
-            let mut word = String::new();
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                word.push(c);
-                chars.next();
-            }
-            tokens.push(word);
-        }
-    }
-    tokens
-}
-
-fn parse_caddy(text: &str) -> Directive {
-    let mut stack: Vec<Directive> = vec![Directive {
-        name: "main".into(),
-        args: vec![],
-        block: Some(vec![]),
-    }];
-    for line in text.lines() {
-        let mut tokens = caddy_tokens(line);
-        if tokens.is_empty() {
-            continue;
-        }
-        if tokens == ["}"] {
-            let done = stack.pop().expect("balanced braces");
-            let parent = stack.last_mut().expect("balanced braces");
-            parent.block.get_or_insert_with(Vec::new).push(done);
-            continue;
-        }
-        let opens = tokens.last().is_some_and(|t| t == "{");
-        if opens {
-            tokens.pop();
-        }
-        let (name, args) = if tokens.is_empty() {
-            // The global options block: `{` alone.
-            (String::from("{global}"), vec![])
-        } else {
-            let name = tokens.remove(0);
-            (name, tokens)
-        };
-        let directive = Directive {
-            name,
-            args,
-            block: opens.then(Vec::new),
-        };
-        if opens {
-            stack.push(directive);
-        } else {
-            stack
-                .last_mut()
-                .expect("inside a block")
-                .block
-                .get_or_insert_with(Vec::new)
-                .push(directive);
-        }
-    }
-    assert_eq!(stack.len(), 1, "balanced braces");
-    stack.pop().expect("the root")
-}
+// Caddyfile lookups (the parser is in `super::syntax`)
 
 fn caddy_site<'a>(conf: &'a Directive, address: &str) -> &'a Directive {
     let found: Vec<&Directive> = conf
