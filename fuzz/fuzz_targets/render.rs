@@ -158,6 +158,8 @@ struct Environment {
     replicas: Option<u8>,
     managed: Vec<(u8, u8)>,
     env: Vec<(Text, EnvValue)>,
+    /// On Kubernetes: Gateway API routing or an Ingress, and a namespace.
+    kubernetes: Option<(bool, Option<Text>)>,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -188,6 +190,8 @@ struct Service {
     dockerfile: Option<Text>,
     lint: Option<Text>,
     test: Option<Text>,
+    /// Autoscaling on Kubernetes: the minimum and maximum replicas.
+    autoscaling: Option<(u8, u8)>,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -296,6 +300,16 @@ fn document(input: &Input) -> Value {
         if !vars.is_empty() {
             env.insert("env".into(), Value::Object(vars));
         }
+        if let Some((gateway, namespace)) = &e.kubernetes {
+            env.insert("platform".into(), json!("kubernetes"));
+            let mut settings = Map::new();
+            settings.insert(
+                "routing".into(),
+                json!(if *gateway { "gateway" } else { "ingress" }),
+            );
+            put(&mut settings, "namespace", text(namespace));
+            env.insert("kubernetes".into(), Value::Object(settings));
+        }
         environments.insert(name(ENVIRONMENTS, e.name), Value::Object(env));
     }
 
@@ -375,6 +389,13 @@ fn document(input: &Input) -> Value {
         if s.vercel {
             service.insert("deploy".into(), json!("vercel"));
         }
+        put(
+            &mut service,
+            "autoscaling",
+            s.autoscaling.map(
+                |(min, max)| json!({ "min_replicas": min % 4 + 1, "max_replicas": max % 8 + 1 }),
+            ),
+        );
         put(&mut service, "dockerfile", text(&s.dockerfile));
         put(&mut service, "lint", text(&s.lint));
         put(&mut service, "test", text(&s.test));
@@ -500,6 +521,25 @@ fn document(input: &Input) -> Value {
     put(&mut ci, "main_branch", text(&input.main_branch));
     put(&mut ci, "security_scan", text(&input.security_scan));
 
+    // Kubernetes environments must name every store's provider: fill in `managed` so that most
+    // cluster environments get past validation and reach the generators.
+    for env in environments.values_mut() {
+        if env.get("platform") == Some(&json!("kubernetes")) {
+            let providers = env
+                .as_object_mut()
+                .expect("environments are maps")
+                .entry("stores")
+                .or_insert_with(|| json!({}));
+            for store in stores.keys() {
+                providers
+                    .as_object_mut()
+                    .expect("providers are a map")
+                    .entry(store.clone())
+                    .or_insert_with(|| json!("managed"));
+            }
+        }
+    }
+
     let mut doc = Map::new();
     doc.insert("project".into(), Value::Object(project));
     if !environments.is_empty() {
@@ -537,7 +577,7 @@ fuzz_target!(|input: Input| {
                 panic!("{path}: a raw {c:?}\n{source}");
             }
             let read = if path.ends_with(".yml") || path.ends_with(".yaml") {
-                serde_saphyr::from_str::<serde_json::Value>(text)
+                serde_saphyr::from_str_multiple::<serde_json::Value, Vec<_>>(text)
                     .map(drop)
                     .map_err(|e| format!("not YAML: {e}"))
             } else if path.ends_with(".json") {
