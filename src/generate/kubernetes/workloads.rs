@@ -602,9 +602,11 @@ fn config_map(
     (object, checksum)
 }
 
-/// Kubernetes expands `$(NAME)` in `value`; a literal `$(` is written `$$(`.
+/// Kubernetes expands `$(NAME)` in `value` and reads `$$` as one `$`. Every literal `$` is
+/// doubled, not only those before `(`: a text ending in `$` followed by a secret's `$(NAME)`
+/// would otherwise read as `$$(NAME)`, an escaped, unexpanded reference.
 fn escape_expansion(text: &str) -> String {
-    text.replace("$(", "$$(")
+    text.replace('$', "$$")
 }
 
 /// The variables that involve secrets: those that are one secret read it from its Secret;
@@ -986,4 +988,55 @@ fn postgres(model: &Model, store: &Store) -> Object<Spec<StatefulSetSpec>> {
             },
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Kubernetes' own expansion rule: `$$` is one `$`, `$(NAME)` is the variable, anything else
+    /// stays as written.
+    fn expand(value: &str, vars: &[(&str, &str)]) -> String {
+        let mut out = String::new();
+        let mut rest = value;
+        while let Some(i) = rest.find('$') {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 1..];
+            if let Some(tail) = after.strip_prefix('$') {
+                out.push('$');
+                rest = tail;
+            } else if let Some((name, tail)) = after
+                .strip_prefix('(')
+                .and_then(|a| a.split_once(')'))
+                .filter(|(name, _)| vars.iter().any(|(n, _)| n == name))
+            {
+                out.push_str(vars.iter().find(|(n, _)| *n == name).map_or("", |(_, v)| v));
+                rest = tail;
+            } else {
+                out.push('$');
+                rest = after;
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    #[test]
+    fn composed_values_expand_to_the_text_and_the_secret() {
+        let vars = [("DB_PASSWORD", "s3cret")];
+        for text in ["postgres://app:", "cost$", "$(DB_PASSWORD)", "a$$b", "$"] {
+            let value = Value {
+                parts: vec![
+                    Part::Text(text.into()),
+                    Part::Secret("DB_PASSWORD".into()),
+                    Part::Text("@db:5432/app$(HOME)".into()),
+                ],
+            };
+            assert_eq!(
+                expand(&composed_value(&value), &vars),
+                format!("{text}s3cret@db:5432/app$(HOME)"),
+                "{text:?}"
+            );
+        }
+    }
 }
