@@ -161,14 +161,17 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
         };
         let (_, checksum) = config_map(model, environment, service);
         let mut env = secret_env(service, environment);
-        env.push(EnvVar {
-            name: "BLUEPRINT_PUSHGATEWAY_URL".into(),
-            value: environment
-                .kubernetes
-                .as_ref()
-                .map(|k| format!("http://{}", k.pushgateway)),
-            value_from: None,
-        });
+        // Where the wrapper reports each run; without monitoring it reports nowhere, as on
+        // Compose (and no policy lets it reach a Pushgateway).
+        if model.monitoring.enabled
+            && let Some(kubernetes) = &environment.kubernetes
+        {
+            env.push(EnvVar {
+                name: "BLUEPRINT_PUSHGATEWAY_URL".into(),
+                value: Some(format!("http://{}", kubernetes.pushgateway)),
+                value_from: None,
+            });
+        }
         let patch = Object::new(
             "batch/v1",
             "CronJob",
