@@ -274,6 +274,22 @@ pub enum Deploy {
     PerEnvironment(BTreeMap<String, DeployTarget>),
 }
 
+impl Deploy {
+    /// Where a service with this `deploy` runs in `environment`; `None` (no `deploy`) and
+    /// unlisted environments without a `default` mean `compose`.
+    pub fn target_in(deploy: Option<&Deploy>, environment: &str) -> DeployTarget {
+        match deploy {
+            None => DeployTarget::Compose,
+            Some(Deploy::Everywhere(target)) => *target,
+            Some(Deploy::PerEnvironment(targets)) => targets
+                .get(environment)
+                .or_else(|| targets.get("default"))
+                .copied()
+                .unwrap_or(DeployTarget::Compose),
+        }
+    }
+}
+
 /// A service: something built into an image and run.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

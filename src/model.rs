@@ -1359,15 +1359,7 @@ fn resolve_service(
     let deploy: BTreeMap<String, Placement> = environments
         .iter()
         .map(|env| {
-            let target = match &s.deploy {
-                None => DeployTarget::Compose,
-                Some(blueprint::Deploy::Everywhere(t)) => *t,
-                Some(blueprint::Deploy::PerEnvironment(map)) => map
-                    .get(&env.name)
-                    .or_else(|| map.get("default"))
-                    .copied()
-                    .unwrap_or(DeployTarget::Compose),
-            };
+            let target = blueprint::Deploy::target_in(s.deploy.as_ref(), &env.name);
             let placement = match (target, env.platform) {
                 (DeployTarget::Vercel, _) => Placement::Vercel,
                 (DeployTarget::Compose, Platform::Compose) => Placement::Compose,

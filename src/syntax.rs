@@ -1,6 +1,19 @@
-//! Small parsers for the value syntaxes the blueprint uses: durations, cron schedules, sizes,
-//! alert templates.
+//! Small parsers for the value syntaxes the blueprint uses: DNS labels, durations, cron
+//! schedules, sizes, alert templates.
 //! Shared by `validate` (to reject bad values) and `model` (to compute derived values).
+
+/// Whether `name` is a DNS label: lowercase letters, digits and `-`, starting with a letter,
+/// not ending with `-`, at most 63 characters (the language's `NAME_PATTERN`).
+pub fn is_dns_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && !name.ends_with('-')
+}
 
 /// Parses a Prometheus-style duration (`30s`, `5m`, `1h30m`, `2d`) into seconds.
 /// Returns `None` for anything else, including an empty string and a zero duration.

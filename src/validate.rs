@@ -12,7 +12,7 @@ use crate::blueprint::{
 };
 use crate::diagnostic::{Diagnostic, did_you_mean, is_unprintable};
 use crate::load::{self, Node, PathSegment, display_path};
-use crate::syntax::Cron;
+use crate::syntax::{Cron, is_dns_label};
 
 /// Names the generated stack uses for its own containers; services, jobs and stores may not
 /// take them.
@@ -766,7 +766,7 @@ impl Context<'_> {
     }
 
     fn check_names(&mut self, bp: &Blueprint) {
-        let label = regex_lite_name;
+        let label = is_dns_label;
         let mut owners: BTreeMap<&str, Vec<(&str, Vec<PathSegment>)>> = BTreeMap::new();
         for name in bp.services.keys() {
             owners
@@ -990,19 +990,12 @@ impl Context<'_> {
             .map(|(n, _)| n)
             .collect();
         for (service, settings) in &bp.services {
-            let Some(blueprint::Deploy::PerEnvironment(targets)) = &settings.deploy else {
-                continue;
-            };
-            let target = |env: &str| {
-                targets
-                    .get(env)
-                    .or_else(|| targets.get("default"))
-                    .copied()
-                    .unwrap_or(DeployTarget::Compose)
-            };
             let vercel: Vec<&str> = clusters
                 .iter()
-                .filter(|e| target(e) == DeployTarget::Vercel)
+                .filter(|e| {
+                    blueprint::Deploy::target_in(settings.deploy.as_ref(), e)
+                        == DeployTarget::Vercel
+                })
                 .map(|e| e.as_str())
                 .collect();
             if !vercel.is_empty() && vercel.len() != clusters.len() {
@@ -1713,7 +1706,7 @@ impl Context<'_> {
     fn check_monitoring(&mut self, bp: &Blueprint) {
         let m = &bp.monitoring;
         for (name, receiver) in &m.receivers {
-            if !regex_lite_name(name) {
+            if !is_dns_label(name) {
                 self.at_key(
                     &path!("monitoring", "receivers", name),
                     format!("the receiver name `{name}` is not a DNS label"),
@@ -1947,17 +1940,6 @@ impl ExpectedMut for Diagnostic {
     }
 }
 
-fn regex_lite_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes[0].is_ascii_lowercase()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && !name.ends_with('-')
-}
-
 fn is_metric_name(name: &str) -> bool {
     name.chars()
         .next()
@@ -2152,7 +2134,7 @@ fn pattern_hint(pattern: &str, value: &str) -> Option<String> {
             .trim_end_matches('-')
             .to_string();
         return suggest(
-            regex_lite_name(&fixed).then_some(fixed),
+            is_dns_label(&fixed).then_some(fixed),
             "names are lower case, with `-` between words",
         );
     }

@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use blueprint::generate::{GENERATORS, GeneratedFile};
+use blueprint::generate::GeneratedFile;
 use blueprint::model::Model;
 use serde_json::Value as Json;
 
@@ -514,7 +514,7 @@ struct Base {
 }
 
 fn render(model: &Model) -> Vec<GeneratedFile> {
-    GENERATORS.iter().flat_map(|g| (g.run)(model)).collect()
+    blueprint::generate::all(model)
 }
 
 fn repo() -> &'static Path {

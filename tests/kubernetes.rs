@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use blueprint::generate::GENERATORS;
 use blueprint::model::Model;
 use blueprint::validate::validate_source;
 
@@ -18,9 +17,8 @@ fn render(source: &str) -> BTreeMap<String, String> {
         panic!("the blueprint is valid: {diagnostics:#?}");
     });
     let model = Model::from_blueprint(&blueprint);
-    GENERATORS
-        .iter()
-        .flat_map(|g| (g.run)(&model))
+    blueprint::generate::all(&model)
+        .into_iter()
         .map(|f| (f.path, f.contents))
         .collect()
 }

@@ -566,34 +566,32 @@ fuzz_target!(|input: Input| {
         return;
     };
     let model = blueprint::model::Model::from_blueprint(&blueprint);
-    for generator in blueprint::generate::GENERATORS {
-        for file in (generator.run)(&model) {
-            let path = &file.path;
-            let text = &file.contents;
-            if let Some(c) = text
-                .chars()
-                .find(|c| blueprint::diagnostic::is_unprintable(*c))
-            {
-                panic!("{path}: a raw {c:?}\n{source}");
-            }
-            let read = if path.ends_with(".yml") || path.ends_with(".yaml") {
-                serde_saphyr::from_str_multiple::<serde_json::Value, Vec<_>>(text)
-                    .map(drop)
-                    .map_err(|e| format!("not YAML: {e}"))
-            } else if path.ends_with(".json") {
-                serde_json::from_str::<serde_json::Value>(text)
-                    .map(drop)
-                    .map_err(|e| format!("not JSON: {e}"))
-            } else if path.ends_with("Caddyfile") {
-                proxy_syntax::try_parse_caddy(text).map(drop)
-            } else if path.ends_with(".conf") {
-                proxy_syntax::try_parse_nginx(text).map(drop)
-            } else {
-                Ok(())
-            };
-            if let Err(e) = read {
-                panic!("{path}: {e}\n{text}\n--- from\n{source}");
-            }
+    for file in blueprint::generate::all(&model) {
+        let path = &file.path;
+        let text = &file.contents;
+        if let Some(c) = text
+            .chars()
+            .find(|c| blueprint::diagnostic::is_unprintable(*c))
+        {
+            panic!("{path}: a raw {c:?}\n{source}");
+        }
+        let read = if path.ends_with(".yml") || path.ends_with(".yaml") {
+            serde_saphyr::from_str_multiple::<serde_json::Value, Vec<_>>(text)
+                .map(drop)
+                .map_err(|e| format!("not YAML: {e}"))
+        } else if path.ends_with(".json") {
+            serde_json::from_str::<serde_json::Value>(text)
+                .map(drop)
+                .map_err(|e| format!("not JSON: {e}"))
+        } else if path.ends_with("Caddyfile") {
+            proxy_syntax::try_parse_caddy(text).map(drop)
+        } else if path.ends_with(".conf") {
+            proxy_syntax::try_parse_nginx(text).map(drop)
+        } else {
+            Ok(())
+        };
+        if let Err(e) = read {
+            panic!("{path}: {e}\n{text}\n--- from\n{source}");
         }
     }
 });

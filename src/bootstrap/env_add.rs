@@ -219,11 +219,7 @@ pub fn per_environment_values(blueprint: &Blueprint, existing: &str, new: &str) 
         if let Some(Deploy::PerEnvironment(map)) = &service.deploy
             && let Some(target) = map.get(existing)
         {
-            let gets = map
-                .get(new)
-                .or_else(|| map.get("default"))
-                .copied()
-                .unwrap_or(DeployTarget::Compose);
+            let gets = Deploy::target_in(service.deploy.as_ref(), new);
             notes.push(format!(
                 "services.{name}.deploy: `{existing}` deploys to {}, `{new}` to {}",
                 target_name(*target),

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::blueprint::Blueprint;
 use crate::diagnostic::{Diagnostic, render_all};
 use crate::model::Model;
+use crate::syntax::is_dns_label;
 use crate::writer::{self, FileState, Provenance};
 
 pub mod env_add;
@@ -67,19 +68,6 @@ pub fn print(text: &str) -> Result<(), Failure> {
         }
         _ => Ok(()),
     }
-}
-
-/// Whether `name` is a DNS label: lowercase letters, digits and `-`, starting with a letter,
-/// not ending with `-`, at most 63 characters (the language's `NAME_PATTERN`).
-pub fn is_dns_label(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes[0].is_ascii_lowercase()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && !name.ends_with('-')
 }
 
 /// Whether `repository` is a GitHub `owner/name` (the language's `REPOSITORY_PATTERN`).

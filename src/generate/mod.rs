@@ -91,6 +91,11 @@ pub const GENERATORS: &[Generator] = &[
     },
 ];
 
+/// Every generator's files, in registry order, without headers: the whole render in memory.
+pub fn all(model: &Model) -> Vec<GeneratedFile> {
+    GENERATORS.iter().flat_map(|g| (g.run)(model)).collect()
+}
+
 /// Serializes a typed value as YAML that YAML 1.1 readers (GitHub Actions, Compose) read back
 /// the same: `on`, `yes`, `12:30` and friends are quoted; long lines are never folded, so diffs
 /// stay line-per-value; multi-line strings become literal blocks.

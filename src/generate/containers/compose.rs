@@ -19,6 +19,7 @@ use super::compose_types::{
 use super::dockerfile::{HEALTH_TIMEOUT_SECONDS, health_command};
 use super::{images, jobs};
 use crate::blueprint::{InternalTool, Provider, ProxyEngine, Runtime, StoreKind};
+use crate::generate::observability::tool_prefix;
 use crate::model::{
     ALERTMANAGER_PORT, Environment, GRAFANA_PORT, Model, PROMETHEUS_PORT, Part, Service, Store,
     Value, env_fragment,
@@ -177,17 +178,6 @@ fn certificate_hosts(model: &Model, environment: &Environment) -> Vec<String> {
     std::iter::once(environment.domain.clone())
         .chain(others.into_iter().map(String::from))
         .collect()
-}
-
-/// The path prefix an internal tool serves under, when the proxy exposes it (`/grafana`).
-fn tool_prefix(model: &Model, tool: InternalTool) -> Option<String> {
-    model
-        .proxy
-        .expose
-        .iter()
-        .find(|e| e.tool == tool)
-        .map(|e| e.path.trim_end_matches('/').to_string())
-        .filter(|p| !p.is_empty())
 }
 
 /// The URL an exposed tool is reached at from outside, with a trailing slash.
