@@ -411,9 +411,6 @@ pub struct Volume {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmptyDir {
-    /// `Memory` for a tmpfs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub medium: Option<&'static str>,
     /// The most it may hold (`64Mi`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_limit: Option<String>,
@@ -437,9 +434,6 @@ pub struct ServiceSpec {
     /// `ClusterIP`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    /// `None` for a headless Service (StatefulSets).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cluster_ip: Option<&'static str>,
     /// Which pods receive traffic.
     pub selector: BTreeMap<String, String>,
     /// The ports.

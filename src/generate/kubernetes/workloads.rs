@@ -27,6 +27,8 @@ const POSTGRES_UID: u32 = 999;
 const POSTGRES_APP: &str = "app";
 /// The container port name Services, probes and monitors refer to.
 pub const HTTP_PORT_NAME: &str = "http";
+/// The in-cluster PostgreSQL's port name.
+const POSTGRES_PORT_NAME: &str = "postgresql";
 /// The ConfigMap holding the job wrapper script.
 const RUN_JOB_CONFIG_MAP: &str = "run-job";
 /// Annotation whose change rolls pods when their ConfigMap changes.
@@ -74,7 +76,12 @@ pub fn base(model: &Model, first: &Environment) -> Layer {
     for service in cluster_services(model, first) {
         let mut documents = vec![document(&deployment(model, service))];
         if let Some(port) = service.port {
-            documents.push(document(&kube_service(model, &service.name, port, "http")));
+            documents.push(document(&kube_service(
+                model,
+                &service.name,
+                port,
+                Served::App,
+            )));
         }
         layer.resources.push(Manifest::new(
             format!("services/{}.yaml", service.name),
@@ -199,7 +206,12 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
             format!("databases/{}.yaml", store.name),
             vec![
                 document(&postgres(model, store)),
-                document(&kube_service(model, &store.name, store.port, "postgresql")),
+                document(&kube_service(
+                    model,
+                    &store.name,
+                    store.port,
+                    Served::Database,
+                )),
             ],
         ));
     }
@@ -255,23 +267,28 @@ fn container_security(read_only: bool) -> SecurityContext {
     }
 }
 
-fn tmp_volume() -> (Volume, VolumeMount) {
+/// A writable `emptyDir` mounted at `path`: scratch space beside a read-only root.
+fn scratch_volume(name: &str, path: &str, size_limit: Option<&str>) -> (Volume, VolumeMount) {
     (
         Volume {
-            name: "tmp".into(),
+            name: name.to_string(),
             empty_dir: Some(EmptyDir {
-                medium: None,
-                size_limit: Some("256Mi".into()),
+                size_limit: size_limit.map(String::from),
             }),
             config_map: None,
         },
         VolumeMount {
-            name: "tmp".into(),
-            mount_path: "/tmp".into(),
+            name: name.to_string(),
+            mount_path: path.to_string(),
             read_only: false,
             sub_path: None,
         },
     )
+}
+
+/// The apps' `/tmp`, bounded so a runaway temporary file cannot fill the node's disk.
+fn tmp_volume() -> (Volume, VolumeMount) {
+    scratch_volume("tmp", "/tmp", Some("256Mi"))
 }
 
 /// Compose sizes (`512m`, `1g`, `64k`) as Kubernetes quantities (`512Mi`, `1Gi`, `64Ki`).
@@ -428,43 +445,58 @@ fn deployment(model: &Model, service: &Service) -> Object<Spec<DeploymentSpec>> 
     )
 }
 
+/// What a Service fronts: an app over HTTP, or the in-cluster database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Served {
+    /// A service's HTTP port.
+    App,
+    /// PostgreSQL.
+    Database,
+}
+
+impl Served {
+    /// The `app.kubernetes.io/component` label.
+    fn component(self) -> &'static str {
+        match self {
+            Served::App => "service",
+            Served::Database => "database",
+        }
+    }
+
+    /// The port's name, on the container and the Service.
+    fn port_name(self) -> &'static str {
+        match self {
+            Served::App => HTTP_PORT_NAME,
+            Served::Database => POSTGRES_PORT_NAME,
+        }
+    }
+
+    /// The Service port's `appProtocol`.
+    fn app_protocol(self) -> &'static str {
+        match self {
+            Served::App => "http",
+            Served::Database => "tcp",
+        }
+    }
+}
+
 /// A ClusterIP Service named like the Compose host, on the same port, so URLs between services
 /// (`http://api:8000`) read the same on both platforms.
-fn kube_service(
-    model: &Model,
-    name: &str,
-    port: u16,
-    protocol: &'static str,
-) -> Object<Spec<ServiceSpec>> {
-    let component = if protocol == "postgresql" {
-        "database"
-    } else {
-        "service"
-    };
-    let port_name = if protocol == "postgresql" {
-        "postgresql"
-    } else {
-        HTTP_PORT_NAME
-    };
+fn kube_service(model: &Model, name: &str, port: u16, served: Served) -> Object<Spec<ServiceSpec>> {
     Object::new(
         "v1",
         "Service",
-        ObjectMeta::named(name, labels(model, name, component)),
+        ObjectMeta::named(name, labels(model, name, served.component())),
         Spec {
             spec: ServiceSpec {
                 kind: "ClusterIP",
-                cluster_ip: None,
                 selector: selector(model, name),
                 ports: vec![ServicePort {
-                    name: port_name.into(),
+                    name: served.port_name().into(),
                     port,
-                    target_port: port_name.into(),
+                    target_port: served.port_name().into(),
                     protocol: "TCP",
-                    app_protocol: Some(if protocol == "postgresql" {
-                        "tcp"
-                    } else {
-                        "http"
-                    }),
+                    app_protocol: Some(served.app_protocol()),
                 }],
             },
         },
@@ -874,30 +906,15 @@ fn postgres(model: &Model, store: &Store) -> Object<Spec<StatefulSetSpec>> {
         timeout_seconds: HEALTH_TIMEOUT_SECONDS as u32,
         failure_threshold: failures,
     };
-    let scratch = |name: &str, path: &str| {
-        (
-            Volume {
-                name: name.to_string(),
-                empty_dir: Some(EmptyDir::default()),
-                config_map: None,
-            },
-            VolumeMount {
-                name: name.to_string(),
-                mount_path: path.to_string(),
-                read_only: false,
-                sub_path: None,
-            },
-        )
-    };
-    let (tmp, tmp_mount) = scratch("tmp", "/tmp");
-    let (run, run_mount) = scratch("run", "/var/run/postgresql");
+    let (tmp, tmp_mount) = scratch_volume("tmp", "/tmp", None);
+    let (run, run_mount) = scratch_volume("run", "/var/run/postgresql", None);
     let password = secret_var("POSTGRES_PASSWORD", &password_secret);
     let container = Container {
         name: "postgres".into(),
         image: images::postgres(&store.version),
         image_pull_policy: Some("IfNotPresent"),
         ports: vec![ContainerPort {
-            name: "postgresql".into(),
+            name: POSTGRES_PORT_NAME.into(),
             container_port: store.port,
             protocol: "TCP",
         }],
