@@ -305,6 +305,60 @@ fn image_services(model: &Model) -> Vec<&Service> {
         .collect()
 }
 
+/// What an image job needs of each image besides the registry repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MatrixImage {
+    /// `service`, `context` and `dockerfile`: enough to build.
+    Build,
+    /// Also `image`, the repository the job pushes to.
+    Push,
+}
+
+/// A job run once per built image (`matrix.service`, `matrix.context`, `matrix.dockerfile`,
+/// and `matrix.image` for [`MatrixImage::Push`]), named `<title> <service>`: the repository is
+/// checked out and Buildx set up before `steps`; one failing image does not cancel the others.
+fn image_job(
+    model: &Model,
+    title: &str,
+    images: MatrixImage,
+    permissions: workflow::Permissions,
+    steps: Vec<Step>,
+) -> workflow::Job {
+    let pinning = model.ci.pin_actions;
+    let include = image_services(model)
+        .iter()
+        .map(|s| {
+            let mut entry = indexmap::IndexMap::from([
+                ("service".to_string(), s.name.clone()),
+                ("context".to_string(), s.path.clone()),
+                ("dockerfile".to_string(), s.dockerfile.clone()),
+            ]);
+            if images == MatrixImage::Push {
+                entry.insert("image".to_string(), s.image.clone());
+            }
+            entry
+        })
+        .collect();
+    workflow::Job {
+        name: Some(format!("{title} {}", expr("matrix.service"))),
+        runs_on: Some(RUNNER.into()),
+        permissions,
+        timeout_minutes: Some(30),
+        strategy: Some(workflow::Strategy {
+            fail_fast: false,
+            matrix: workflow::Matrix { include },
+        }),
+        steps: [
+            checkout(pinning),
+            Step::action("Set up Buildx", actions::SETUP_BUILDX.reference(pinning)),
+        ]
+        .into_iter()
+        .chain(steps)
+        .collect(),
+        ..workflow::Job::default()
+    }
+}
+
 /// Quotes a value for POSIX sh.
 fn shell_quote(value: &str) -> String {
     if !value.is_empty()

@@ -3,11 +3,12 @@
 use indexmap::IndexMap;
 
 use super::workflow::{
-    Always, BranchFilter, Concurrency, Defaults, Flag, Job, Matrix, Permissions, PullRequestFilter,
-    RunDefaults, Step, Strategy, Triggers, Workflow,
+    Always, BranchFilter, Concurrency, Defaults, Flag, Job, Permissions, PullRequestFilter,
+    RunDefaults, Step, Triggers, Workflow,
 };
 use super::{
-    RUNNER, actions, check_command, checkout, expr, image_services, install_command, literal_script,
+    MatrixImage, RUNNER, actions, check_command, checkout, expr, image_job, image_services,
+    install_command, literal_script,
 };
 use crate::blueprint::Runtime;
 use crate::model::{Model, Service};
@@ -28,33 +29,16 @@ pub fn workflow(model: &Model) -> Workflow {
             jobs.insert(format!("test-{}", service.name), job);
         }
     }
-    let images = image_services(model);
-    if !images.is_empty() {
-        let include = images
-            .iter()
-            .map(|s| {
-                IndexMap::from([
-                    ("service".to_string(), s.name.clone()),
-                    ("context".to_string(), s.path.clone()),
-                    ("dockerfile".to_string(), s.dockerfile.clone()),
-                ])
-            })
-            .collect();
+    if !image_services(model).is_empty() {
         jobs.insert(
             "build".to_string(),
-            Job {
-                name: Some(format!("image {}", expr("matrix.service"))),
-                runs_on: Some(RUNNER.into()),
-                permissions: Permissions::read_contents(),
-                timeout_minutes: Some(30),
-                strategy: Some(Strategy {
-                    fail_fast: false,
-                    matrix: Matrix { include },
-                }),
-                steps: vec![
-                    checkout(pinning),
-                    Step::action("Set up Buildx", actions::SETUP_BUILDX.reference(pinning)),
-                    // Pull requests build to prove the Dockerfile works; only images.yml pushes.
+            image_job(
+                model,
+                "image",
+                MatrixImage::Build,
+                Permissions::read_contents(),
+                // Pull requests build to prove the Dockerfile works; only images.yml pushes.
+                vec![
                     Step::action("Build", actions::BUILD_PUSH.reference(pinning))
                         .with("context", expr("matrix.context"))
                         .with("file", expr("matrix.dockerfile"))
@@ -68,8 +52,7 @@ pub fn workflow(model: &Model) -> Workflow {
                             format!("type=gha,mode=max,scope={}", expr("matrix.service")),
                         ),
                 ],
-                ..Job::default()
-            },
+            ),
         );
     }
     jobs.insert(

@@ -16,12 +16,11 @@ use indexmap::IndexMap;
 
 use super::workflow::{
     Access, Always, BranchFilter, CallSecret, Concurrency, Defaults, Environment, Flag, Job,
-    Matrix, Permissions, PullRequestFilter, RunDefaults, Schedule, Step, Strategy, Triggers,
-    Workflow, WorkflowCall,
+    Permissions, PullRequestFilter, RunDefaults, Schedule, Step, Triggers, Workflow, WorkflowCall,
 };
 use super::{
-    DEPLOY_SECRETS, IMAGE_TAG_PREFIX, IMAGES_WORKFLOW_CALL, REGISTRY_SECRETS, RUNNER, VERCEL_CLI,
-    actions, checkout, expr, image_services, on_main_branch, shell_quote,
+    DEPLOY_SECRETS, IMAGE_TAG_PREFIX, IMAGES_WORKFLOW_CALL, MatrixImage, REGISTRY_SECRETS, RUNNER,
+    VERCEL_CLI, actions, checkout, expr, image_job, on_main_branch, shell_quote,
 };
 use crate::blueprint::{ProxyEngine, Runtime, Tier};
 use crate::generate::{kubernetes, render_template};
@@ -69,17 +68,6 @@ pub fn images_workflow(model: &Model) -> Workflow {
         container_environments(model).is_empty() && model.deployed_clusters().next().is_none();
     let github_registry = uses_github_registry(model);
 
-    let include = image_services(model)
-        .iter()
-        .map(|s| {
-            IndexMap::from([
-                ("service".to_string(), s.name.clone()),
-                ("context".to_string(), s.path.clone()),
-                ("dockerfile".to_string(), s.dockerfile.clone()),
-                ("image".to_string(), s.image.clone()),
-            ])
-        })
-        .collect();
     let (username, password) = if github_registry {
         (expr("github.actor"), expr("secrets.GITHUB_TOKEN"))
     } else {
@@ -88,19 +76,15 @@ pub fn images_workflow(model: &Model) -> Workflow {
             expr(&format!("secrets.{}", REGISTRY_SECRETS.password)),
         )
     };
-    let push = Job {
-        name: Some(format!("push {}", expr("matrix.service"))),
-        condition: Some(on_main_branch(model)),
-        runs_on: Some(RUNNER.into()),
-        permissions: registry_permissions(model, Access::Write),
-        timeout_minutes: Some(30),
-        strategy: Some(Strategy {
-            fail_fast: false,
-            matrix: Matrix { include },
-        }),
-        steps: vec![
-            checkout(pinning),
-            Step::action("Set up Buildx", actions::SETUP_BUILDX.reference(pinning)),
+    let push =
+        Job {
+            condition: Some(on_main_branch(model)),
+            ..image_job(
+                model,
+                "push",
+                MatrixImage::Push,
+                registry_permissions(model, Access::Write),
+                vec![
             Step::action(
                 "Log in to the registry",
                 actions::DOCKER_LOGIN.reference(pinning),
@@ -130,9 +114,9 @@ pub fn images_workflow(model: &Model) -> Workflow {
                 .with("labels", expr("steps.meta.outputs.labels"))
                 .with("provenance", "mode=max")
                 .with("sbom", true),
-        ],
-        ..Job::default()
-    };
+            ],
+            )
+        };
 
     let on = if standalone {
         Triggers {

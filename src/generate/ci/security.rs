@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use indexmap::IndexMap;
 
 use super::workflow::{
-    Access, Always, Concurrency, Flag, Job, Matrix, Permissions, PullRequestFilter, Schedule, Step,
-    Strategy, Triggers, Workflow,
+    Access, Always, Concurrency, Flag, Job, Permissions, PullRequestFilter, Schedule, Step,
+    Triggers, Workflow,
 };
-use super::{RUNNER, actions, checkout, expr, image_services};
+use super::{MatrixImage, RUNNER, actions, checkout, expr, image_job, image_services};
 use crate::model::Model;
 
 /// SARIF uploads need to write code scanning alerts; checkout needs to read.
@@ -54,30 +54,14 @@ pub fn workflow(model: &Model) -> Workflow {
         ..Job::default()
     };
 
-    let include = images
-        .iter()
-        .map(|s| {
-            IndexMap::from([
-                ("service".to_string(), s.name.clone()),
-                ("context".to_string(), s.path.clone()),
-                ("dockerfile".to_string(), s.dockerfile.clone()),
-            ])
-        })
-        .collect();
     let local_tag = format!("{}:scan", expr("matrix.service"));
     let sarif = format!("trivy-{}.sarif", expr("matrix.service"));
-    let image = Job {
-        name: Some(format!("Trivy image scan {}", expr("matrix.service"))),
-        runs_on: Some(RUNNER.into()),
-        permissions: sarif_permissions(),
-        timeout_minutes: Some(30),
-        strategy: Some(Strategy {
-            fail_fast: false,
-            matrix: Matrix { include },
-        }),
-        steps: vec![
-            checkout(pinning),
-            Step::action("Set up Buildx", actions::SETUP_BUILDX.reference(pinning)),
+    let image = image_job(
+        model,
+        "Trivy image scan",
+        MatrixImage::Build,
+        sarif_permissions(),
+        vec![
             // Built from source with a fresh base image: the scan sees what the next release
             // would ship, without registry credentials.
             Step::action("Build", actions::BUILD_PUSH.reference(pinning))
@@ -106,8 +90,7 @@ pub fn workflow(model: &Model) -> Workflow {
                 format!("trivy-image-{}", expr("matrix.service")),
             ),
         ],
-        ..Job::default()
-    };
+    );
 
     Workflow {
         name: "security".into(),
