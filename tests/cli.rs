@@ -1,18 +1,10 @@
 //! The command line, run as a user runs it: the real binary, its exit codes and its output.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn blueprint(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_blueprint"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .env_remove("CLICOLOR_FORCE")
-        .env_remove("GITHUB_ACTIONS")
-        .output()
-        .expect("the blueprint binary runs")
-}
+mod common;
+use common::blueprint;
 
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("UTF-8 stdout")

@@ -6,11 +6,9 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::{blueprint as run, blueprint_in, repo};
 
 fn examples() -> Vec<(String, PathBuf)> {
     let mut out: Vec<(String, PathBuf)> = fs::read_dir(repo().join("blueprints"))
@@ -22,16 +20,6 @@ fn examples() -> Vec<(String, PathBuf)> {
     out.sort();
     assert!(out.len() >= 3, "at least three examples");
     out
-}
-
-fn run(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_blueprint"))
-        .args(args)
-        .current_dir(repo())
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_ACTIONS")
-        .output()
-        .expect("the binary runs")
 }
 
 /// Every file below `root`, by relative path.
@@ -58,11 +46,7 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
 fn render_copy(path: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     fs::copy(path, dir.path().join("blueprint.yaml")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_blueprint"))
-        .args(["render", "blueprint.yaml"])
-        .current_dir(dir.path())
-        .output()
-        .expect("the binary runs");
+    let out = blueprint_in(&["render", "blueprint.yaml"], dir.path());
     assert_eq!(
         out.status.code(),
         Some(0),

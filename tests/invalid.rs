@@ -10,21 +10,11 @@
 //! `INSTA_UPDATE=always cargo test --test invalid`, and read the new `.snap` file.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-/// Runs the binary from the crate root, so the paths in diagnostics are the relative
-/// `tests/invalid/...` ones, with colours off.
-fn blueprint(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_blueprint"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .env_remove("CLICOLOR_FORCE")
-        .env_remove("GITHUB_ACTIONS")
-        .output()
-        .expect("the blueprint binary runs")
-}
+mod common;
+use common::blueprint;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("the binary prints UTF-8")

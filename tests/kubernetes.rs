@@ -2,14 +2,12 @@
 //! file as it was, and every workload in every overlay is probed, bounded and confined.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use blueprint::model::Model;
 use blueprint::validate::validate_source;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::{blueprint, repo};
 
 /// Renders blueprint text in memory: path -> contents.
 fn render(source: &str) -> BTreeMap<String, String> {
@@ -219,12 +217,7 @@ fn secrets_are_references_to_secrets_the_user_creates() {
     }
     assert!(references > 0, "the example's secrets are referenced");
     // `blueprint secrets` names the Secret each reference reads.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_blueprint"))
-        .args(["secrets", "blueprints/data-cluster.yaml", "--env", "prod"])
-        .current_dir(repo())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs");
+    let output = blueprint(&["secrets", "blueprints/data-cluster.yaml", "--env", "prod"]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}");
     assert!(
@@ -274,17 +267,9 @@ stores:
 
 #[test]
 fn an_in_cluster_database_is_rendered_with_a_warning_that_it_is_not_highly_available() {
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_blueprint"))
-            .args(args)
-            .current_dir(repo())
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("the binary runs")
-    };
     let out = tempfile::tempdir().expect("a temporary directory");
     let out_dir = out.path().to_str().unwrap();
-    let rendered = run(&["render", "blueprints/data-cluster.yaml", "--out", out_dir]);
+    let rendered = blueprint(&["render", "blueprints/data-cluster.yaml", "--out", out_dir]);
     assert!(rendered.status.success());
     let warnings = String::from_utf8_lossy(&rendered.stderr);
     assert!(
@@ -302,14 +287,14 @@ fn an_in_cluster_database_is_rendered_with_a_warning_that_it_is_not_highly_avail
             .is_file()
     );
 
-    let validated = run(&["validate", "blueprints/data-cluster.yaml"]);
+    let validated = blueprint(&["validate", "blueprints/data-cluster.yaml"]);
     assert!(
         validated.status.success(),
         "a warning does not fail validation"
     );
     assert!(String::from_utf8_lossy(&validated.stderr).contains("not highly available"));
 
-    let compose = run(&["validate", "blueprints/data-platform.yaml"]);
+    let compose = blueprint(&["validate", "blueprints/data-platform.yaml"]);
     assert!(
         compose.stderr.is_empty(),
         "a container database on Compose warns of nothing"

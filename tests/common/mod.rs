@@ -17,6 +17,25 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Runs the binary as a user would, from `cwd`: colours off, outside GitHub Actions, and no
+/// terminal on stdin, so nothing is ever asked.
+pub fn blueprint_in(args: &[&str], cwd: &Path) -> Output {
+    Command::new(bin())
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("GITHUB_ACTIONS")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the blueprint binary runs")
+}
+
+/// [`blueprint_in`] the repository root, where the examples' relative paths hold.
+pub fn blueprint(args: &[&str]) -> Output {
+    blueprint_in(args, &repo())
+}
+
 /// stdout and stderr, for assertion messages.
 pub fn text(out: &Output) -> String {
     format!(
