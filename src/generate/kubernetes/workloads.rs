@@ -120,8 +120,11 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
         "namespace.yaml",
         vec![document(&namespace(model, environment))],
     ));
+    // Each service's config checksum, which its CronJobs' pods carry too.
+    let mut checksums: BTreeMap<&str, String> = BTreeMap::new();
     for service in cluster_services(model, environment) {
         let (config, checksum) = config_map(model, environment, service);
+        checksums.insert(&service.name, checksum.clone());
         layer.resources.push(Manifest::new(
             format!("config/{}.yaml", service.name),
             vec![document(&config)],
@@ -166,7 +169,10 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
         let Some(service) = model.service(&job.service) else {
             continue;
         };
-        let (_, checksum) = config_map(model, environment, service);
+        let checksum = checksums
+            .get(service.name.as_str())
+            .cloned()
+            .unwrap_or_default();
         let mut env = secret_env(service, environment);
         // Where the wrapper reports each run; without monitoring it reports nowhere, as on
         // Compose (and no policy lets it reach a Pushgateway).
