@@ -86,16 +86,23 @@ fn bench(name: &str, source: &str) {
 }
 
 fn main() {
+    // The examples: blueprints/<name>/blueprint.yaml, each beside its application sources.
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("blueprints");
     let mut examples: Vec<PathBuf> = std::fs::read_dir(&root)
         .expect("blueprints/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|e| e.expect("entry").path().join("blueprint.yaml"))
+        .filter(|p| p.is_file())
         .collect();
     examples.sort();
     for path in examples {
         let source = std::fs::read_to_string(&path).expect("read");
-        bench(&path.file_name().unwrap().to_string_lossy(), &source);
+        let name = path
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy();
+        bench(&name, &source);
     }
     bench("generated (200 services)", &generated_blueprint(200));
 }

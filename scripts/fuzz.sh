@@ -5,7 +5,8 @@
 # Fails on any crash, timeout or out-of-memory; the input that did it is saved under
 # fuzz/artifacts/<target>/ and can be replayed with
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz <target> fuzz/artifacts/<target>/<file>
-# Corpora grow in fuzz/corpus/<target>/ (gitignored), seeded from blueprints/ and tests/invalid/.
+# Corpora grow in fuzz/corpus/<target>/ (gitignored), seeded from the examples
+# (blueprints/<name>/blueprint.yaml) and tests/invalid/.
 #
 # cargo-fuzz comes from scripts/install-validators.sh (.validators/cargo). Only a stable
 # toolchain is needed: RUSTC_BOOTSTRAP=1 lets it take the `-Z` flags cargo-fuzz passes for
@@ -39,6 +40,14 @@ export RUSTC_BOOTSTRAP=1
 echo "==> cargo fuzz build (sanitizer: $SANITIZER)"
 cargo fuzz build --fuzz-dir fuzz -s "$SANITIZER"
 
+# libFuzzer reads a seed directory whole, and the examples' folders hold their application
+# sources too: the blueprints alone are gathered into one, by example name.
+examples=$(mktemp -d)
+trap 'rm -rf "$examples"' EXIT
+for file in blueprints/*/blueprint.yaml; do
+    cp "$file" "$examples/$(basename "$(dirname "$file")").yaml"
+done
+
 status=0
 for target in "${TARGETS[@]}"; do
     corpus=fuzz/corpus/$target
@@ -46,7 +55,7 @@ for target in "${TARGETS[@]}"; do
     seeds=()
     options=()
     if [ "$target" = parse_validate ]; then
-        seeds=(blueprints tests/invalid)
+        seeds=("$examples" tests/invalid)
     else
         # Blueprints built from arbitrary bytes need a few hundred of them from the start.
         options=(-max_len=2048 -len_control=0)

@@ -760,16 +760,18 @@ mod tests {
 
     #[test]
     fn relative_paths() {
+        let blueprint = Path::new("/r/blueprints/x/blueprint.yaml");
         assert_eq!(
-            relative(Path::new("/r/blueprints/x.yaml"), Path::new("/r")),
-            "blueprints/x.yaml"
+            relative(blueprint, Path::new("/r")),
+            "blueprints/x/blueprint.yaml"
         );
         assert_eq!(
-            relative(
-                Path::new("/r/blueprints/x.yaml"),
-                Path::new("/r/generated/x")
-            ),
-            "../../blueprints/x.yaml"
+            relative(blueprint, Path::new("/r/generated/x")),
+            "../../blueprints/x/blueprint.yaml"
+        );
+        assert_eq!(
+            relative(blueprint, Path::new("/r/blueprints/x")),
+            "blueprint.yaml"
         );
         assert_eq!(relative(Path::new("/r"), Path::new("/r")), ".");
     }

@@ -10,7 +10,7 @@ use std::process::Output;
 use serde_json::Value as Json;
 
 mod common;
-use common::{blueprint_in as blueprint, repo};
+use common::{blueprint_in as blueprint, example, repo};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -358,7 +358,7 @@ fn env_add_copies_empty_entries_flow_maps_and_a_last_line_without_newline() {
 
 #[test]
 fn env_add_refusals_change_nothing() {
-    let minimal = fs::read_to_string(repo().join("blueprints/minimal.yaml")).expect("example");
+    let minimal = fs::read_to_string(example("minimal")).expect("example");
     let cases: [(&str, &[&str], &str); 7] = [
         (
             &commented(),
@@ -800,7 +800,7 @@ fn import_refuses_to_overwrite_and_to_leave_the_project() {
 
 #[test]
 fn secrets_lists_every_secret_per_environment_and_where() {
-    let file = repo().join("blueprints/data-platform.yaml");
+    let file = example("data-platform");
     let file = file.display().to_string();
     let out = blueprint(&["secrets", &file, "--format", "json"], &repo());
     assert_eq!(code(&out), 0, "{}", all(&out));

@@ -1,10 +1,9 @@
 //! The command line, run as a user runs it: the real binary, its exit codes and its output.
 
-use std::path::Path;
 use std::process::Output;
 
 mod common;
-use common::blueprint;
+use common::{blueprint, examples};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("UTF-8 stdout")
@@ -53,7 +52,12 @@ fn usage_errors_exit_two() {
         &[][..],
         &["validate"][..],
         &["render"][..],
-        &["check", "blueprints/minimal.yaml", "--format", "xml"][..],
+        &[
+            "check",
+            "blueprints/minimal/blueprint.yaml",
+            "--format",
+            "xml",
+        ][..],
         &["--no-such-flag"][..],
     ] {
         let output = blueprint(args);
@@ -82,15 +86,10 @@ fn usage_errors_exit_two() {
 
 #[test]
 fn every_shipped_blueprint_is_valid() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints");
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .expect("blueprints/ exists")
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".yaml"))
-        .map(|name| format!("blueprints/{name}"))
+    let files: Vec<String> = examples()
+        .into_iter()
+        .map(|(name, _)| format!("blueprints/{name}/blueprint.yaml"))
         .collect();
-    files.sort();
-    assert!(!files.is_empty());
     // One at a time, so a failure names the file ...
     for file in &files {
         let output = blueprint(&["validate", file]);
@@ -108,7 +107,7 @@ fn every_shipped_blueprint_is_valid() {
             stderr(&output)
         );
     }
-    // ... and all together, as `blueprint validate blueprints/*.yaml`.
+    // ... and all together, as `blueprint validate blueprints/*/blueprint.yaml`.
     let args: Vec<&str> = std::iter::once("validate")
         .chain(files.iter().map(String::as_str))
         .collect();
@@ -160,7 +159,7 @@ fn schema_is_json_titled_blueprint() {
 
 #[test]
 fn list_names_generated_files() {
-    let output = blueprint(&["list", "blueprints/data-platform.yaml"]);
+    let output = blueprint(&["list", "blueprints/data-platform/blueprint.yaml"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(text.contains(".blueprint/manifest.json"), "{text}");

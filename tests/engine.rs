@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
-use common::blueprint_in as blueprint;
+use common::{blueprint_in as blueprint, example};
 
 fn text(output: &Output) -> String {
     format!(
@@ -23,13 +23,10 @@ struct Project {
 }
 
 impl Project {
-    fn new(example: &str) -> Self {
+    fn new(name: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().to_path_buf();
-        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("blueprints")
-            .join(example);
-        fs::copy(&source, root.join("blueprint.yaml")).expect("copy the example");
+        fs::copy(example(name), root.join("blueprint.yaml")).expect("copy the example");
         let project = Self { _dir: dir, root };
         let out = project.run(&["render", "blueprint.yaml"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -78,7 +75,7 @@ impl Project {
 
 #[test]
 fn a_fresh_render_is_up_to_date_and_the_manifest_hashes_match() {
-    let p = Project::new("data-platform.yaml");
+    let p = Project::new("data-platform");
     let out = p.run(&["check", "blueprint.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("files up to date"), "{}", text(&out));
@@ -99,7 +96,7 @@ fn a_fresh_render_is_up_to_date_and_the_manifest_hashes_match() {
 
 #[test]
 fn a_hand_edit_is_reported_as_edited_and_render_restores_it() {
-    let p = Project::new("data-platform.yaml");
+    let p = Project::new("data-platform");
     let file = p.generated()[0].clone();
     let path = p.root.join(&file);
     let original = fs::read_to_string(&path).unwrap();
@@ -125,7 +122,7 @@ fn a_hand_edit_is_reported_as_edited_and_render_restores_it() {
 
 #[test]
 fn a_deleted_file_is_missing() {
-    let p = Project::new("data-platform.yaml");
+    let p = Project::new("data-platform");
     let file = p.generated().last().unwrap().clone();
     fs::remove_file(p.root.join(&file)).unwrap();
     assert_eq!(p.state_of(&file), "missing");
@@ -142,7 +139,7 @@ fn a_deleted_file_is_missing() {
 
 #[test]
 fn a_blueprint_change_makes_files_out_of_date_and_orphans() {
-    let p = Project::new("data-platform.yaml");
+    let p = Project::new("data-platform");
     let before = p.generated();
     // Renaming a service changes what is generated: its files become orphans, others change.
     let bp = fs::read_to_string(p.root.join("blueprint.yaml")).unwrap();
@@ -182,7 +179,7 @@ fn a_blueprint_change_makes_files_out_of_date_and_orphans() {
 
 #[test]
 fn an_edited_orphan_is_kept_and_reported() {
-    let p = Project::new("data-platform.yaml");
+    let p = Project::new("data-platform");
     let bp = fs::read_to_string(p.root.join("blueprint.yaml")).unwrap();
     // Removing the Vercel service removes at least its own files.
     let first = p.generated();
@@ -222,7 +219,7 @@ fn an_edited_orphan_is_kept_and_reported() {
 fn an_unmanaged_file_in_the_way_is_a_conflict_and_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints/data-platform.yaml");
+    let source = example("data-platform");
     fs::copy(&source, root.join("blueprint.yaml")).unwrap();
     // Learn a path the render produces, from a render elsewhere.
     let scratch = tempfile::tempdir().unwrap();
@@ -288,7 +285,7 @@ fn an_unmanaged_file_in_the_way_is_a_conflict_and_never_overwritten() {
 
 #[test]
 fn an_invalid_blueprint_changes_nothing_on_disk() {
-    let p = Project::new("data-platform.yaml");
+    let p = Project::new("data-platform");
     let files = p.generated();
     let snapshot: Vec<Vec<u8>> = files
         .iter()
@@ -318,7 +315,7 @@ fn an_invalid_blueprint_changes_nothing_on_disk() {
 #[cfg(unix)]
 #[test]
 fn a_symlink_inside_the_root_is_never_followed_for_a_write() {
-    let p = Project::new("data-platform.yaml");
+    let p = Project::new("data-platform");
     let outside = tempfile::tempdir().unwrap();
     let file = p.generated()[0].clone();
     let target = p.root.join(&file);
@@ -334,7 +331,7 @@ fn a_symlink_inside_the_root_is_never_followed_for_a_write() {
 
 #[test]
 fn github_actions_annotations_name_the_drifted_file() {
-    let p = Project::new("data-platform.yaml");
+    let p = Project::new("data-platform");
     let file = p.generated()[0].clone();
     fs::remove_file(p.root.join(&file)).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_blueprint"))
@@ -356,7 +353,7 @@ fn github_actions_annotations_name_the_drifted_file() {
 
 #[test]
 fn list_names_every_file_with_its_generator() {
-    let p = Project::new("data-platform.yaml");
+    let p = Project::new("data-platform");
     let out = p.run(&["list", "blueprint.yaml"]);
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -1,26 +1,14 @@
 //! This repository dogfoods blueprint: `generated/<name>/` is the committed render of
-//! `blueprints/<name>.yaml`. These tests hold the two together, prove rendering is
+//! `blueprints/<name>/blueprint.yaml`. These tests hold the two together, prove rendering is
 //! deterministic across processes, keep the JSON Schema in step with the types, and snapshot
 //! every rendered file.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 mod common;
-use common::{blueprint as run, blueprint_in, repo};
-
-fn examples() -> Vec<(String, PathBuf)> {
-    let mut out: Vec<(String, PathBuf)> = fs::read_dir(repo().join("blueprints"))
-        .expect("blueprints/ exists")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), p))
-        .collect();
-    out.sort();
-    assert!(out.len() >= 3, "at least three examples");
-    out
-}
+use common::{blueprint as run, blueprint_in, examples, repo};
 
 /// Every file below `root`, by relative path.
 fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -62,16 +50,12 @@ fn render_copy(path: &Path) -> tempfile::TempDir {
 fn committed_renders_match_their_blueprints() {
     for (name, path) in examples() {
         let out_dir = format!("generated/{name}");
+        let file = format!("blueprints/{name}/blueprint.yaml");
         assert!(
             repo().join(&out_dir).is_dir(),
-            "{out_dir} is committed (run `blueprint render blueprints/{name}.yaml --out {out_dir}`)"
+            "{out_dir} is committed (run `blueprint render {file} --out {out_dir}`)"
         );
-        let out = run(&[
-            "check",
-            &format!("blueprints/{name}.yaml"),
-            "--out",
-            &out_dir,
-        ]);
+        let out = run(&["check", &file, "--out", &out_dir]);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -134,9 +118,19 @@ fn the_committed_schema_matches_the_types() {
 fn every_example_has_the_schema_modeline_and_is_valid() {
     for (name, path) in examples() {
         let text = fs::read_to_string(&path).unwrap();
+        let modeline = "# yaml-language-server: $schema=";
         assert!(
-            text.starts_with("# yaml-language-server: $schema="),
+            text.starts_with(modeline),
             "{name} starts with the schema modeline"
+        );
+        // The modeline's path is relative to the blueprint, and names the committed schema.
+        let schema = text[modeline.len()..].lines().next().unwrap();
+        let named = fs::canonicalize(path.parent().unwrap().join(schema))
+            .unwrap_or_else(|e| panic!("{name}'s modeline names {schema}: {e}"));
+        assert_eq!(
+            named,
+            fs::canonicalize(repo().join("schema/blueprint.schema.json")).unwrap(),
+            "{name}'s modeline names the schema"
         );
         let out = run(&["validate", path.to_str().unwrap()]);
         assert_eq!(

@@ -9,12 +9,15 @@
 //! Alertmanager expand the same template actions; and no file holds a raw control or
 //! display-control character.
 //!
-//! The bases are the examples in `blueprints/` and `tests/hostile/every-field.yaml` (with each
-//! proxy engine), which sets every free-text field of the schema at least once (checked below).
-//! Each case takes one base, replaces one to three of its fields (or map keys) with hostile
-//! text from a xorshift generator seeded by the case, and compares against the base's render
-//! (or, where the value rightly changes it, the render of a benign twin of the same length).
+//! The bases are the examples (`blueprints/<name>/blueprint.yaml`) and
+//! `tests/hostile/every-field.yaml` (with each proxy engine), which sets every free-text field
+//! of the schema at least once (checked below). Each case takes one base, replaces one to three
+//! of its fields (or map keys) with hostile text from a xorshift generator seeded by the case,
+//! and compares against the base's render (or, where the value rightly changes it, the render
+//! of a benign twin of the same length).
 //! `HOSTILE_CASES=1000 cargo test --test hostile` runs more cases per base than the default.
+
+mod common;
 
 #[path = "../src/generate/proxy/syntax.rs"]
 mod proxy_syntax;
@@ -523,22 +526,14 @@ fn repo() -> &'static Path {
 
 /// The bases' names and sources.
 fn base_sources() -> Vec<(String, String)> {
-    let mut paths: Vec<_> = std::fs::read_dir(repo().join("blueprints"))
-        .expect("blueprints/ is readable")
-        .map(|e| e.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    paths.sort();
-    paths.push(repo().join("tests/hostile/every-field.yaml"));
+    let mut paths = common::examples();
+    paths.push((
+        "every-field".to_string(),
+        repo().join("tests/hostile/every-field.yaml"),
+    ));
     let mut sources: Vec<(String, String)> = paths
-        .iter()
-        .map(|p| {
-            let name = p.file_stem().expect("a file name").to_string_lossy();
-            (
-                name.into_owned(),
-                std::fs::read_to_string(p).expect("readable"),
-            )
-        })
+        .into_iter()
+        .map(|(name, p)| (name, std::fs::read_to_string(p).expect("readable")))
         .collect();
     // The same fields once more, behind Caddy.
     let every = sources.last().expect("every-field").1.clone();

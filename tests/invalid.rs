@@ -14,7 +14,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::blueprint;
+use common::{blueprint, examples};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("the binary prints UTF-8")
@@ -260,13 +260,16 @@ fn all_problems_are_reported_at_once() {
     // Several files: each is validated and reported, the exit code is the worst.
     let output = blueprint(&[
         "validate",
-        "blueprints/minimal.yaml",
+        "blueprints/minimal/blueprint.yaml",
         "tests/invalid/same-port.yaml",
         "tests/invalid/runtime-typo.yaml",
     ]);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert_eq!(text(&output.stdout), "blueprints/minimal.yaml: valid\n");
+    assert_eq!(
+        text(&output.stdout),
+        "blueprints/minimal/blueprint.yaml: valid\n"
+    );
     assert!(stderr.contains("tests/invalid/same-port.yaml:"), "{stderr}");
     assert!(
         stderr.contains("tests/invalid/runtime-typo.yaml:"),
@@ -360,15 +363,8 @@ fn mutated_blueprints_are_always_located() {
         seed ^= seed << 17;
         (seed % below as u64) as usize
     };
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints");
-    let mut originals: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    originals.sort();
     let mut checked = 0;
-    for path in originals {
+    for (_, path) in examples() {
         let original = std::fs::read_to_string(&path).unwrap();
         for round in 0..100 {
             let mut chars: Vec<char> = original.chars().collect();

@@ -7,7 +7,7 @@ use blueprint::model::Model;
 use blueprint::validate::validate_source;
 
 mod common;
-use common::{blueprint, repo};
+use common::blueprint;
 
 /// Renders blueprint text in memory: path -> contents.
 fn render(source: &str) -> BTreeMap<String, String> {
@@ -22,8 +22,7 @@ fn render(source: &str) -> BTreeMap<String, String> {
 }
 
 fn example(name: &str) -> String {
-    std::fs::read_to_string(repo().join("blueprints").join(format!("{name}.yaml")))
-        .expect("the example exists")
+    std::fs::read_to_string(common::example(name)).expect("the example exists")
 }
 
 /// The reference blueprint with one more environment, on Kubernetes.
@@ -217,7 +216,12 @@ fn secrets_are_references_to_secrets_the_user_creates() {
     }
     assert!(references > 0, "the example's secrets are referenced");
     // `blueprint secrets` names the Secret each reference reads.
-    let output = blueprint(&["secrets", "blueprints/data-cluster.yaml", "--env", "prod"]);
+    let output = blueprint(&[
+        "secrets",
+        "blueprints/data-cluster/blueprint.yaml",
+        "--env",
+        "prod",
+    ]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}");
     assert!(
@@ -269,7 +273,12 @@ stores:
 fn an_in_cluster_database_is_rendered_with_a_warning_that_it_is_not_highly_available() {
     let out = tempfile::tempdir().expect("a temporary directory");
     let out_dir = out.path().to_str().unwrap();
-    let rendered = blueprint(&["render", "blueprints/data-cluster.yaml", "--out", out_dir]);
+    let rendered = blueprint(&[
+        "render",
+        "blueprints/data-cluster/blueprint.yaml",
+        "--out",
+        out_dir,
+    ]);
     assert!(rendered.status.success());
     let warnings = String::from_utf8_lossy(&rendered.stderr);
     assert!(
@@ -287,14 +296,14 @@ fn an_in_cluster_database_is_rendered_with_a_warning_that_it_is_not_highly_avail
             .is_file()
     );
 
-    let validated = blueprint(&["validate", "blueprints/data-cluster.yaml"]);
+    let validated = blueprint(&["validate", "blueprints/data-cluster/blueprint.yaml"]);
     assert!(
         validated.status.success(),
         "a warning does not fail validation"
     );
     assert!(String::from_utf8_lossy(&validated.stderr).contains("not highly available"));
 
-    let compose = blueprint(&["validate", "blueprints/data-platform.yaml"]);
+    let compose = blueprint(&["validate", "blueprints/data-platform/blueprint.yaml"]);
     assert!(
         compose.stderr.is_empty(),
         "a container database on Compose warns of nothing"

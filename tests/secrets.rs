@@ -3,18 +3,14 @@
 //! blueprint, every example is rendered, and no canary may appear in any output.
 
 use std::fs;
-use std::path::Path;
 use std::process::Command;
+
+mod common;
 
 #[test]
 fn no_secret_value_reaches_any_rendered_file() {
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints");
     let mut checked = 0;
-    for entry in fs::read_dir(&examples).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "yaml") {
-            continue;
-        }
+    for (_, path) in common::examples() {
         let blueprint =
             blueprint::validate::validate_source("bp", &fs::read_to_string(&path).unwrap())
                 .unwrap();

@@ -144,3 +144,49 @@ pub fn render_template(name: &str, source: &str, context: minijinja::Value) -> S
         .render(context)
         .unwrap_or_else(|e| panic!("template {name} does not render: {e:#}"))
 }
+
+/// The example blueprints, for the generators' tests: `blueprints/<name>/blueprint.yaml`, each
+/// in a folder of its own beside the application sources its services name.
+#[cfg(test)]
+pub(crate) mod examples {
+    use std::path::{Path, PathBuf};
+
+    /// The blueprint file of the example `name`.
+    pub fn path(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("blueprints")
+            .join(name)
+            .join("blueprint.yaml")
+    }
+
+    /// The text of the example `name`.
+    pub fn source(name: &str) -> String {
+        let path = path(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// Every example's name and text, by name: each folder of `blueprints/` that holds a
+    /// `blueprint.yaml`.
+    pub fn all() -> Vec<(String, String)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .expect("blueprints/ exists")
+            .map(|entry| entry.expect("a readable directory entry").path())
+            .filter(|folder| folder.join("blueprint.yaml").is_file())
+            .map(|folder| folder.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert!(
+            names.len() >= 3,
+            "the examples are found in {}",
+            dir.display()
+        );
+        names
+            .into_iter()
+            .map(|name| {
+                let text = source(&name);
+                (name, text)
+            })
+            .collect()
+    }
+}

@@ -202,8 +202,7 @@ pub(crate) mod test_support {
 
     /// The reference blueprint's text.
     pub fn reference_yaml() -> String {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/blueprints/data-platform.yaml");
-        std::fs::read_to_string(path).expect("the reference blueprint is part of the repository")
+        crate::generate::examples::source("data-platform")
     }
 
     /// Resolves blueprint text.
@@ -213,21 +212,11 @@ pub(crate) mod test_support {
         Model::from_blueprint(&bp)
     }
 
-    /// Every example blueprint under `blueprints/`, resolved, with its file name.
+    /// Every example blueprint (`blueprints/<name>/blueprint.yaml`), resolved, with its name.
     pub fn example_models() -> Vec<(String, Model)> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/blueprints");
-        let mut paths: Vec<_> = std::fs::read_dir(dir)
-            .expect("blueprints/ exists")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-            .collect();
-        paths.sort();
-        paths
+        crate::generate::examples::all()
             .into_iter()
-            .map(|p| {
-                let text = std::fs::read_to_string(&p).expect("the example is readable");
-                (p.display().to_string(), model_from(&text))
-            })
+            .map(|(name, text)| (name, model_from(&text)))
             .collect()
     }
 

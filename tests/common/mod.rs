@@ -36,6 +36,34 @@ pub fn blueprint(args: &[&str]) -> Output {
     blueprint_in(args, &repo())
 }
 
+/// The blueprint of the example `name`: `blueprints/<name>/blueprint.yaml`, in a folder of its
+/// own beside the application sources its services name (paths relative to the blueprint).
+pub fn example(name: &str) -> PathBuf {
+    repo().join("blueprints").join(name).join("blueprint.yaml")
+}
+
+/// Every example, by name, with its blueprint file: each folder of `blueprints/` that holds a
+/// `blueprint.yaml`.
+pub fn examples() -> Vec<(String, PathBuf)> {
+    let dir = repo().join("blueprints");
+    let mut out: Vec<(String, PathBuf)> = fs::read_dir(&dir)
+        .expect("blueprints/ exists")
+        .map(|entry| entry.expect("a readable directory entry").path())
+        .filter(|folder| folder.join("blueprint.yaml").is_file())
+        .map(|folder| {
+            let name = folder.file_name().unwrap().to_string_lossy().into_owned();
+            (name, folder.join("blueprint.yaml"))
+        })
+        .collect();
+    out.sort();
+    assert!(
+        out.len() >= 3,
+        "the examples are found in {}",
+        dir.display()
+    );
+    out
+}
+
 /// stdout and stderr, for assertion messages.
 pub fn text(out: &Output) -> String {
     format!(
@@ -46,8 +74,8 @@ pub fn text(out: &Output) -> String {
     )
 }
 
-/// A temporary project: `blueprints/<example>.yaml` copied to `blueprint.yaml` and rendered
-/// next to it, as a user's repository would hold it.
+/// A temporary project: `blueprints/<example>/blueprint.yaml` copied to `blueprint.yaml` and
+/// rendered next to it, as a user's repository would hold it.
 pub struct Project {
     /// Removed on drop.
     pub dir: tempfile::TempDir,
@@ -55,13 +83,9 @@ pub struct Project {
 
 impl Project {
     /// Copies and renders the example.
-    pub fn rendered(example: &str) -> Self {
+    pub fn rendered(name: &str) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
-        fs::copy(
-            repo().join("blueprints").join(format!("{example}.yaml")),
-            dir.path().join("blueprint.yaml"),
-        )
-        .expect("the example exists");
+        fs::copy(example(name), dir.path().join("blueprint.yaml")).expect("the example exists");
         let out = Command::new(bin())
             .args(["render", "blueprint.yaml"])
             .current_dir(dir.path())

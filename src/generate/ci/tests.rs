@@ -8,34 +8,24 @@ use serde_json::Value as Json;
 use super::actions;
 use super::{BLUEPRINT_FILE, annotate, check_command, generate, github_secrets, install_command};
 use crate::blueprint::{ActionPinning, Blueprint};
-use crate::generate::CommentStyle;
+use crate::generate::{CommentStyle, examples};
 use crate::model::Model;
 
-fn example(name: &str) -> Model {
-    let path = format!("{}/blueprints/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let bp: Blueprint = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+fn model_of(name: &str, text: &str) -> Model {
+    let bp: Blueprint = serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
     Model::from_blueprint(&bp)
 }
 
+fn example(name: &str) -> Model {
+    model_of(name, &examples::source(name))
+}
+
+/// Every example blueprint, by name.
 fn examples() -> Vec<(String, Model)> {
-    let dir = format!("{}/blueprints", env!("CARGO_MANIFEST_DIR"));
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("blueprints/ exists")
-        .filter_map(|e| {
-            let path = e.ok()?.path();
-            if path.extension()? != "yaml" {
-                return None;
-            }
-            Some(path.file_stem()?.to_string_lossy().into_owned())
-        })
-        .collect();
-    names.sort();
-    assert!(names.len() >= 3, "the examples are found");
-    names
+    examples::all()
         .into_iter()
-        .map(|name| {
-            let model = example(&name);
+        .map(|(name, text)| {
+            let model = model_of(&name, &text);
             (name, model)
         })
         .collect()

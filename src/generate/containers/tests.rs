@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 
 use super::{compose, dockerfile, generate, images, jobs};
 use crate::blueprint::Blueprint;
-use crate::generate::GeneratedFile;
+use crate::generate::{GeneratedFile, examples};
 use crate::model::{Model, Part, SecretHome};
 
 fn model_from(yaml: &str) -> Model {
@@ -16,31 +16,18 @@ fn model_from(yaml: &str) -> Model {
 }
 
 fn example(name: &str) -> Model {
-    let path = format!("{}/blueprints/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
-    model_from(&std::fs::read_to_string(&path).expect("the example exists"))
+    model_from(&examples::source(name))
 }
 
 fn reference() -> Model {
     example("data-platform")
 }
 
-/// Every example blueprint, by file stem.
+/// Every example blueprint, by name.
 fn examples() -> Vec<(String, Model)> {
-    let dir = format!("{}/blueprints", env!("CARGO_MANIFEST_DIR"));
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("blueprints/ exists")
-        .filter_map(|e| {
-            e.ok()?
-                .path()
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-        })
-        .collect();
-    names.sort();
-    assert!(names.len() >= 3, "the examples are there");
-    names
+    examples::all()
         .into_iter()
-        .map(|n| (n.clone(), example(&n)))
+        .map(|(name, text)| (name, model_from(&text)))
         .collect()
 }
 
@@ -225,7 +212,7 @@ fn unrouted_tools_are_published_on_loopback_in_development_only() {
 
 #[test]
 fn several_replicas_in_development_get_ephemeral_host_ports() {
-    let yaml = include_str!("../../../blueprints/minimal.yaml").replace(
+    let yaml = include_str!("../../../blueprints/minimal/blueprint.yaml").replace(
         "services:",
         "environments:\n  dev:\n    replicas: 2\n\nservices:",
     );

@@ -24,8 +24,7 @@ use crate::model::{DependencyKind, Environment, Model, Service};
 const NGINX: &str = "nginx.ingress.kubernetes.io/";
 
 fn data_cluster_yaml() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/blueprints/data-cluster.yaml");
-    std::fs::read_to_string(path).expect("the example exists")
+    crate::generate::examples::source("data-cluster")
 }
 
 /// `data-cluster` with a stripped route on a host of its own, and a route of the dashboard

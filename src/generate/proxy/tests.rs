@@ -13,21 +13,11 @@ use crate::model::Service;
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
-/// Every example blueprint in `blueprints/`, by file name.
+/// Every example blueprint (`blueprints/<name>/blueprint.yaml`), by name.
 fn examples() -> Vec<(String, Model)> {
-    let mut paths: Vec<_> = std::fs::read_dir("blueprints")
-        .expect("blueprints/ exists")
-        .map(|entry| entry.expect("readable directory").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-        .collect();
-    paths.sort();
-    assert!(!paths.is_empty(), "no example blueprints found");
-    paths
+    crate::generate::examples::all()
         .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).expect("example is readable");
-            (path.display().to_string(), model_of(&text))
-        })
+        .map(|(name, text)| (name, model_of(&text)))
         .collect()
 }
 
@@ -709,8 +699,7 @@ fn nginx_serves_tls_with_a_redirect_and_acme_on_plain_http() {
 
 #[test]
 fn nginx_answers_404_where_nothing_is_routed_and_drops_unknown_hosts() {
-    let reference =
-        model_of(&std::fs::read_to_string("blueprints/data-platform.yaml").expect("reference"));
+    let reference = model_of(&crate::generate::examples::source("data-platform"));
     let dev = reference.environment("dev").expect("dev");
     let servers = nginx_servers(&parse_nginx(&nginx_conf(&reference, dev)));
     let vhost = nginx_vhost(&servers, "localhost", false);
@@ -1050,8 +1039,7 @@ fn caddy_limits_bodies_in_binary_units() {
     let gallery = model_of(GALLERY);
     let text = caddyfile(&gallery, gallery.environment("dev").expect("dev"));
     assert!(text.contains("max_size 512KiB"), "{text}");
-    let reference =
-        model_of(&std::fs::read_to_string("blueprints/data-platform.yaml").expect("reference"));
+    let reference = model_of(&crate::generate::examples::source("data-platform"));
     let text = caddyfile(&reference, reference.environment("prod").expect("prod"));
     assert!(text.contains("max_size 20MiB"));
 }
