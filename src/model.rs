@@ -1242,11 +1242,16 @@ fn resolve_service(
             }
         })
         .collect();
+    // Streamlit and FastAPI serve their routes under the prefix they are told, so the proxy passes
+    // the full URI. Django's URLconf names its own prefixes (`api/`, `admin/`): with the full URI
+    // it needs no script name (FORCE_SCRIPT_NAME would make reverse() say `/api/api/...`), and
+    // only a route whose prefix the proxy strips must be given back as FORCE_SCRIPT_NAME.
     let base_path = routes
         .iter()
-        .find(|r| r.path != "/" && !r.strip_prefix)
+        .find(|r| r.path != "/" && r.strip_prefix == (runtime == Runtime::Django))
         .map(|r| r.path.trim_end_matches('/').to_string());
 
+    let command_is_default = s.command.is_none();
     let command = s.command.clone().unwrap_or_else(|| {
         let port = port.unwrap_or_default().to_string();
         let mut cmd: Vec<String> = match runtime {
@@ -1412,6 +1417,26 @@ fn resolve_service(
                     vars.insert(key.clone(), Variable { value, origin });
                 }
             }
+        }
+        if runtime == Runtime::Django && port.is_some() {
+            let placement = deploy.get(&env.name).copied().unwrap_or(Placement::Compose);
+            admit_hosts(
+                &mut vars,
+                &env.domain,
+                &internal_hosts(project, name, env, placement),
+            );
+        }
+        if command_is_default && runtime == Runtime::Django {
+            // gunicorn's workers are separate processes: without a shared directory each scrape
+            // reads one worker's counters. /tmp is the container's own scratch space (a tmpfs in
+            // Compose, an emptyDir on Kubernetes), empty at every start as the client requires.
+            vars.insert(
+                "PROMETHEUS_MULTIPROC_DIR".into(),
+                Variable {
+                    value: Value::text("/tmp"),
+                    origin: Origin::Builtin,
+                },
+            );
         }
         env_by_environment.insert(env.name.clone(), vars);
     }
@@ -1663,5 +1688,76 @@ pub fn normalize_path(path: &str) -> String {
         ".".to_string()
     } else {
         parts.join("/")
+    }
+}
+
+/// The host names a service's containers answer to on Compose, one per container: the service
+/// name with one replica; with several, the names Compose gives each replica container
+/// (`<project>-<service>-<n>`), which Docker's DNS resolves one by one.
+pub fn compose_hosts(project: &str, service: &str, replicas: u32) -> Vec<String> {
+    if replicas <= 1 {
+        return vec![service.to_string()];
+    }
+    (1..=replicas)
+        .map(|n| format!("{project}-{service}-{n}"))
+        .collect()
+}
+
+/// Every Host header the render itself sends a service: its health checks (`127.0.0.1` inside
+/// the container, `localhost` from probes), the proxy and the blackbox probe (the service name),
+/// Prometheus (each container's name), and on Kubernetes the Service's names in the namespace.
+fn internal_hosts(
+    project: &Project,
+    service: &str,
+    env: &Environment,
+    placement: Placement,
+) -> Vec<String> {
+    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    match (placement, &env.kubernetes) {
+        (Placement::Kubernetes, Some(k)) => {
+            let ns = &k.namespace;
+            hosts.push(service.to_string());
+            hosts.push(format!("{service}.{ns}"));
+            hosts.push(format!("{service}.{ns}.svc"));
+            hosts.push(format!("{service}.{ns}.svc.cluster.local"));
+        }
+        _ => {
+            hosts.push(service.to_string());
+            hosts.extend(compose_hosts(&project.name, service, env.replicas));
+        }
+    }
+    hosts
+}
+
+/// Adds the hosts the render needs to DJANGO_ALLOWED_HOSTS (after the blueprint's own, which
+/// come first), or sets it to the environment's domain and those hosts when the blueprint does
+/// not. Django answers 400 to any other Host, health checks and scrapes included.
+fn admit_hosts(vars: &mut BTreeMap<String, Variable>, domain: &str, hosts: &[String]) {
+    const KEY: &str = "DJANGO_ALLOWED_HOSTS";
+    let variable = vars.entry(KEY.into()).or_insert_with(|| Variable {
+        value: Value::text(domain),
+        origin: Origin::Builtin,
+    });
+    let listed: BTreeSet<String> = variable
+        .value
+        .parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::Text(t) => Some(t.split(',').map(|h| h.trim().to_string())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut missing: Vec<&str> = Vec::new();
+    for host in hosts {
+        if !listed.contains(host) && !missing.contains(&host.as_str()) {
+            missing.push(host);
+        }
+    }
+    if !missing.is_empty() {
+        variable
+            .value
+            .parts
+            .push(Part::Text(format!(",{}", missing.join(","))));
     }
 }

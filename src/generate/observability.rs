@@ -162,11 +162,9 @@ pub fn scrape_addresses(
     service: &Service,
     port: u16,
 ) -> Vec<String> {
-    if environment.replicas <= 1 {
-        return vec![format!("{}:{port}", service.name)];
-    }
-    (1..=environment.replicas)
-        .map(|n| format!("{}-{}-{n}:{port}", model.project.name, service.name))
+    crate::model::compose_hosts(&model.project.name, &service.name, environment.replicas)
+        .into_iter()
+        .map(|host| format!("{host}:{port}"))
         .collect()
 }
 
@@ -331,5 +329,71 @@ mod tests {
         );
         let dev = model.environment("dev").expect("dev exists");
         assert_eq!(scrape_addresses(&model, dev, api, 8000), vec!["api:8000"]);
+    }
+
+    /// Django answers 400 to a Host it does not allow: every Host the render itself sends (the
+    /// container healthcheck's 127.0.0.1, each scrape target, the blackbox probe) must be in
+    /// DJANGO_ALLOWED_HOSTS, in every environment of every example.
+    #[test]
+    fn django_allows_every_host_the_render_sends() {
+        use crate::blueprint::Runtime;
+        use crate::model::Part;
+        for (example, model) in example_models() {
+            for service in model
+                .services
+                .iter()
+                .filter(|s| s.runtime == Runtime::Django)
+            {
+                let Some(port) = service.port else { continue };
+                for env in model
+                    .environments
+                    .iter()
+                    .filter(|e| service.on_compose(&e.name))
+                {
+                    let value = &service.env[&env.name]["DJANGO_ALLOWED_HOSTS"].value;
+                    let text: String = value
+                        .parts
+                        .iter()
+                        .map(|p| match p {
+                            Part::Text(t) => t.as_str(),
+                            Part::Secret(_) => "",
+                        })
+                        .collect();
+                    let allowed: Vec<&str> = text.split(',').collect();
+                    let mut sent: Vec<String> = scrape_addresses(&model, env, service, port);
+                    sent.extend(probe_url(service));
+                    sent.push(format!("http://127.0.0.1:{port}/"));
+                    for url in sent {
+                        let host = url.trim_start_matches("http://");
+                        let host = host.split([':', '/']).next().unwrap_or_default();
+                        assert!(
+                            allowed.contains(&host),
+                            "{example}/{}/{}: Host {host} is not in {text}",
+                            env.name,
+                            service.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// gunicorn runs several worker processes: prometheus_client must share their counters.
+    #[test]
+    fn django_workers_share_their_metrics() {
+        for (example, model) in example_models() {
+            for service in model.services.iter().filter(|s| {
+                s.runtime == crate::blueprint::Runtime::Django
+                    && s.command.iter().any(|a| a == "--workers")
+            }) {
+                for (env, vars) in &service.env {
+                    assert!(
+                        vars.contains_key("PROMETHEUS_MULTIPROC_DIR"),
+                        "{example}/{env}/{}: several workers without multiprocess metrics",
+                        service.name
+                    );
+                }
+            }
+        }
     }
 }

@@ -1,7 +1,6 @@
 """The /metrics page, correct under gunicorn's several worker processes.
 
-Each gunicorn worker counts its own requests. With PROMETHEUS_MULTIPROC_DIR set (gunicorn.conf.py
-sets it), prometheus_client keeps every worker's values in files there, and this page sums
+Each gunicorn worker counts its own requests. With PROMETHEUS_MULTIPROC_DIR set (the render sets it), prometheus_client keeps every worker's values in files there, and this page sums
 them: whichever worker Prometheus reaches, it sees the whole service.
 """
 

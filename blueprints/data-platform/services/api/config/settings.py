@@ -66,9 +66,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 
-# The prefix the proxy routes to this app (/api): reverse() puts it in front of every URL.
-# config.middleware.StripScriptName removes it from incoming paths, which the proxy forwards
-# unstripped.
+# Set only when the proxy strips the prefix it routes here: reverse() then puts it back in front
+# of every URL. Unset here: the proxy passes /api, /admin and /static whole.
 FORCE_SCRIPT_NAME = os.environ.get("FORCE_SCRIPT_NAME") or None
 
 INSTALLED_APPS = [
@@ -83,10 +82,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so that probes answer before host validation and are not counted as traffic.
-    "config.middleware.Probes",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "config.middleware.StripScriptName",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
