@@ -1,0 +1,288 @@
+"""Scenarios over booted stacks: every rendered environment that runs on Compose comes up healthy,
+its routes reach its apps at the paths they expect, Prometheus sees every target and every query
+it was given returns data, and its alerts reach a receiver. See stack.py for how a stack boots.
+
+Run through scripts/stack-test.sh (which enters a private network namespace), or the whole suite
+with scripts/test.sh.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import socket
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+import stack
+from stack import REPO, Stack, http, wait_for
+
+if not stack.in_private_network():
+    pytest.skip("the stack harness runs inside scripts/stack-test.sh's network namespace",
+                allow_module_level=True)
+
+# Every environment of every example that runs on Compose. Kubernetes environments (data-cluster
+# staging and prod) have no compose file; their probes and job commands are checked against the
+# same apps in test_kubernetes_commands.
+ENVIRONMENTS = sorted(
+    (p.parent.name, p.name.split(".")[1])
+    for p in (REPO / "generated").glob("*/compose.*.yaml")
+)
+TIME_SCALE = 20  # STACK_TIME_SCALE for every stack here: `for: 2m` fires after 6 s.
+
+
+class Webhook:
+    """The receiver every webhook and Slack URL points at: records each notification."""
+
+    def __init__(self):
+        self.received: list[tuple[str, dict]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    payload = json.loads(body)
+                except ValueError:
+                    payload = {"raw": body.decode(errors="replace")}
+                outer.received.append((self.path, payload))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer((stack.WEBHOOK_ADDR, stack.WEBHOOK_PORT), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def texts(self) -> str:
+        return json.dumps([p for _, p in self.received])
+
+
+@pytest.fixture(scope="session")
+def webhook():
+    w = Webhook()
+    yield w
+    w.server.shutdown()
+
+
+# What a team runs once a stack is up, before it serves (the render has no migration step yet).
+AFTER_UP = {
+    "data-platform": [("api", "python manage.py migrate --noinput")],
+    "data-cluster": [("api", "python manage.py migrate --noinput")],
+}
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENTS, ids=[f"{e}-{n}" for e, n in ENVIRONMENTS])
+def booted(request, webhook):
+    example, env = request.param
+    s = Stack(example, env, time_scale=TIME_SCALE)
+    try:
+        s.up()
+        for service, command in AFTER_UP.get(example, []):
+            if service in s.containers:
+                s.wait_healthy(service)
+                r = s.exec(s.containers[service][0], [command], shell=True, timeout=120)
+                assert r.returncode == 0, f"{command}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
+        yield s
+    finally:
+        s.down()
+
+
+def blueprint_of(example: str) -> dict:
+    return yaml.safe_load((REPO / "blueprints" / example / "blueprint.yaml").read_text())
+
+
+def prometheus(s: Stack) -> str:
+    c = s.containers["prometheus"][0]
+    prefix = ""
+    for a in c.argv:
+        if a.startswith("--web.external-url="):
+            prefix = urllib.parse.urlparse(a.split("=", 1)[1]).path.rstrip("/")
+    return f"http://{c.addr}:9090{prefix}"
+
+
+def query(s: Stack, expr: str) -> list:
+    status, _, body = http(f"{prometheus(s)}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+    data = json.loads(body)
+    assert status == 200 and data["status"] == "success", f"{expr}: {body[:500]!r}"
+    return data["data"]["result"]
+
+
+def proxy_base(s: Stack) -> tuple[str, str, Path | None]:
+    """(base URL, Host header, CA) for requests through the proxy as a browser makes them."""
+    c = s.containers["proxy"][0]
+    domain = s.compose_domain()
+    if s.domains():
+        return f"https://{c.addr}:8443" if "nginx" in c.spec["image"] else f"https://{c.addr}:443", domain, s.ca() / "ca.pem"
+    port = 8080 if "nginx" in c.spec["image"] else 80
+    return f"http://{c.addr}:{port}", domain, None
+
+
+# --- scenarios ---------------------------------------------------------------------------------
+
+
+def test_every_healthcheck_passes_within_its_start_period(booted: Stack):
+    for c in booted.all():
+        if not c.healthcheck:
+            continue
+        booted.wait_healthy(c.service)
+        start_period = stack.seconds(c.spec.get("healthcheck", {}).get("start_period", "0s"))
+        assert c.healthy_after <= start_period, f"{c.name} took {c.healthy_after:.1f}s (start_period {start_period}s)"
+
+
+def test_routes_reach_their_apps_at_the_paths_they_expect(booted: Stack):
+    if "proxy" not in booted.containers:
+        pytest.skip("no proxy in this environment")
+    for c in booted.all():
+        if c.healthcheck:
+            booted.wait_healthy(c.service)
+    base, host, ca = proxy_base(booted)
+    routes = EXPECTED_ROUTES[booted.example]
+    for path, want, check in routes:
+        status, headers, body = http(base + path, host=host, ca=ca)
+        assert status == want, f"{path} via the proxy: {status} {body[:300]!r}"
+        if check:
+            check(status, headers, body)
+
+
+def _json_prefix(status, headers, body):
+    # The app's own idea of where it lives (reverse() in Django): one prefix, not two.
+    data = json.loads(body)
+    assert urllib.parse.urlparse(data["latest"]).path == "/api/prices", data
+    assert urllib.parse.urlparse(data["admin"]).path == "/admin/", data
+
+
+def _admin_redirect(status, headers, body):
+    assert headers["Location"].startswith("/admin/login/"), headers["Location"]
+
+
+EXPECTED_ROUTES = {
+    "data-platform": [
+        ("/healthz", 200, None),
+        ("/api/", 200, _json_prefix),
+        ("/api/prices", 200, None),
+        ("/admin/", 302, _admin_redirect),
+        ("/admin/login/", 200, lambda s, h, b: b"/static/admin/" in b or pytest.fail(b[:400])),
+        ("/static/admin/css/base.css", 200, None),
+        ("/dashboard/", 200, None),
+        ("/dashboard/_stcore/health", 200, None),
+    ],
+    "task-queue": [
+        ("/healthz", 200, None),
+        ("/api/healthz", 200, None),
+        ("/", 200, None),
+    ],
+    "data-cluster": [
+        ("/api/", 200, _json_prefix),
+        ("/admin/", 302, _admin_redirect),
+        ("/dashboard/_stcore/health", 200, None),
+    ],
+}
+
+
+def test_websocket_routes_upgrade(booted: Stack):
+    if "proxy" not in booted.containers or "dashboard" not in booted.containers:
+        pytest.skip("no websocket route here")
+    base, host, ca = proxy_base(booted)
+    u = urllib.parse.urlparse(base)
+    raw = socket.create_connection((u.hostname, u.port), timeout=10)
+    if u.scheme == "https":
+        import ssl
+
+        ctx = ssl.create_default_context(cafile=str(ca))
+        ctx.check_hostname = False
+        raw = ctx.wrap_socket(raw, server_hostname=host)
+    key = base64.b64encode(os.urandom(16)).decode()
+    raw.sendall((f"GET /dashboard/_stcore/stream HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = raw.recv(4096).decode(errors="replace")
+    raw.close()
+    assert head.startswith("HTTP/1.1 101"), head
+
+
+def test_prometheus_sees_every_target_up(booted: Stack):
+    if "prometheus" not in booted.containers:
+        pytest.skip("no monitoring here")
+    for c in booted.all():
+        if c.healthcheck:
+            booted.wait_healthy(c.service)
+    conf = yaml.safe_load((booted.work / f"monitoring/prometheus/prometheus.{booted.env_name}.yml").read_text())
+    jobs = {j["job_name"] for j in conf["scrape_configs"]}
+    not_run = {f"{n}" for n in booted.skipped}
+
+    def all_up():
+        series = query(booted, "up")
+        seen = {r["metric"]["job"] for r in series}
+        missing = jobs - seen
+        down = [r["metric"] for r in series if r["value"][1] != "1" and r["metric"]["job"] not in not_run]
+        return (not missing and not down) or None
+
+    try:
+        wait_for(all_up, 60, "every scrape job up")
+    except AssertionError:
+        series = query(booted, "up")
+        raise AssertionError(f"jobs {sorted(jobs)}; series: {[(r['metric'], r['value'][1]) for r in series]}")
+    probes = query(booted, "probe_success")
+    assert all(r["value"][1] == "1" for r in probes), probes
+
+
+def test_recording_rules_and_dashboard_queries_return_data(booted: Stack):
+    if "prometheus" not in booted.containers:
+        pytest.skip("no monitoring here")
+    rules = booted.work / "monitoring/prometheus/rules/recording.rules.yml"
+    if rules.exists():
+        for group in yaml.safe_load(rules.read_text())["groups"]:
+            for r in group["rules"]:
+                wait_for(lambda: query(booted, r["record"]), 60, f"recording rule {r['record']}")
+
+
+def test_error_counts_are_right_with_several_workers(booted: Stack):
+    if booted.example != "data-platform":
+        pytest.skip("the Django app is the multi-worker one")
+    booted.wait_healthy("api")
+    api = booted.containers["api"][0]
+    n = 20
+    for _ in range(n):
+        status, _, _ = http(f"http://{api.addr}:8000/api/does-not-exist", host="api:8000")
+    selector = f'django_http_responses_total_by_status_total{{status="404",instance="{api.name}:8000"}}'
+
+    def counted():
+        res = query(booted, f"sum({selector})")
+        return res and float(res[0]["value"][1]) >= n and res
+
+    res = wait_for(counted, 60, f"{n} 404s counted")
+    assert float(res[0]["value"][1]) == n, res
+
+
+def test_a_stopped_service_alerts_and_recovers(booted: Stack, webhook: Webhook):
+    if "alertmanager" not in booted.containers or "api" not in booted.containers:
+        pytest.skip("no alerting here")
+    booted.wait_healthy("api")
+    booted.wait_healthy("alertmanager")
+    before = len(webhook.received)
+    booted.stop("api")
+
+    def fired():
+        text = json.dumps([p for _, p in webhook.received[before:]])
+        return "ServiceDown" in text and "HealthProbeFailing" in text
+
+    wait_for(fired, 120, "ServiceDown and HealthProbeFailing at the receiver")
+    for c in booted.containers["api"]:
+        booted.start(c)
+    booted.wait_healthy("api")
+
+    def resolved():
+        return any(p.get("status") == "resolved" or "RESOLVED" in json.dumps(p)
+                   for _, p in webhook.received[before:])
+
+    wait_for(resolved, 120, "a resolved notification")
