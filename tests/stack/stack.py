@@ -186,6 +186,10 @@ def parse_dockerfile(path: Path) -> Dockerfile:
         elif word == "ENV":
             for k, v in re.findall(r'([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|\S+)', rest):
                 final.env[k] = json.loads(v) if v.startswith('"') else v
+        elif word == "RUN" and "--home-dir" in rest:
+            # Docker sets HOME from the image's passwd entry for USER (useradd --home-dir).
+            m = re.search(r"--home-dir\s+(\S+)", rest)
+            final.env.setdefault("HOME", m.group(1))
         elif word == "HEALTHCHECK":
             m = re.search(r"CMD\s+(\[.*\])\s*$", rest)
             final.healthcheck = json.loads(m.group(1)) if m else None
