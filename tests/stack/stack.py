@@ -562,9 +562,8 @@ class Stack:
             path.write_text(json.dumps(spec))
             cmd = ["unshare", "-m", "--propagation", "private", sys.executable, str(HERE / "enter.py"), str(path)]
         else:
-            child = _child_pid(pid)
             uid = resolve_uid(c.user)
-            cmd = ["nsenter", "-m", "-t", str(child), "-S", str(uid[0]), "-G", str(uid[1]), "--",
+            cmd = ["nsenter", "-m", "-t", str(pid), "-S", str(uid[0]), "-G", str(uid[1]), "--",
                    "/usr/bin/env", "-i", "-C", c.workdir] + [f"{k}={v}" for k, v in full_env.items()] + argv
         try:
             return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -603,6 +602,12 @@ class Stack:
                         f"{c.name} never became healthy: {shlex.join(c.healthcheck)} -> {last.returncode}\n"
                         f"{last.stdout[-1500:]}{last.stderr[-1500:]}\n--- its log:\n{c.logs()[-3000:]}")
                 time.sleep(0.5)
+
+    def wait_all_healthy(self) -> None:
+        """Every container with a health check healthy (as `docker compose up --wait`)."""
+        for c in self.all():
+            if c.healthcheck:
+                self.wait_healthy(c.service)
 
     def wait_completed(self, service: str) -> None:
         for c in self.containers[service]:
@@ -650,11 +655,6 @@ def _kill(proc: subprocess.Popen | None) -> None:
         except ProcessLookupError:
             pass
         proc.wait()
-
-
-def _child_pid(pid: int) -> int:
-    """The process that runs the container's command (unshare execs enter.py, which execs it)."""
-    return pid
 
 
 def _resolves(name: str) -> bool:
@@ -838,8 +838,7 @@ def main() -> None:
     enter_private_network([sys.executable] + sys.argv)
     with Stack(sys.argv[2], sys.argv[3]) as s:
         s.up()
-        for c in s.all():
-            s.wait_healthy(c.service) if c.healthcheck else None
+        s.wait_all_healthy()
         for c in s.all():
             print(f"{c.name:40} {c.addr:12} pid {c.proc.pid}")
         for name, why in s.skipped.items():

@@ -143,9 +143,7 @@ def test_every_healthcheck_passes_within_its_start_period(booted: Stack):
 def test_routes_reach_their_apps_at_the_paths_they_expect(booted: Stack):
     if "proxy" not in booted.containers:
         pytest.skip("no proxy in this environment")
-    for c in booted.all():
-        if c.healthcheck:
-            booted.wait_healthy(c.service)
+    booted.wait_all_healthy()
     base, host, ca = proxy_base(booted)
     routes = EXPECTED_ROUTES[booted.example]
     for path, want, check in routes:
@@ -213,9 +211,7 @@ def test_websocket_routes_upgrade(booted: Stack):
 def test_prometheus_sees_every_target_up(booted: Stack):
     if "prometheus" not in booted.containers:
         pytest.skip("no monitoring here")
-    for c in booted.all():
-        if c.healthcheck:
-            booted.wait_healthy(c.service)
+    booted.wait_all_healthy()
     conf = yaml.safe_load((booted.work / f"monitoring/prometheus/prometheus.{booted.env_name}.yml").read_text())
     jobs = {j["job_name"] for j in conf["scrape_configs"]}
     not_run = {f"{n}" for n in booted.skipped}
