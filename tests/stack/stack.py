@@ -71,6 +71,7 @@ WEBHOOK_PORT = 9999
 MANAGED_DB_ADDR = "127.0.2.2"
 MANAGED_DB_HOST = "managed-db.stand-in"
 STANDIN_PASSWORD = "standin-admin-password"
+MIN_SCRAPE = 2.0  # seconds: the shortest scrape interval STACK_TIME_SCALE makes
 
 
 def log(msg: str) -> None:
@@ -387,6 +388,16 @@ class Stack:
 
     # -- time scaling (STACK_TIME_SCALE), on copies --
 
+    def _scale_scrape(self, section: dict, g: dict) -> None:
+        """Scrapes at most every MIN_SCRAPE: the blackbox exporter gives each probe the scrape
+        timeout less half a second, so a timeout scaled down to 0.5 s fails every probe."""
+        if "scrape_interval" not in section and "scrape_timeout" not in section:
+            return
+        interval = max(seconds(section.get("scrape_interval", g.get("scrape_interval", "1m"))) / self.time_scale,
+                       MIN_SCRAPE)
+        timeout = min(seconds(section.get("scrape_timeout", g.get("scrape_timeout", "10s"))), interval)
+        section["scrape_interval"], section["scrape_timeout"] = duration(interval), duration(timeout)
+
     def _scale_time(self, c: Container) -> None:
         scale = self.time_scale
 
@@ -398,13 +409,10 @@ class Stack:
             if target == "/etc/prometheus/prometheus.yml":
                 conf = yaml.safe_load(src.read_text())
                 g = conf.setdefault("global", {})
-                for key in ("scrape_interval", "evaluation_interval", "scrape_timeout"):
-                    if key in g:
-                        g[key] = scaled(g[key])
-                for job in conf.get("scrape_configs", []):
-                    for key in ("scrape_interval", "scrape_timeout"):
-                        if key in job:
-                            job[key] = scaled(job[key])
+                if "evaluation_interval" in g:
+                    g["evaluation_interval"] = scaled(g["evaluation_interval"])
+                for section in [g] + conf.get("scrape_configs", []):
+                    self._scale_scrape(section, g)
                 copy = self.root / "scaled" / "prometheus.yml"
             elif target == "/etc/prometheus/rules":
                 copy = self.root / "scaled" / "rules"
@@ -458,7 +466,7 @@ class Stack:
             ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", f"--addn-hosts={hosts}",
              f"--listen-address={DNS_ADDR}", "--bind-interfaces", "--user=root", "--pid-file",
              "--log-facility=-", "--port=53"],
-            stdout=subprocess.DEVNULL, stderr=open(self.root / "dnsmasq.log", "w")))
+            stdout=subprocess.DEVNULL, stderr=open(self.root / "dnsmasq.log", "w"), start_new_session=True))
         first = self.all()[0].name if self.all() else "webhook.stand-in"
         wait_for(lambda: _resolves(first), 10, "dnsmasq")
 
@@ -646,15 +654,16 @@ class Stack:
 def _kill(proc: subprocess.Popen | None) -> None:
     if proc is None or proc.poll() is not None:
         return
+    # Every process the harness starts leads a session of its own (start_new_session), so the
+    # whole container goes, not only its entry process.
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        proc.wait(timeout=10)
 
 
 def _resolves(name: str) -> bool:
