@@ -70,6 +70,8 @@ WEBHOOK_ADDR = "127.0.2.1"
 WEBHOOK_PORT = 9999
 MANAGED_DB_ADDR = "127.0.2.2"
 MANAGED_DB_HOST = "managed-db.stand-in"
+# The SMTP server every email receiver's smarthost resolves to (STARTTLS with the harness's CA).
+SMTP_ADDR = "127.0.2.3"
 STANDIN_PASSWORD = "standin-admin-password"
 MIN_SCRAPE = 2.0  # seconds: the shortest scrape interval STACK_TIME_SCALE makes
 
@@ -151,6 +153,12 @@ def stand_in(name: str) -> str:
         return f"postgres://app:standin-db-password@{MANAGED_DB_HOST}:5432/app"
     if name.endswith("REDIS_URL"):
         return "redis://managed-redis.stand-in:6379/0"
+    if name.endswith("BASIC_AUTH_USER"):
+        return "admin"
+    if name.endswith("BASIC_AUTH_HASH"):
+        # What the .env example asks for: `caddy hash-password` of the stand-in password.
+        return subprocess.run([_tool("caddy"), "hash-password", "--plaintext", STANDIN_PASSWORD],
+                              check=True, capture_output=True, text=True).stdout.strip()
     return f"standin-{name.lower().replace('_', '-')}-0123456789"
 
 
@@ -164,6 +172,10 @@ class Dockerfile:
     cmd: list[str] = field(default_factory=list)
     healthcheck: list[str] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    # The final stage's RUN steps after it copies the build context (collectstatic): what they
+    # make is part of the image.
+    build: list[list[str]] = field(default_factory=list)
+    copied: bool = False
 
 
 def parse_dockerfile(path: Path) -> Dockerfile:
@@ -187,6 +199,10 @@ def parse_dockerfile(path: Path) -> Dockerfile:
         elif word == "ENV":
             for k, v in re.findall(r'([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|\S+)', rest):
                 final.env[k] = json.loads(v) if v.startswith('"') else v
+        elif word == "COPY" and rest.split() == [".", "."]:
+            final.copied = True
+        elif word == "RUN" and final.copied:
+            final.build.append(json.loads(rest) if rest.startswith("[") else ["/bin/sh", "-c", rest])
         elif word == "RUN" and "--home-dir" in rest:
             # Docker sets HOME from the image's passwd entry for USER (useradd --home-dir).
             m = re.search(r"--home-dir\s+(\S+)", rest)
@@ -234,6 +250,12 @@ IMAGES: dict[str, tuple] = {
 }
 
 
+# What an image's own ENV gives every container of it (beside its entrypoint's defaults).
+IMAGE_ENV: dict[str, dict[str, str]] = {
+    "caddy": {"XDG_CONFIG_HOME": "/config", "XDG_DATA_HOME": "/data"},
+}
+
+
 @dataclass
 class Container:
     service: str
@@ -269,6 +291,7 @@ class Stack:
         self.containers: dict[str, list[Container]] = {}
         self.skipped: dict[str, str] = {}
         self.helpers: list[subprocess.Popen] = []
+        self._built: set[Path] = set()
         self._assemble()
         compose_path = self.work / f"compose.{env}.yaml"
         raw = yaml.safe_load(compose_path.read_text())
@@ -355,11 +378,13 @@ class Stack:
             if venv:
                 c.mounts.append(("bind", str(venv), "/opt/venv"))
             c.workdir, c.user = df.workdir, (df.user or "0").split(":")[0]
+            self._build(context, df, c.mounts[-2:] if venv else c.mounts[-1:], env)
             c.argv = (entrypoint or []) + (command or df.cmd)
             c.healthcheck = df.healthcheck and ["CMD"] + df.healthcheck
         else:
             user, program, default_cmd = IMAGES[image]
             c.user = user
+            env.update(IMAGE_ENV.get(image, {}))
             env["PATH"] = f"{VENV / 'bin'}:" + env["PATH"]
             args = command if command is not None else default_cmd
             if entrypoint:
@@ -383,8 +408,30 @@ class Stack:
         hc = spec.get("healthcheck", {}).get("test")
         if hc:
             c.healthcheck = hc
-        if image in ("prom/prometheus", "prom/alertmanager") and self.time_scale != 1:
+        if image in ("prom/prometheus", "prom/alertmanager"):
             self._scale_time(c)
+        if image == "prom/alertmanager":
+            # Its notifications to the SMTP stand-in go over STARTTLS with the harness's CA, which
+            # this container trusts as a real one would a public CA.
+            c.mounts.append(("bind", str(self.trust_bundle()), "/etc/ssl/certs/ca-certificates.crt"))
+
+    def _build(self, context: Path, df: Dockerfile, mounts: list, env: dict) -> None:
+        """The image's build steps on its context (once per context), as root like `docker build`."""
+        if not df.build or context in self._built:
+            return
+        self._built.add(context)
+        build_env = dict(env)
+        for argv in df.build:
+            spec = {"mounts": mounts, "env": build_env, "user": "0", "workdir": df.workdir,
+                    "argv": argv, "addr": "127.0.0.1", "name": f"build-{context.name}"}
+            path = self.root / "specs" / f"build-{context.name}.json"
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(json.dumps(spec))
+            r = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable,
+                                str(HERE / "enter.py"), str(path)], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise AssertionError(f"building {context.name}: {shlex.join(argv)}\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
+        log(f"built {context.name}: {len(df.build)} step(s)")
 
     # -- time scaling (STACK_TIME_SCALE), on copies --
 
@@ -399,6 +446,9 @@ class Stack:
         section["scrape_interval"], section["scrape_timeout"] = duration(interval), duration(timeout)
 
     def _scale_time(self, c: Container) -> None:
+        """Copies of Prometheus's and Alertmanager's files with every duration divided by the
+        time scale; for Alertmanager also with each `url_file` inlined (Debian's Alertmanager 0.25
+        predates webhook `url_file`, which the rendered image's 0.28 reads)."""
         scale = self.time_scale
 
         def scaled(text: str) -> str:
@@ -406,6 +456,8 @@ class Stack:
 
         for i, (kind, source, target) in enumerate(c.mounts):
             src = Path(source)
+            if scale == 1 and target != "/etc/alertmanager/alertmanager.yml":
+                continue
             if target == "/etc/prometheus/prometheus.yml":
                 conf = yaml.safe_load(src.read_text())
                 g = conf.setdefault("global", {})
@@ -430,6 +482,11 @@ class Stack:
                 continue
             elif target == "/etc/alertmanager/alertmanager.yml":
                 conf = yaml.safe_load(src.read_text())
+                secrets = self.root / "secrets" / c.name
+                for receiver in conf.get("receivers", []):
+                    for hook in receiver.get("webhook_configs", []):
+                        if "url_file" in hook:
+                            hook["url"] = (secrets / Path(hook.pop("url_file")).name).read_text().strip()
 
                 def walk(route):
                     for key in ("group_wait", "group_interval", "repeat_interval"):
@@ -457,10 +514,16 @@ class Stack:
     def _dns(self) -> None:
         hosts = self.root / "hosts"
         lines = [f"{WEBHOOK_ADDR} webhook.stand-in", f"{MANAGED_DB_ADDR} {MANAGED_DB_HOST}"]
+        lines += [f"{SMTP_ADDR} {host}" for host in self.smarthosts()]
         for c in self.all():
             lines += [f"{c.addr} {c.service}", f"{c.addr} {c.name}"]
             for alias in c.spec.get("hostname", []) or []:
                 lines.append(f"{c.addr} {alias}")
+        # The public names, as their DNS records would: the proxy's address.
+        if "proxy" in self.containers:
+            proxy = self.containers["proxy"][0].addr
+            lines += [f"{proxy} {name}" for name in sorted(set(self.domains() + [self.compose_domain()]))
+                      if name != "localhost"]
         hosts.write_text("\n".join(lines) + "\n")
         self.helpers.append(subprocess.Popen(
             ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", f"--addn-hosts={hosts}",
@@ -496,11 +559,46 @@ class Stack:
             names.update(re.findall(r"/etc/letsencrypt/live/([^/]+)/", f.read_text()))
         return sorted(names)
 
+    def _smtp(self) -> None:
+        hosts = self.smarthosts()
+        if not hosts:
+            return
+        live = self.root / "smtp"
+        live.mkdir(exist_ok=True)
+        issue_certificate(self.ca(), hosts[0], live, extra=hosts[1:])
+        ports = sorted({int(p) for p in self.smarthosts(ports=True)})
+        self.smtp = [SmtpSink(SMTP_ADDR, port, live / "fullchain.pem", live / "privkey.pem") for port in ports]
+
+    def mail(self) -> list[dict]:
+        """Every message the SMTP stand-in received."""
+        return [m for sink in getattr(self, "smtp", []) for m in sink.messages]
+
+    def smarthosts(self, ports: bool = False) -> list[str]:
+        """The SMTP servers Alertmanager's email receivers name."""
+        path = self.work / "monitoring" / "alertmanager" / "alertmanager.yml"
+        if not path.exists():
+            return []
+        conf = yaml.safe_load(path.read_text())
+        hosts = {conf.get("global", {}).get("smtp_smarthost", "")}
+        for r in conf.get("receivers", []):
+            hosts.update(e.get("smarthost", "") for e in r.get("email_configs", []))
+        return sorted(h.rsplit(":", 1)[1 if ports else 0] for h in hosts if h)
+
+    def trust_bundle(self) -> Path:
+        """The system's CA bundle plus the harness's CA."""
+        bundle = self.root / "ca" / "bundle.pem"
+        if not bundle.exists():
+            system = Path("/etc/ssl/certs/ca-certificates.crt")
+            ca = (self.ca() / "ca.pem").read_text()
+            bundle.write_text((system.read_text() if system.exists() else "") + ca)
+            bundle.chmod(0o644)
+        return bundle
+
     def ca(self) -> Path:
         ca = self.root / "ca"
         if not (ca / "ca.pem").exists():
             ca.mkdir(exist_ok=True)
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "100",
                             "-subj", "/CN=stack harness CA", "-keyout", ca / "ca.key", "-out",
                             ca / "ca.pem"], check=True, capture_output=True)
         return ca
@@ -508,6 +606,7 @@ class Stack:
     def up(self, only: list[str] | None = None) -> None:
         self._dns()
         self._tls()
+        self._smtp()
         self._managed_db()
         order = topological(self.compose["services"])
         for name in order:
@@ -636,6 +735,8 @@ class Stack:
             _kill(c.proc)
         for h in self.helpers:
             _kill(h)
+        for sink in getattr(self, "smtp", []):
+            sink.close()
         if os.environ.get("STACK_KEEP"):
             log(f"kept {self.root}")
         else:
@@ -649,6 +750,84 @@ class Stack:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+
+class SmtpSink:
+    """The SMTP server behind every smarthost: EHLO, STARTTLS (a certificate from the stack's CA),
+    AUTH accepted, and each message kept in `messages` (envelope and raw text)."""
+
+    def __init__(self, addr: str, port: int, cert: Path, key: Path):
+        import socketserver
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.messages: list[dict] = []
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                conn, tls = self.request, False
+                reader = conn.makefile("rb")
+
+                def say(line: str):
+                    conn.sendall(line.encode() + b"\r\n")
+
+                say("220 smtp.stand-in ESMTP")
+                mail = {"from": "", "to": [], "data": ""}
+                while True:
+                    line = reader.readline().decode(errors="replace").rstrip("\r\n")
+                    if not line:
+                        return
+                    verb = line.split(" ", 1)[0].upper()
+                    if verb in ("EHLO", "HELO"):
+                        extensions = ["AUTH PLAIN LOGIN"] if tls else ["STARTTLS"]
+                        for ext in ["smtp.stand-in"] + extensions[:-1]:
+                            say(f"250-{ext}")
+                        say(f"250 {extensions[-1]}")
+                    elif verb == "STARTTLS":
+                        say("220 go ahead")
+                        conn = ctx.wrap_socket(conn, server_side=True)
+                        reader, tls = conn.makefile("rb"), True
+                    elif verb == "AUTH":
+                        if line.upper().startswith("AUTH LOGIN"):
+                            for prompt in ("VXNlcm5hbWU6", "UGFzc3dvcmQ6"):
+                                say(f"334 {prompt}")
+                                reader.readline()
+                        say("235 accepted")
+                    elif verb == "MAIL":
+                        mail["from"] = line[10:]
+                        say("250 ok")
+                    elif verb == "RCPT":
+                        mail["to"].append(line[8:])
+                        say("250 ok")
+                    elif verb == "DATA":
+                        say("354 end with .")
+                        body = []
+                        while (chunk := reader.readline()) not in (b".\r\n", b".\n", b""):
+                            body.append(chunk.decode(errors="replace"))
+                        mail["data"] = "".join(body)
+                        sink.messages.append(dict(mail))
+                        mail = {"from": "", "to": [], "data": ""}
+                        say("250 queued")
+                    elif verb == "QUIT":
+                        say("221 bye")
+                        return
+                    else:
+                        say("250 ok")
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server((addr, port), Handler)
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def _kill(proc: subprocess.Popen | None) -> None:
@@ -775,14 +954,15 @@ def standins() -> Path:
     return target
 
 
-def issue_certificate(ca: Path, domain: str, live: Path) -> None:
+def issue_certificate(ca: Path, domain: str, live: Path, extra: list[str] = ()) -> None:
     key, csr = live / "privkey.pem", live / "req.csr"
     subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={domain}",
                     "-keyout", key, "-out", csr], check=True, capture_output=True)
     ext = live / "ext.cnf"
-    ext.write_text(f"subjectAltName=DNS:{domain},DNS:*.{domain}\n")
+    names = [domain, f"*.{domain}"] + list(extra)
+    ext.write_text("subjectAltName=" + ",".join(f"DNS:{n}" for n in names) + "\n")
     subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca / "ca.pem", "-CAkey", ca / "ca.key",
-                    "-CAcreateserial", "-days", "1", "-extfile", ext, "-out", live / "cert.pem"],
+                    "-CAcreateserial", "-days", "90", "-extfile", ext, "-out", live / "cert.pem"],
                    check=True, capture_output=True)
     (live / "fullchain.pem").write_text((live / "cert.pem").read_text() + (ca / "ca.pem").read_text())
     (live / "chain.pem").write_text((ca / "ca.pem").read_text())
@@ -801,7 +981,6 @@ def http(url: str, *, host: str | None = None, method: str = "GET", data: bytes 
     handlers = []
     if ca:
         ctx = ssl.create_default_context(cafile=str(ca))
-        ctx.check_hostname = False
         handlers.append(urllib.request.HTTPSHandler(context=ctx))
     if not follow:
         class NoRedirect(urllib.request.HTTPRedirectHandler):
