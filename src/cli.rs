@@ -348,8 +348,27 @@ pub enum LoadError {
 
 /// Reads and validates a blueprint file.
 pub fn load(path: &Path) -> Result<Blueprint, LoadError> {
+    use std::io::Read as _;
     let display = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| LoadError::Io(format!("{display}: {e}")))?;
+    let io = |e: std::io::Error| LoadError::Io(format!("{display}: {e}"));
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    let limit = crate::load::MAX_INPUT_BYTES as u64;
+    // The size is checked before reading, so a huge file costs nothing; a pipe (`<(...)`) has
+    // no size, and is read only up to one byte past the limit.
+    if meta.is_file() && meta.len() > limit {
+        return Err(LoadError::Invalid(vec![crate::load::too_large(
+            &display,
+            usize::try_from(meta.len()).unwrap_or(usize::MAX),
+        )]));
+    }
+    if meta.is_dir() {
+        return Err(LoadError::Io(format!(
+            "{display}: is a folder, not a blueprint file"
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
     load_bytes(&display, bytes).map_err(LoadError::Invalid)
 }
 
@@ -466,6 +485,9 @@ pub(crate) fn render(file: &Path, out: Option<&Path>, force: bool) -> u8 {
         Ok(report) => {
             print_cautions(&cautions);
             let mut stderr = anstream::stderr();
+            for note in &report.recovered {
+                let _ = writeln!(stderr, "note: {note}");
+            }
             for path in &report.overwrote_edits {
                 let _ = writeln!(
                     stderr,

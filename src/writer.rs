@@ -63,6 +63,9 @@ pub struct Plan {
     pub files: Vec<PlannedFile>,
     /// The manifest those files make.
     pub manifest: Manifest,
+    /// The blueprint's path relative to the output root, when it is inside it: a manifest
+    /// that lists it is refused, so a render can never delete the blueprint.
+    pub blueprint_in_root: Option<String>,
 }
 
 /// Hex SHA-256 of text, as `sha256:<hex>`.
@@ -83,6 +86,8 @@ pub struct Provenance {
     pub blueprint: String,
     /// The command that regenerates the files.
     pub command: String,
+    /// The blueprint relative to the output root, when it is inside it.
+    pub in_root: Option<String>,
 }
 
 impl Provenance {
@@ -93,6 +98,9 @@ impl Provenance {
         let blueprint_abs = absolute(blueprint);
         let out_abs = absolute(out_root);
         let repo = find_repo_root(&out_abs).filter(|r| blueprint_abs.starts_with(r));
+        let in_root = blueprint_abs
+            .starts_with(&out_abs)
+            .then(|| relative(&blueprint_abs, &out_abs));
         match repo {
             Some(repo) => {
                 let bp = relative(&blueprint_abs, &repo);
@@ -106,6 +114,7 @@ impl Provenance {
                 Self {
                     blueprint: bp,
                     command,
+                    in_root,
                 }
             }
             None => {
@@ -118,6 +127,7 @@ impl Provenance {
                 Self {
                     blueprint: bp,
                     command,
+                    in_root,
                 }
             }
         }
@@ -291,8 +301,25 @@ pub fn plan(model: &Model, provenance: &Provenance) -> Result<Plan, PlanError> {
         executable: false,
         generator: "manifest".into(),
     });
-    Ok(Plan { files, manifest })
+    Ok(Plan {
+        files,
+        manifest,
+        blueprint_in_root: provenance.in_root.clone(),
+    })
 }
+
+/// Where a render stages the new versions of the files it changes, relative to the output
+/// root: inside the root, so on its file system and every move into place is a rename.
+pub const STAGING_DIR: &str = ".blueprint/staging";
+/// Where a commit moves the old versions of replaced and deleted files until it is done.
+pub const BACKUP_DIR: &str = ".blueprint/backup";
+/// The commit journal: present exactly while a commit is moving files, so the next render
+/// knows to finish or roll back an interrupted one.
+pub const JOURNAL_PATH: &str = ".blueprint/journal.json";
+
+/// The most bytes read back from a generated path. The largest generated file is tens of
+/// kilobytes; anything bigger at a generated path is not blueprint's, and is never read whole.
+pub const MAX_READ_BYTES: u64 = 16 * 1024 * 1024;
 
 /// An I/O or safety problem while reading or writing the output root.
 #[derive(Debug, thiserror::Error)]
@@ -305,17 +332,35 @@ pub enum WriteError {
         /// The error.
         source: io::Error,
     },
-    /// A path inside the output root goes through a symlink.
+    /// A path inside the output root is a symlink or goes through one.
     #[error(
-        "{path}: refusing to write through a symbolic link (it could lead outside the output root)"
+        "{path}: is a symbolic link; blueprint never follows links inside the output root (it could lead outside it): move it away"
     )]
     Symlink {
         /// The path.
         path: String,
     },
-    /// The existing manifest cannot be read.
+    /// Something other than a regular file (or a folder on the way) is at a generated path.
     #[error(
-        "{path}: the manifest is not valid ({reason}); restore it from version control or delete it and render with --force"
+        "{path}: is {kind}, not a regular file; blueprint only reads and writes regular files: move it away"
+    )]
+    NotRegular {
+        /// The path.
+        path: String,
+        /// What it is: "a named pipe (FIFO)", "a device", "a socket".
+        kind: &'static str,
+    },
+    /// A file at a generated path is far larger than anything blueprint generates.
+    #[error(
+        "{path}: is larger than {MAX_READ_BYTES} bytes, far more than any generated file; blueprint did not write it: move it away"
+    )]
+    TooLarge {
+        /// The path.
+        path: String,
+    },
+    /// The existing manifest cannot be read, or lists a path blueprint never writes.
+    #[error(
+        "{path}: the manifest is not valid ({reason}); restore it from version control, or delete it and render with --force"
     )]
     BadManifest {
         /// The manifest's path.
@@ -331,6 +376,22 @@ pub enum WriteError {
         "another blueprint render is writing to {0} right now; nothing was written. Run again when it has finished"
     )]
     Locked(String),
+    /// Staging failed: nothing in the output root was changed.
+    #[error("{0}\nnothing was changed: the render stopped before moving any file into place")]
+    NotStaged(Box<WriteError>),
+    /// The commit failed and every file it had moved was put back.
+    #[error("{0}\nnothing was changed: the files already moved into place were put back")]
+    RolledBack(Box<WriteError>),
+    /// The commit failed and putting the files back failed too.
+    #[error(
+        "{error}\nputting the files back failed too ({rollback}); the journal {JOURNAL_PATH} is kept, and the next render finishes the rollback"
+    )]
+    RollbackFailed {
+        /// Why the commit failed.
+        error: Box<WriteError>,
+        /// Why the rollback failed.
+        rollback: Box<WriteError>,
+    },
 }
 
 fn list(paths: &[String]) -> String {
@@ -348,49 +409,219 @@ fn io_error(path: &Path, source: io::Error) -> WriteError {
     }
 }
 
-/// Refuses a target whose path inside `root` passes through a symlink (or is one).
-fn check_no_symlink(root: &Path, relative: &str) -> Result<(), WriteError> {
-    let mut current = root.to_path_buf();
-    for part in relative.split('/') {
-        current.push(part);
-        match fs::symlink_metadata(&current) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(WriteError::Symlink {
-                    path: current.display().to_string(),
-                });
+/// Fault injection, for the tests of the commit (`tests/safety.rs`):
+/// `BLUEPRINT_FAULT=<point>:<n>:<fail|abort>[,...]` makes the n-th pass through `point` either
+/// fail with an I/O error or abort the process on the spot, as a kill would. The points are
+/// `stage` (before each staged file), `journal` (before the journal is written), `backup`
+/// (before each old file is moved aside), `place` (before each new file is moved into place),
+/// `delete` (before each orphan is moved aside), `finish` (after the last move, before the
+/// journal is removed) and `rollback` (before each step is undone). Several faults, separated
+/// by commas, reach a rollback and then interrupt it. Without the variable this costs one
+/// environment lookup per process.
+fn fault(point: &str) -> io::Result<()> {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    type Fault = (String, usize, bool, AtomicUsize);
+    static FAULTS: OnceLock<Vec<Fault>> = OnceLock::new();
+    let faults = FAULTS.get_or_init(|| {
+        let value = std::env::var("BLUEPRINT_FAULT").unwrap_or_default();
+        value
+            .split(',')
+            .filter_map(|spec| {
+                let mut parts = spec.split(':');
+                let at = parts.next()?.to_string();
+                let n = parts.next()?.parse().ok()?;
+                let abort = parts.next()? == "abort";
+                Some((at, n, abort, AtomicUsize::new(0)))
+            })
+            .collect()
+    });
+    for (at, n, abort, passes) in faults {
+        if at == point && passes.fetch_add(1, Ordering::SeqCst) + 1 == *n {
+            if *abort {
+                std::process::abort();
             }
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_error(&current, e)),
+            return Err(io::Error::other(format!(
+                "injected fault at {point} #{n} (BLUEPRINT_FAULT)"
+            )));
         }
     }
     Ok(())
 }
 
-/// Reads a file that may be missing; a symlink reads as missing-and-unsafe via the caller.
-fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, WriteError> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
+/// What `lstat` says is at `path`: `None` when nothing is.
+fn lstat(path: &Path) -> Result<Option<fs::Metadata>, WriteError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) => Ok(Some(meta)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) if e.kind() == io::ErrorKind::IsADirectory => Err(io_error(path, e)),
         Err(e) => Err(io_error(path, e)),
     }
 }
 
-/// Reads the manifest in `root`, if there is one.
-pub fn read_manifest(root: &Path) -> Result<Option<Manifest>, WriteError> {
-    let path = root.join(MANIFEST_PATH);
-    match read_optional(&path)? {
-        None => Ok(None),
-        Some(bytes) => {
-            serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| WriteError::BadManifest {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })
+fn exists(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
+}
+
+/// The kind of a non-regular, non-directory file, for messages.
+fn odd_kind(file_type: fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return Some("a named pipe (FIFO)");
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return Some("a device");
+        }
+        if file_type.is_socket() {
+            return Some("a socket");
         }
     }
+    if file_type.is_file() || file_type.is_dir() || file_type.is_symlink() {
+        None
+    } else {
+        Some("a special file")
+    }
+}
+
+/// Refuses a path inside `root` that is a symlink or passes through one, and returns what is
+/// at its end (`None` when it, or a folder on the way, does not exist).
+fn check_no_symlink(root: &Path, relative: &str) -> Result<Option<fs::Metadata>, WriteError> {
+    let mut current = root.to_path_buf();
+    let mut meta = None;
+    for part in relative.split('/') {
+        current.push(part);
+        match lstat(&current)? {
+            Some(m) if m.file_type().is_symlink() => {
+                return Err(WriteError::Symlink {
+                    path: current.display().to_string(),
+                });
+            }
+            Some(m) => meta = Some(m),
+            None => return Ok(None),
+        }
+    }
+    Ok(meta)
+}
+
+/// A file found at a generated path.
+struct Existing {
+    bytes: Vec<u8>,
+    executable: bool,
+}
+
+/// Opens a file for reading without following a symlink at its last component, and without
+/// blocking on a FIFO that was swapped in after the `lstat`.
+fn open_nofollow(path: &Path) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    options.open(path)
+}
+
+/// Reads what is at the generated path `relative`: `None` when nothing is. A symlink (here or
+/// on the way) and anything but a regular file are refused before they are opened; the open
+/// does not follow links and the file is checked again once open, so a swap in between is
+/// caught; the read is bounded by [`MAX_READ_BYTES`].
+fn read_generated(root: &Path, relative: &str) -> Result<Option<Existing>, WriteError> {
+    let Some(meta) = check_no_symlink(root, relative)? else {
+        return Ok(None);
+    };
+    let path = root.join(relative);
+    let refuse = |meta: &fs::Metadata| -> Result<(), WriteError> {
+        if let Some(kind) = odd_kind(meta.file_type()) {
+            return Err(WriteError::NotRegular {
+                path: path.display().to_string(),
+                kind,
+            });
+        }
+        if meta.is_dir() {
+            return Err(io_error(
+                &path,
+                io::Error::new(io::ErrorKind::IsADirectory, "is a folder, not a file"),
+            ));
+        }
+        if meta.len() > MAX_READ_BYTES {
+            return Err(WriteError::TooLarge {
+                path: path.display().to_string(),
+            });
+        }
+        Ok(())
+    };
+    refuse(&meta)?;
+    let file = match open_nofollow(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(WriteError::Symlink {
+                path: path.display().to_string(),
+            });
+        }
+        Err(e) => return Err(io_error(&path, e)),
+    };
+    let meta = file.metadata().map_err(|e| io_error(&path, e))?;
+    refuse(&meta)?;
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut io::Read::take(&file, MAX_READ_BYTES + 1), &mut bytes)
+        .map_err(|e| io_error(&path, e))?;
+    if bytes.len() as u64 > MAX_READ_BYTES {
+        return Err(WriteError::TooLarge {
+            path: path.display().to_string(),
+        });
+    }
+    Ok(Some(Existing {
+        bytes,
+        executable: is_executable(&meta),
+    }))
+}
+
+fn is_executable(meta: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        false
+    }
+}
+
+/// Why a manifest path is not one blueprint could have written, if it is not.
+fn unsafe_manifest_path(path: &str, blueprint: Option<&str>) -> Option<&'static str> {
+    if !is_safe_relative(path) {
+        Some("is not a plain relative path inside the output root")
+    } else if path.split('/').any(|p| p == ".git") {
+        Some("is inside .git/, where blueprint never writes")
+    } else if path == ".blueprint" || path.starts_with(".blueprint/") {
+        Some("is in .blueprint/, blueprint's own state")
+    } else if blueprint == Some(path) {
+        Some("is the blueprint itself")
+    } else {
+        None
+    }
+}
+
+/// Reads the manifest in `root`, if there is one.
+pub fn read_manifest(root: &Path, blueprint: Option<&str>) -> Result<Option<Manifest>, WriteError> {
+    let path = root.join(MANIFEST_PATH);
+    let bad = |reason: String| WriteError::BadManifest {
+        path: path.display().to_string(),
+        reason,
+    };
+    let Some(existing) = read_generated(root, MANIFEST_PATH)? else {
+        return Ok(None);
+    };
+    let manifest: Manifest =
+        serde_json::from_slice(&existing.bytes).map_err(|e| bad(e.to_string()))?;
+    let _ = blueprint;
+    Ok(Some(manifest))
 }
 
 /// Entries of an earlier manifest that the plan no longer generates. Unsafe paths (a
@@ -417,6 +648,8 @@ pub struct RenderReport {
     pub deleted: Vec<String>,
     /// Files no longer generated but edited by hand: kept, and reported.
     pub kept_orphans: Vec<String>,
+    /// What was cleaned up after an interrupted render, one sentence each.
+    pub recovered: Vec<String>,
 }
 
 /// Holds the render lock for its lifetime.
@@ -445,52 +678,379 @@ fn lock(root: &Path) -> Result<RenderLock, WriteError> {
     }
 }
 
-/// Writes `contents` to `path` through a temporary file in the same directory and a rename,
-/// so a reader never sees half a file.
-fn write_atomic(path: &Path, contents: &[u8], executable: bool) -> Result<(), WriteError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".blueprint-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| io_error(dir, e))?;
-    temp.write_all(contents).map_err(|e| io_error(path, e))?;
+/// Makes a directory's entries (new names, renames, removals) durable.
+fn sync_dir(dir: &Path) -> Result<(), WriteError> {
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = if executable { 0o755 } else { 0o644 };
-        fs::set_permissions(temp.path(), fs::Permissions::from_mode(mode))
-            .map_err(|e| io_error(path, e))?;
-    }
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error(dir, e))?;
     #[cfg(not(unix))]
-    let _ = executable;
-    temp.persist(path).map_err(|e| io_error(path, e.error))?;
+    let _ = dir;
     Ok(())
 }
 
-/// Writes a plan into `root`. Everything is checked before the first byte is written: an
-/// unmanaged file in the way, a symlink, or a held lock stop the render with nothing changed.
+fn create_parent(path: &Path) -> Result<(), WriteError> {
+    match path.parent() {
+        Some(dir) => fs::create_dir_all(dir).map_err(|e| io_error(dir, e)),
+        None => Ok(()),
+    }
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), WriteError> {
+    fs::rename(from, to).map_err(|e| {
+        io_error(
+            to,
+            io::Error::new(e.kind(), format!("moving {} here: {e}", from.display())),
+        )
+    })
+}
+
+/// One move of a commit, recorded in the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+enum Step {
+    /// The staged file replaces the file at this path; the old one goes to the backup.
+    Write(String),
+    /// The file at this path goes to the backup.
+    Delete(String),
+}
+
+impl Step {
+    fn path(&self) -> &str {
+        match self {
+            Self::Write(p) | Self::Delete(p) => p,
+        }
+    }
+}
+
+/// The commit journal, written (and synced) before the first move.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Journal {
+    #[serde(rename = "$comment")]
+    comment: String,
+    /// The moves, in order; the manifest's is last.
+    steps: Vec<Step>,
+}
+
+/// Writes every file to change into the staging area, each synced to disk with its mode set,
+/// then syncs the staging folders. Nothing outside `.blueprint/` is touched.
+fn stage(root: &Path, files: &[&PlannedFile]) -> Result<(), WriteError> {
+    let staging = root.join(STAGING_DIR);
+    let mut dirs = std::collections::BTreeSet::new();
+    for file in files {
+        let path = staging.join(&file.path);
+        let fail = |e: io::Error| io_error(&path, e);
+        fault("stage").map_err(fail)?;
+        let dir = path.parent().unwrap_or(&staging);
+        fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+        dirs.insert(dir.to_path_buf());
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        let mut out = options.open(&path).map_err(fail)?;
+        out.write_all(file.contents.as_bytes()).map_err(fail)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Set, not requested at creation, so the umask cannot strip the executable bit.
+            let mode = if file.executable { 0o755 } else { 0o644 };
+            out.set_permissions(fs::Permissions::from_mode(mode))
+                .map_err(fail)?;
+        }
+        out.sync_all().map_err(fail)?;
+    }
+    for dir in &dirs {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+fn write_journal(root: &Path, steps: &[Step]) -> Result<(), WriteError> {
+    let path = root.join(JOURNAL_PATH);
+    fault("journal").map_err(|e| io_error(&path, e))?;
+    let journal = Journal {
+        comment: "A blueprint render was moving files into place. The next render finishes or rolls it back; do not edit.".into(),
+        steps: steps.to_vec(),
+    };
+    let text = serde_json::to_string_pretty(&journal).expect("the journal serializes");
+    // Written whole under another name, then renamed: the journal is either absent or complete.
+    let temp = path.with_extension("json.tmp");
+    let mut out = fs::File::create(&temp).map_err(|e| io_error(&temp, e))?;
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.sync_all())
+        .map_err(|e| io_error(&temp, e))?;
+    rename(&temp, &path)?;
+    sync_dir(&root.join(".blueprint"))
+}
+
+fn read_journal(root: &Path) -> Result<Option<Journal>, WriteError> {
+    let path = root.join(JOURNAL_PATH);
+    let Some(existing) = read_generated(root, JOURNAL_PATH)? else {
+        return Ok(None);
+    };
+    let journal: Journal = serde_json::from_slice(&existing.bytes).map_err(|e| {
+        io_error(
+            &path,
+            io::Error::other(format!("the commit journal is not valid ({e}); blueprint writes it whole, so something else changed it: check the output root, then delete the journal")),
+        )
+    })?;
+    if let Some(bad) = journal
+        .steps
+        .iter()
+        .find(|s| unsafe_manifest_path(s.path(), None).is_some() && s.path() != MANIFEST_PATH)
+    {
+        return Err(io_error(
+            &path,
+            io::Error::other(format!(
+                "the commit journal lists `{}`, a path blueprint never writes; check the output root, then delete the journal",
+                bad.path().escape_debug()
+            )),
+        ));
+    }
+    Ok(Some(journal))
+}
+
+struct Places<'a> {
+    target: PathBuf,
+    staged: PathBuf,
+    backup: PathBuf,
+    step: &'a Step,
+}
+
+fn places<'a>(root: &Path, step: &'a Step) -> Places<'a> {
+    Places {
+        target: root.join(step.path()),
+        staged: root.join(STAGING_DIR).join(step.path()),
+        backup: root.join(BACKUP_DIR).join(step.path()),
+        step,
+    }
+}
+
+fn apply(root: &Path, step: &Step) -> Result<(), WriteError> {
+    let p = places(root, step);
+    let fail = |e: io::Error| io_error(&p.target, e);
+    match p.step {
+        Step::Write(_) => {
+            create_parent(&p.target)?;
+            if exists(&p.target) {
+                fault("backup").map_err(fail)?;
+                create_parent(&p.backup)?;
+                rename(&p.target, &p.backup)?;
+            }
+            fault("place").map_err(fail)?;
+            rename(&p.staged, &p.target)
+        }
+        Step::Delete(_) => {
+            fault("delete").map_err(fail)?;
+            create_parent(&p.backup)?;
+            rename(&p.target, &p.backup)
+        }
+    }
+}
+
+/// Whether every step of a journal has been made (a commit killed just before its end).
+fn is_complete(root: &Path, steps: &[Step]) -> bool {
+    steps.iter().all(|step| {
+        let p = places(root, step);
+        match step {
+            Step::Write(_) => !exists(&p.staged) && exists(&p.target),
+            Step::Delete(_) => !exists(&p.target),
+        }
+    })
+}
+
+/// Undoes the steps that were made, last first. Each undo checks where the files are, so a
+/// rollback that is itself interrupted can simply be run again.
+fn rollback(root: &Path, steps: &[Step]) -> Result<(), WriteError> {
+    for step in steps.iter().rev() {
+        let p = places(root, step);
+        fault("rollback").map_err(|e| io_error(&p.target, e))?;
+        if let Step::Write(_) = step
+            && !exists(&p.staged)
+            && exists(&p.target)
+        {
+            create_parent(&p.staged)?;
+            rename(&p.target, &p.staged)?;
+        }
+        if exists(&p.backup) {
+            create_parent(&p.target)?;
+            rename(&p.backup, &p.target)?;
+        }
+    }
+    sync_touched(root, steps)?;
+    finish(root, steps)?;
+    // Folders the commit created for new files, now empty again.
+    for step in steps {
+        if let Step::Write(path) = step {
+            remove_empty_parents(root, &root.join(path));
+        }
+    }
+    Ok(())
+}
+
+fn sync_touched(root: &Path, steps: &[Step]) -> Result<(), WriteError> {
+    let dirs: std::collections::BTreeSet<PathBuf> = steps
+        .iter()
+        .filter_map(|s| root.join(s.path()).parent().map(Path::to_path_buf))
+        .collect();
+    for dir in dirs.iter().filter(|d| d.is_dir()) {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Ends a commit (or a rollback): the journal goes first, then the leftovers.
+fn finish(root: &Path, steps: &[Step]) -> Result<(), WriteError> {
+    let journal = root.join(JOURNAL_PATH);
+    if exists(&journal) {
+        fs::remove_file(&journal).map_err(|e| io_error(&journal, e))?;
+        sync_dir(&root.join(".blueprint"))?;
+    }
+    for dir in [BACKUP_DIR, STAGING_DIR] {
+        let dir = root.join(dir);
+        if exists(&dir) {
+            fs::remove_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+        }
+    }
+    for step in steps {
+        if let Step::Delete(path) = step {
+            remove_empty_parents(root, &root.join(path));
+        }
+    }
+    Ok(())
+}
+
+/// Moves the staged files into place, old versions and orphans into the backup, under a
+/// journal; on any failure every move made is undone.
+fn commit(root: &Path, steps: &[Step]) -> Result<(), WriteError> {
+    let result = steps
+        .iter()
+        .try_for_each(|step| apply(root, step))
+        .and_then(|()| sync_touched(root, steps))
+        .and_then(|()| fault("finish").map_err(|e| io_error(&root.join(JOURNAL_PATH), e)));
+    match result {
+        Ok(()) => finish(root, steps),
+        Err(error) => match rollback(root, steps) {
+            Ok(()) => Err(WriteError::RolledBack(Box::new(error))),
+            Err(rollback) => Err(WriteError::RollbackFailed {
+                error: Box::new(error),
+                rollback: Box::new(rollback),
+            }),
+        },
+    }
+}
+
+/// Finishes or rolls back a commit that was interrupted (its journal is still there), and
+/// removes a staging area or backup left by a render killed before or after its commit.
+fn recover(root: &Path, notes: &mut Vec<String>) -> Result<(), WriteError> {
+    if let Some(journal) = read_journal(root)? {
+        if is_complete(root, &journal.steps) {
+            finish(root, &journal.steps)?;
+            notes.push(format!(
+                "finished an interrupted render: all {} of its changes had been made",
+                journal.steps.len()
+            ));
+        } else {
+            rollback(root, &journal.steps)?;
+            notes.push(format!(
+                "rolled back an interrupted render ({} changes): the files it had moved were put back",
+                journal.steps.len()
+            ));
+        }
+    }
+    for (dir, what) in [
+        (
+            STAGING_DIR,
+            "the staging area of a render interrupted before it changed anything",
+        ),
+        (
+            BACKUP_DIR,
+            "the backup of a render interrupted after it had finished",
+        ),
+    ] {
+        let path = root.join(dir);
+        if lstat(&path)?.is_some() {
+            fs::remove_dir_all(&path).map_err(|e| io_error(&path, e))?;
+            notes.push(format!("removed {dir}, {what}"));
+        }
+    }
+    let temp = root.join(JOURNAL_PATH).with_extension("json.tmp");
+    if lstat(&temp)?.is_some() {
+        fs::remove_file(&temp).map_err(|e| io_error(&temp, e))?;
+    }
+    Ok(())
+}
+
+/// Removes the `.blueprint-*.tmp` files that renders before the staging area left next to
+/// generated files when they were killed, in the folders blueprint writes to.
+fn clean_temp_files<'a>(
+    root: &Path,
+    paths: impl Iterator<Item = &'a str>,
+    notes: &mut Vec<String>,
+) -> Result<(), WriteError> {
+    let dirs: std::collections::BTreeSet<&str> = paths
+        .map(|p| p.rsplit_once('/').map_or("", |(dir, _)| dir))
+        .collect();
+    for dir in dirs {
+        let path = if dir.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(dir)
+        };
+        // Only real folders: a symlink on the way is refused elsewhere, and never followed.
+        if !dir.is_empty() && !check_no_symlink(root, dir)?.is_some_and(|m| m.is_dir()) {
+            continue;
+        }
+        let Ok(entries) = fs::read_dir(&path) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(".blueprint-")
+                && name.ends_with(".tmp")
+                && entry.file_type().is_ok_and(|t| t.is_file())
+            {
+                let temp = entry.path();
+                fs::remove_file(&temp).map_err(|e| io_error(&temp, e))?;
+                let shown = if dir.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{dir}/{name}")
+                };
+                notes.push(format!(
+                    "removed {shown}, a temporary file left by an interrupted render"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes a plan into `root`, all or nothing. Everything is checked before anything is
+/// written (an unmanaged file in the way, a symlink, an odd file, a held lock); the files to
+/// change are staged and synced in `.blueprint/staging/`; only then are they moved into place,
+/// under a journal, and any failure puts back what was moved. A render interrupted earlier is
+/// finished or rolled back first.
 pub fn render(plan: &Plan, root: &Path, force: bool) -> Result<RenderReport, WriteError> {
     fs::create_dir_all(root).map_err(|e| io_error(root, e))?;
     let _lock = lock(root)?;
-    let old_manifest = read_manifest(root)?;
+    let mut report = RenderReport::default();
+    recover(root, &mut report.recovered)?;
+    let old_manifest = read_manifest(root, plan.blueprint_in_root.as_deref())?;
     let managed = |path: &str| {
         path == MANIFEST_PATH
             || old_manifest
                 .as_ref()
                 .is_some_and(|m| m.files.contains_key(path))
     };
-    let mut report = RenderReport::default();
     let mut conflicts = Vec::new();
     let mut to_write: Vec<&PlannedFile> = Vec::new();
     for file in &plan.files {
-        check_no_symlink(root, &file.path)?;
-        let target = root.join(&file.path);
-        match read_optional(&target)? {
-            Some(existing) if existing == file.contents.as_bytes() => {
+        match read_generated(root, &file.path)? {
+            Some(existing) if existing.bytes == file.contents.as_bytes() => {
                 report.unchanged.push(file.path.clone());
-                if executable_differs(&target, file.executable) {
+                if existing.executable != file.executable {
                     to_write.push(file);
                 }
             }
@@ -503,7 +1063,7 @@ pub fn render(plan: &Plan, root: &Path, force: bool) -> Result<RenderReport, Wri
                     .as_ref()
                     .and_then(|m| m.files.get(&file.path))
                     .map(|e| e.sha256.as_str());
-                if recorded.is_some_and(|h| h != hash(&existing)) {
+                if recorded.is_some_and(|h| h != hash(&existing.bytes)) {
                     report.overwrote_edits.push(file.path.clone());
                 }
                 to_write.push(file);
@@ -518,47 +1078,60 @@ pub fn render(plan: &Plan, root: &Path, force: bool) -> Result<RenderReport, Wri
     let mut to_delete = Vec::new();
     if let Some(old) = &old_manifest {
         for (path, entry) in orphans(old, plan) {
-            check_no_symlink(root, path)?;
-            let target = root.join(path);
-            match read_optional(&target)? {
+            match read_generated(root, path)? {
                 None => {}
-                Some(bytes) if hash(&bytes) == entry.sha256 => to_delete.push(path.clone()),
+                Some(existing) if hash(&existing.bytes) == entry.sha256 => {
+                    to_delete.push(path.clone());
+                }
                 Some(_) => report.kept_orphans.push(path.clone()),
             }
         }
     }
-    // The manifest goes last, so an interrupted render leaves the old manifest describing
-    // files that are either old or new, never unknown.
+    let known = plan.files.iter().map(|f| f.path.as_str()).chain(
+        old_manifest
+            .iter()
+            .flat_map(|m| m.files.keys().map(String::as_str)),
+    );
+    clean_temp_files(root, known, &mut report.recovered)?;
+    if to_write.is_empty() && to_delete.is_empty() {
+        return Ok(report);
+    }
+    let state_dir = root.join(".blueprint");
+    let had_state_dir = exists(&state_dir);
+    if let Err(error) = stage(root, &to_write) {
+        let staging = root.join(STAGING_DIR);
+        let _ = fs::remove_dir_all(&staging);
+        if !had_state_dir {
+            let _ = fs::remove_dir(&state_dir);
+        }
+        return Err(WriteError::NotStaged(Box::new(error)));
+    }
+    // The manifest's move is last, so until the very end the old manifest describes the tree.
+    let mut steps: Vec<Step> = to_write
+        .iter()
+        .filter(|f| f.path != MANIFEST_PATH)
+        .map(|f| Step::Write(f.path.clone()))
+        .collect();
+    steps.extend(to_delete.iter().cloned().map(Step::Delete));
+    if to_write.iter().any(|f| f.path == MANIFEST_PATH) {
+        steps.push(Step::Write(MANIFEST_PATH.into()));
+    }
+    if let Err(error) = write_journal(root, &steps) {
+        let _ = fs::remove_dir_all(root.join(STAGING_DIR));
+        let _ = fs::remove_file(root.join(JOURNAL_PATH).with_extension("json.tmp"));
+        if !had_state_dir {
+            let _ = fs::remove_dir(&state_dir);
+        }
+        return Err(WriteError::NotStaged(Box::new(error)));
+    }
+    commit(root, &steps)?;
     for file in to_write {
-        write_atomic(
-            &root.join(&file.path),
-            file.contents.as_bytes(),
-            file.executable,
-        )?;
         if !report.unchanged.contains(&file.path) {
             report.written.push(file.path.clone());
         }
     }
-    for path in to_delete {
-        let target = root.join(&path);
-        fs::remove_file(&target).map_err(|e| io_error(&target, e))?;
-        remove_empty_parents(root, &target);
-        report.deleted.push(path);
-    }
+    report.deleted = to_delete;
     Ok(report)
-}
-
-fn executable_differs(path: &Path, executable: bool) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::metadata(path).is_ok_and(|m| (m.permissions().mode() & 0o111 != 0) != executable)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (path, executable);
-        false
-    }
 }
 
 fn remove_empty_parents(root: &Path, file: &Path) {
@@ -616,26 +1189,24 @@ pub struct FileStatus {
 
 /// Classifies every generated, recorded or conflicting file. Reads, never writes.
 pub fn check(plan: &Plan, root: &Path) -> Result<Vec<FileStatus>, WriteError> {
-    let old_manifest = read_manifest(root)?;
+    let old_manifest = read_manifest(root, plan.blueprint_in_root.as_deref())?;
     let mut statuses = Vec::new();
     for file in &plan.files {
-        let target = root.join(&file.path);
-        let symlink = fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink());
-        let on_disk = if symlink {
-            None
-        } else {
-            read_optional(&target)?
+        let on_disk = match read_generated(root, &file.path) {
+            Err(WriteError::Symlink { .. }) => Err(()),
+            other => Ok(other?),
         };
         let recorded = old_manifest
             .as_ref()
             .and_then(|m| m.files.get(&file.path))
             .map(|e| e.sha256.clone());
         let state = match on_disk {
-            None if symlink => FileState::Conflict,
-            None => FileState::Missing,
-            Some(bytes) if bytes == file.contents.as_bytes() => FileState::UpToDate,
-            Some(bytes) => match recorded {
-                Some(h) if h == hash(&bytes) => FileState::OutOfDate,
+            // A link is never followed, so what it points at is not blueprint's file.
+            Err(()) => FileState::Conflict,
+            Ok(None) => FileState::Missing,
+            Ok(Some(existing)) if existing.bytes == file.contents.as_bytes() => FileState::UpToDate,
+            Ok(Some(existing)) => match recorded {
+                Some(h) if h == hash(&existing.bytes) => FileState::OutOfDate,
                 Some(_) => FileState::EditedByHand,
                 None if file.path == MANIFEST_PATH => FileState::OutOfDate,
                 None => FileState::Conflict,
@@ -649,7 +1220,7 @@ pub fn check(plan: &Plan, root: &Path) -> Result<Vec<FileStatus>, WriteError> {
     }
     if let Some(old) = &old_manifest {
         for (path, entry) in orphans(old, plan) {
-            if root.join(path).exists() {
+            if lstat(&root.join(path))?.is_some() {
                 statuses.push(FileStatus {
                     path: path.clone(),
                     state: FileState::Orphaned,
@@ -671,9 +1242,11 @@ pub struct FileDiff {
     pub diff: String,
 }
 
-/// Unified diffs of everything `render` would change: new, changed and deleted files.
+/// Unified diffs of everything `render` would change: new, changed and deleted files. A
+/// symlink or an odd file at a generated path is refused, as `render` refuses it: its target
+/// is never read, so a diff cannot print what a link points at.
 pub fn diff(plan: &Plan, root: &Path) -> Result<Vec<FileDiff>, WriteError> {
-    let old_manifest = read_manifest(root)?;
+    let old_manifest = read_manifest(root, plan.blueprint_in_root.as_deref())?;
     let mut diffs = Vec::new();
     let mut push = |path: &str, old: Option<&str>, new: Option<&str>| {
         let text = similar::TextDiff::from_lines(old.unwrap_or(""), new.unwrap_or(""))
@@ -701,18 +1274,18 @@ pub fn diff(plan: &Plan, root: &Path) -> Result<Vec<FileDiff>, WriteError> {
         if file.path == MANIFEST_PATH {
             continue;
         }
-        let on_disk = read_optional(&root.join(&file.path))?;
-        let old = on_disk.as_deref().map(String::from_utf8_lossy);
+        let on_disk = read_generated(root, &file.path)?;
+        let old = on_disk.as_ref().map(|e| String::from_utf8_lossy(&e.bytes));
         if old.as_deref() != Some(file.contents.as_str()) {
             push(&file.path, old.as_deref(), Some(&file.contents));
         }
     }
     if let Some(old) = &old_manifest {
         for (path, entry) in orphans(old, plan) {
-            if let Some(bytes) = read_optional(&root.join(path))?
-                && hash(&bytes) == entry.sha256
+            if let Some(existing) = read_generated(root, path)?
+                && hash(&existing.bytes) == entry.sha256
             {
-                push(path, Some(&String::from_utf8_lossy(&bytes)), None);
+                push(path, Some(&String::from_utf8_lossy(&existing.bytes)), None);
             }
         }
     }

@@ -172,6 +172,29 @@ fn diff_mode_prints_the_diff_and_puts_it_in_the_summary() {
 }
 
 #[test]
+fn diff_mode_never_prints_what_a_symlink_at_a_generated_path_points_at() {
+    let p = Project::rendered("minimal");
+    let file = p.manifest()["files"]
+        .as_object()
+        .and_then(|f| f.keys().next().cloned())
+        .expect("a generated file");
+    let target = p.root().join(&file);
+    fs::remove_file(&target).unwrap();
+    std::os::unix::fs::symlink("/proc/self/environ", &target).unwrap();
+    let r = Runner::new();
+    let canary = "BLUEPRINT_CANARY_7f3e";
+    let out = r.check(p.root(), &[("INPUT_MODE", "diff"), ("LEAK_CANARY", canary)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("is a symbolic link"), "{}", text(&out));
+    assert!(!text(&out).contains(canary), "{}", text(&out));
+    assert!(
+        !r.read("summary.md").contains(canary),
+        "{}",
+        r.read("summary.md")
+    );
+}
+
+#[test]
 fn the_out_input_reaches_blueprint() {
     // A blueprint kept in a subdirectory and rendered next to it.
     let p = Project::rendered("minimal");

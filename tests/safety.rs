@@ -1,0 +1,547 @@
+//! Render safety under hostile conditions: failures and kills at every step of the commit, a
+//! full disk, a folder render may not write to, an immutable file, stale temporary files. Each
+//! scenario renders a first blueprint, then tries a second that changes, adds and deletes
+//! files, and proves the tree is exactly the old one or exactly the new one, never a mix.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+mod common;
+use common::text;
+
+/// Two services: rendering [`V2`] over it changes files, adds none and deletes the worker's.
+const V1: &str = "project:
+  name: hello
+  repository: acme/hello
+services:
+  api:
+    runtime: fastapi
+    path: api
+    port: 8000
+  worker:
+    runtime: python-worker
+    path: worker
+    entrypoint: worker.main
+";
+
+/// One service on another port.
+const V2: &str = "project:
+  name: hello
+  repository: acme/hello
+services:
+  api:
+    runtime: fastapi
+    path: api
+    port: 8001
+";
+
+fn run(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(common::bin());
+    command
+        .args(args)
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("BLUEPRINT_FAULT")
+        .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("the binary runs")
+}
+
+fn render(root: &Path, env: &[(&str, &str)]) -> Output {
+    run(root, &["render", "blueprint.yaml"], env)
+}
+
+/// Every file and folder under `root` but the blueprint: contents and permission bits.
+fn snapshot(root: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = BTreeMap::new();
+    for entry in walk(root) {
+        let rel = entry.strip_prefix(root).unwrap().display().to_string();
+        if rel == "blueprint.yaml" {
+            continue;
+        }
+        let meta = fs::symlink_metadata(&entry).unwrap();
+        let bytes = if meta.is_file() {
+            fs::read(&entry).unwrap()
+        } else {
+            b"<dir>".to_vec()
+        };
+        out.insert(rel, (bytes, meta.permissions().mode()));
+    }
+    out
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if fs::symlink_metadata(&path).unwrap().is_dir() {
+            out.extend(walk(&path));
+        }
+        out.push(path);
+    }
+    out
+}
+
+/// A directory with V1 written and rendered; returns the tree V1 renders.
+fn rendered_v1(root: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
+    fs::write(root.join("blueprint.yaml"), V1).unwrap();
+    let out = render(root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    fs::write(root.join("blueprint.yaml"), V2).unwrap();
+    snapshot(root)
+}
+
+/// The tree V2 renders into an empty directory.
+fn v2_tree() -> BTreeMap<String, (Vec<u8>, u32)> {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("blueprint.yaml"), V2).unwrap();
+    let out = render(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    snapshot(dir.path())
+}
+
+/// The first differing path between two trees, for a readable failure.
+fn first_difference(
+    a: &BTreeMap<String, (Vec<u8>, u32)>,
+    b: &BTreeMap<String, (Vec<u8>, u32)>,
+) -> Option<String> {
+    a.keys()
+        .chain(b.keys())
+        .find(|k| a.get(*k) != b.get(*k))
+        .cloned()
+}
+
+/// The next render, without --force, succeeds and leaves exactly V2's tree.
+fn assert_next_render_recovers(root: &Path, case: &str) -> String {
+    let out = render(root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{case}: {}", text(&out));
+    let after = snapshot(root);
+    let expected = v2_tree();
+    assert_eq!(
+        first_difference(&after, &expected),
+        None,
+        "{case}: the tree after recovery is not V2's"
+    );
+    text(&out)
+}
+
+/// Commit points and how many times each is passed when V2 is rendered over V1: 11 files
+/// written (each staged and placed, 10 of them replacing an old one), 2 deleted.
+const POINTS: &[(&str, usize)] = &[
+    ("stage", 11),
+    ("journal", 1),
+    ("backup", 10),
+    ("place", 11),
+    ("delete", 2),
+    ("finish", 1),
+];
+
+/// The passes to fault: the first, one in the middle and the last.
+fn passes(count: usize) -> Vec<usize> {
+    let mut n = vec![1, count.div_ceil(2), count];
+    n.dedup();
+    n
+}
+
+#[test]
+fn a_failure_at_any_commit_step_leaves_the_old_tree_exactly() {
+    for (point, count) in POINTS {
+        for n in passes(*count) {
+            let case = format!("{point}:{n}:fail");
+            let dir = tempfile::tempdir().unwrap();
+            let before = rendered_v1(dir.path());
+            let out = render(dir.path(), &[("BLUEPRINT_FAULT", &case)]);
+            assert_eq!(out.status.code(), Some(2), "{case}: {}", text(&out));
+            assert!(
+                text(&out).contains("injected fault") && text(&out).contains("nothing was changed"),
+                "{case}: {}",
+                text(&out)
+            );
+            assert_eq!(
+                first_difference(&snapshot(dir.path()), &before),
+                None,
+                "{case}: the failed render changed the tree"
+            );
+            assert_next_render_recovers(dir.path(), &case);
+        }
+    }
+}
+
+#[test]
+fn a_kill_at_any_commit_step_is_finished_or_rolled_back_by_the_next_render() {
+    // The commit points, and a kill during the rollback of a failure at the last placement
+    // (the rollback passes once for each of the 13 steps).
+    let mut cases: Vec<String> = Vec::new();
+    for (point, count) in POINTS {
+        cases.extend(
+            passes(*count)
+                .into_iter()
+                .map(|n| format!("{point}:{n}:abort")),
+        );
+    }
+    cases.extend(
+        passes(13)
+            .into_iter()
+            .map(|n| format!("place:11:fail,rollback:{n}:abort")),
+    );
+    for case in cases {
+        let dir = tempfile::tempdir().unwrap();
+        rendered_v1(dir.path());
+        let out = render(dir.path(), &[("BLUEPRINT_FAULT", &case)]);
+        assert_eq!(
+            out.status.code(),
+            None,
+            "{case}: not killed: {}",
+            text(&out)
+        );
+        let journal = dir.path().join(".blueprint/journal.json").exists();
+        let report = assert_next_render_recovers(dir.path(), &case);
+        if journal {
+            assert!(
+                report.contains("rolled back an interrupted render")
+                    || report.contains("finished an interrupted render"),
+                "{case}: the recovery is not reported: {report}"
+            );
+        } else if case.starts_with("stage") && case != "stage:1:abort" {
+            // Killed after the first staged file: the staging area is left, and removed.
+            assert!(
+                report.contains("removed .blueprint/staging"),
+                "{case}: {report}"
+            );
+        }
+        for leftover in [
+            ".blueprint/journal.json",
+            ".blueprint/staging",
+            ".blueprint/backup",
+        ] {
+            assert!(
+                !dir.path().join(leftover).exists(),
+                "{case}: {leftover} is left"
+            );
+        }
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether tests that need a privilege the machine may not grant must run anyway.
+fn required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+fn chown_tree(root: &Path, uid: u32) {
+    for path in walk(root).into_iter().chain([root.to_path_buf()]) {
+        std::os::unix::fs::lchown(&path, Some(uid), Some(uid)).unwrap();
+    }
+}
+
+#[test]
+fn a_folder_render_may_not_write_to_changes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    const NOBODY: u32 = 65534;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    rendered_v1(root);
+    // Root writes anywhere: the render runs as an unprivileged user who owns the project.
+    if is_root() {
+        chown_tree(root, NOBODY);
+    }
+    // Its files change when the port does, and it sorts after folders whose files change too.
+    let locked = root.join("monitoring/prometheus");
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o555)).unwrap();
+    let before = snapshot(root);
+    let mut command = Command::new(common::bin());
+    command
+        .args(["render", "blueprint.yaml"])
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS");
+    if is_root() {
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    let out = command.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("Permission denied") && text(&out).contains("nothing was changed"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(first_difference(&snapshot(root), &before), None);
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
+    if is_root() {
+        chown_tree(root, 0);
+    }
+    assert_next_render_recovers(root, "after the folder is writable again");
+}
+
+#[test]
+fn an_immutable_file_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let before = rendered_v1(root);
+    let target = root.join("api/Dockerfile");
+    let chattr = Command::new("chattr").arg("+i").arg(&target).output();
+    if !chattr.as_ref().is_ok_and(|o| o.status.success()) {
+        assert!(!required(), "chattr +i is needed under CI: {chattr:?}");
+        eprintln!("skipped: chattr +i is not permitted here ({chattr:?})");
+        return;
+    }
+    let out = render(root, &[]);
+    let _ = Command::new("chattr").arg("-i").arg(&target).status();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("api/Dockerfile") && text(&out).contains("nothing was changed"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(first_difference(&snapshot(root), &before), None);
+    assert_next_render_recovers(root, "after chattr -i");
+}
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        if out.as_ref().is_ok_and(|o| o.status.success()) {
+            Some(Self { dir })
+        } else {
+            assert!(!required(), "mounting a tmpfs is needed under CI: {out:?}");
+            eprintln!("skipped: mounting a tmpfs is not permitted here ({out:?})");
+            None
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_changes_nothing() {
+    use std::io::Write as _;
+    let Some(disk) = Tmpfs::mount("1m") else {
+        return;
+    };
+    let root = disk.dir.path().join("project");
+    fs::create_dir(&root).unwrap();
+    let before = rendered_v1(&root);
+    // Fill the disk, then free one page: the first staged file fits, the next does not. (With
+    // this much room, writing file by file in place failed half-way, leaving a mix.)
+    let filler = disk.dir.path().join("filler");
+    let mut file = fs::File::create(&filler).unwrap();
+    let block = vec![b'x'; 4096];
+    while file
+        .write_all(&block)
+        .and_then(|()| file.sync_all())
+        .is_ok()
+    {}
+    let len = file.metadata().unwrap().len();
+    file.set_len(len.saturating_sub(4096)).unwrap();
+    drop(file);
+    let out = render(&root, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("No space left on device")
+            && text(&out).contains("nothing was changed"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(first_difference(&snapshot(&root), &before), None);
+    fs::remove_file(&filler).unwrap();
+    assert_next_render_recovers(&root, "after space is freed");
+}
+
+#[test]
+fn temporary_files_left_by_a_killed_render_are_removed_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    rendered_v1(root);
+    // Where renders before the staging area wrote them: beside the files they replaced.
+    fs::write(
+        root.join("monitoring/prometheus/.blueprint-Ab12Cd.tmp"),
+        "half",
+    )
+    .unwrap();
+    fs::write(root.join(".blueprint-Xy34Zw.tmp"), "half").unwrap();
+    // Not a folder blueprint writes to: never looked at.
+    fs::create_dir(root.join("docs")).unwrap();
+    fs::write(root.join("docs/.blueprint-mine.tmp"), "mine").unwrap();
+    let out = render(root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for name in [
+        "monitoring/prometheus/.blueprint-Ab12Cd.tmp",
+        ".blueprint-Xy34Zw.tmp",
+    ] {
+        assert!(!root.join(name).exists(), "{name} is left");
+        assert!(
+            text(&out).contains(&format!(
+                "removed {name}, a temporary file left by an interrupted render"
+            )),
+            "{}",
+            text(&out)
+        );
+    }
+    assert_eq!(
+        fs::read_to_string(root.join("docs/.blueprint-mine.tmp")).unwrap(),
+        "mine"
+    );
+}
+
+/// Runs `command` on V1's render with `path` replaced by what `make` puts there, in a thread
+/// that must finish within 20 s (a hang is a failure, not a stuck test run).
+fn odd_file_case(command: &'static str, path: &'static str, make: fn(&Path)) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    rendered_v1(&root);
+    fs::write(root.join("blueprint.yaml"), V1).unwrap();
+    let target = root.join(path);
+    fs::remove_file(&target).unwrap();
+    make(&target);
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let args: &[&str] = if command == "render" {
+            &["render", "blueprint.yaml", "--force"]
+        } else {
+            &[command, "blueprint.yaml"]
+        };
+        let _ = send.send(run(&root, args, &[]));
+    });
+    let out = receive
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("{command} hangs on {path}"));
+    drop(dir);
+    out
+}
+
+fn fifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success());
+}
+
+fn socket(path: &Path) {
+    // Kept bound for as long as the test process runs: only its name on disk matters.
+    std::mem::forget(std::os::unix::net::UnixListener::bind(path).unwrap());
+}
+
+#[test]
+fn a_fifo_or_socket_at_a_generated_path_is_refused_not_waited_on() {
+    for (make, kind) in [
+        (fifo as fn(&Path), "a named pipe (FIFO)"),
+        (socket, "a socket"),
+    ] {
+        for command in ["render", "check", "diff"] {
+            let out = odd_file_case(command, "api/Dockerfile", make);
+            assert_eq!(out.status.code(), Some(2), "{command}: {}", text(&out));
+            assert!(
+                text(&out).contains(&format!("api/Dockerfile: is {kind}, not a regular file")),
+                "{command}: {}",
+                text(&out)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_device_at_a_generated_path_is_refused_and_never_read() {
+    // A symlink to /dev/zero is a symlink (never followed); a device node itself needs root.
+    if !is_root() {
+        assert!(!required(), "creating a device node needs root under CI");
+        eprintln!("skipped: creating a device node needs root");
+        return;
+    }
+    fn zero(path: &Path) {
+        let status = Command::new("mknod")
+            .arg(path)
+            .args(["c", "1", "5"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    for command in ["render", "check", "diff"] {
+        let out = odd_file_case(command, "api/Dockerfile", zero);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", text(&out));
+        assert!(
+            text(&out).contains("api/Dockerfile: is a device, not a regular file"),
+            "{command}: {}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn diff_never_follows_a_symlink_at_a_generated_path() {
+    fn environ(path: &Path) {
+        std::os::unix::fs::symlink("/proc/self/environ", path).unwrap();
+    }
+    fn zero(path: &Path) {
+        std::os::unix::fs::symlink("/dev/zero", path).unwrap();
+    }
+    for make in [environ as fn(&Path), zero] {
+        let out = odd_file_case("diff", "api/Dockerfile", make);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            text(&out).contains("api/Dockerfile: is a symbolic link"),
+            "{}",
+            text(&out)
+        );
+        // The test's own environment is the child's: any of it in the output is a leak.
+        assert!(
+            !text(&out).contains("CARGO_MANIFEST_DIR="),
+            "{}",
+            text(&out)
+        );
+        let check = odd_file_case("check", "api/Dockerfile", make);
+        assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+        assert!(text(&check).contains("conflict"), "{}", text(&check));
+    }
+}
+
+#[test]
+fn a_huge_blueprint_is_refused_by_its_size_without_being_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("blueprint.yaml");
+    // Sparse: 300 MB that take no room on disk, but would in memory if read.
+    fs::File::create(&file)
+        .unwrap()
+        .set_len(300_000_000)
+        .unwrap();
+    let out = run(dir.path(), &["validate", "blueprint.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("the file is 300000000 bytes"),
+        "{}",
+        text(&out)
+    );
+    // The largest resident set of any child this process has waited for: far below 300 MB.
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a whole rusage into the pointer it is given.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    assert!(
+        usage.ru_maxrss < 150 * 1024,
+        "a child used {} KiB",
+        usage.ru_maxrss
+    );
+}
