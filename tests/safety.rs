@@ -545,3 +545,98 @@ fn a_huge_blueprint_is_refused_by_its_size_without_being_read() {
         usage.ru_maxrss
     );
 }
+
+/// V1's render with `path` (holding `contents`) listed in the manifest with its right hash.
+fn tampered(root: &Path, path: &str, contents: &str, generator: &str) {
+    rendered_v1(root);
+    fs::write(root.join("blueprint.yaml"), V1).unwrap();
+    if !path.starts_with('/') && !path.starts_with("..") {
+        let target = root.join(path);
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        if !target.exists() {
+            fs::write(&target, contents).unwrap();
+        }
+    }
+    let manifest_path = root.join(".blueprint/manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(&manifest_path).unwrap()).unwrap();
+    let bytes = fs::read(root.join(path.trim_start_matches('/'))).unwrap_or_default();
+    manifest["files"][path] = serde_json::json!({
+        "sha256": blueprint::writer::hash(&bytes),
+        "generator": generator,
+    });
+    fs::write(
+        &manifest_path,
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_manifest_listing_a_path_blueprint_never_writes_is_refused_not_obeyed() {
+    for (path, why) in [
+        (".git/config", "is inside .git/"),
+        ("blueprint.yaml", "is the blueprint itself"),
+        (".blueprint/notes.txt", "is in .blueprint/"),
+        ("../outside.txt", "is not a plain relative path"),
+        ("/etc/hostname", "is not a plain relative path"),
+        ("api/../docs/x.md", "is not a plain relative path"),
+        ("api//Dockerfile", "is not a plain relative path"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        tampered(root, path, "[core]\n", "containers");
+        let before = snapshot(root);
+        fs::write(root.join("blueprint.yaml"), V2).unwrap();
+        for command in ["render", "check", "diff"] {
+            let out = run(root, &[command, "blueprint.yaml"], &[]);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{path} {command}: {}",
+                text(&out)
+            );
+            assert!(
+                text(&out).contains("manifest.json: the manifest is not valid")
+                    && text(&out).contains(why),
+                "{path} {command}: {}",
+                text(&out)
+            );
+        }
+        assert_eq!(first_difference(&snapshot(root), &before), None, "{path}");
+    }
+}
+
+#[test]
+fn a_manifest_naming_an_unknown_generator_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    tampered(root, "docs/notes.md", "notes\n", "my-generator");
+    let out = render(root, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no generator"), "{}", text(&out));
+    assert!(root.join("docs/notes.md").exists());
+}
+
+#[test]
+fn a_users_file_a_tampered_manifest_lists_is_kept_not_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    tampered(root, "docs/notes.md", "# My notes\n", "containers");
+    let out = render(root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        fs::read_to_string(root.join("docs/notes.md")).unwrap(),
+        "# My notes\n"
+    );
+    assert!(
+        text(&out).contains("docs/notes.md is no longer generated"),
+        "{}",
+        text(&out)
+    );
+    // A file blueprint did write, no longer generated, is still deleted.
+    fs::write(root.join("blueprint.yaml"), V2).unwrap();
+    let out = render(root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!root.join("worker/Dockerfile").exists(), "{}", text(&out));
+}
