@@ -602,6 +602,9 @@ pub struct Monitoring {
     pub routes: BTreeMap<Severity, Vec<String>>,
     /// Runbook base URL.
     pub runbook_base_url: String,
+    /// Whether `runbook_base_url` is the project's own `docs/runbooks` on its main branch
+    /// ([`repository_runbooks`]): only then does blueprint render the runbooks it links to.
+    pub runbooks_in_repository: bool,
     /// Built-in families.
     pub alerts: BuiltinAlerts,
     /// Custom alerts, by name.
@@ -798,7 +801,7 @@ impl Model {
         let monitoring = resolve_monitoring(bp);
 
         let ci = Ci {
-            main_branch: bp.ci.main_branch.clone().unwrap_or_else(|| "main".into()),
+            main_branch: main_branch(bp),
             staging_branch: bp.ci.staging_branch.clone(),
             dependency_updates: bp.ci.dependency_updates.unwrap_or_default(),
             update_cooldown_days: bp.ci.update_cooldown_days.unwrap_or(7),
@@ -871,6 +874,24 @@ impl Model {
             .filter(move |s| environment.provider(&s.name) == Provider::Container)
     }
 
+    /// Where blueprint renders the runbook `url` points at (`docs/runbooks/ServiceDown.md`):
+    /// only for a URL directly under the project's own runbook directory, and only when the
+    /// runbook base is that directory. `None` for any other URL, which the team keeps elsewhere.
+    pub fn runbook_path(&self, url: &str) -> Option<String> {
+        if !self.monitoring.runbooks_in_repository {
+            return None;
+        }
+        let name = url
+            .strip_prefix(&self.monitoring.runbook_base_url)?
+            .strip_prefix('/')?
+            .strip_suffix(".md")?;
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        plain.then(|| format!("{RUNBOOK_DIR}/{name}.md"))
+    }
+
     /// Whether any service is routed through the proxy, or any tool exposed.
     pub fn has_proxy(&self) -> bool {
         self.services.iter().any(|s| !s.routes.is_empty()) || !self.proxy.expose.is_empty()
@@ -880,6 +901,16 @@ impl Model {
     /// and `render` print them as warnings without failing.
     pub fn cautions(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
+        if self.monitoring.enabled && !self.monitoring.runbooks_in_repository {
+            out.push((
+                "monitoring.runbook_base_url".to_string(),
+                format!(
+                    "the runbooks are kept outside this repository ({}), so blueprint renders none: every alert's runbook_url must lead to a page you write there (blueprint renders them under {RUNBOOK_DIR}/ when the base is {})",
+                    self.monitoring.runbook_base_url,
+                    repository_runbooks(&self.project.repository, &self.ci.main_branch)
+                ),
+            ));
+        }
         for environment in self.environments.iter().filter(|e| e.on_kubernetes()) {
             for store in &self.stores {
                 if store.kind == StoreKind::Postgres
@@ -1565,8 +1596,24 @@ fn resolve_job(name: &str, j: &blueprint::Job) -> Job {
     }
 }
 
+/// The directory, relative to the output root (the repository root), that holds the rendered
+/// runbooks.
+pub const RUNBOOK_DIR: &str = "docs/runbooks";
+
+/// The URL of [`RUNBOOK_DIR`] in the project's own repository on its main branch: the default
+/// runbook base, and the only base under which blueprint renders runbooks.
+pub fn repository_runbooks(repository: &str, main_branch: &str) -> String {
+    format!("https://github.com/{repository}/blob/{main_branch}/{RUNBOOK_DIR}")
+}
+
+/// The main branch: `ci.main_branch`, `main` by default.
+fn main_branch(bp: &Blueprint) -> String {
+    bp.ci.main_branch.clone().unwrap_or_else(|| "main".into())
+}
+
 fn resolve_monitoring(bp: &Blueprint) -> Monitoring {
     let m = &bp.monitoring;
+    let own_runbooks = repository_runbooks(&bp.project.repository, &main_branch(bp));
     let family =
         |t: &blueprint::AlertToggle, for_: &str, threshold: f64, severity: Severity| AlertFamily {
             enabled: t.enabled.unwrap_or(true),
@@ -1577,14 +1624,10 @@ fn resolve_monitoring(bp: &Blueprint) -> Monitoring {
     let runbook_base_url = m
         .runbook_base_url
         .clone()
-        .unwrap_or_else(|| {
-            format!(
-                "https://github.com/{}/blob/main/docs/runbooks",
-                bp.project.repository
-            )
-        })
+        .unwrap_or_else(|| own_runbooks.clone())
         .trim_end_matches('/')
         .to_string();
+    let runbooks_in_repository = runbook_base_url == own_runbooks;
     let receivers: Vec<Receiver> = m
         .receivers
         .iter()
@@ -1659,6 +1702,7 @@ fn resolve_monitoring(bp: &Blueprint) -> Monitoring {
             })
             .collect(),
         runbook_base_url,
+        runbooks_in_repository,
         grafana: Grafana {
             enabled: m.grafana.enabled.unwrap_or(true),
             admin_user: m

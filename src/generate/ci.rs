@@ -22,7 +22,7 @@
 
 pub mod actions;
 mod checks;
-mod delivery;
+pub(crate) mod delivery;
 mod dependabot;
 mod security;
 mod vercel;

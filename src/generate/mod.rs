@@ -14,6 +14,8 @@ pub mod proxy;
 pub enum CommentStyle {
     /// `# ...` (YAML, Dockerfile, nginx, Caddyfile, shell, dotenv, crontab, ignore files).
     Hash,
+    /// `<!-- ... -->` (Markdown): the header is one HTML comment, which renders as nothing.
+    Html,
     /// The format has no comments (JSON): no header.
     None,
 }
@@ -38,6 +40,16 @@ impl GeneratedFile {
             path: path.into(),
             contents: contents.into(),
             comment: CommentStyle::Hash,
+            executable: false,
+        }
+    }
+
+    /// A Markdown file: its header is an HTML comment.
+    pub fn markdown(path: impl Into<String>, contents: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            contents: contents.into(),
+            comment: CommentStyle::Html,
             executable: false,
         }
     }

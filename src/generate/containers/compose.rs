@@ -142,26 +142,44 @@ pub fn compose(model: &Model, environment: &Environment) -> Rendered {
 /// needs.
 pub fn header(model: &Model, environment: &Environment) -> String {
     let env = &environment.name;
-    let run = format!("docker compose --env-file .env.{env} -f compose.{env}.yaml");
+    let run = compose_command(environment);
     let mut text = format!(
         "# The {project} stack, {env} environment. Run it from this directory with:\n#   {run} up -d\n# The variables it interpolates come from .env.{env}: copy .env.{env}.example and fill it in.\n",
         project = model.project.name,
     );
-    if model.has_proxy() && model.proxy.engine == ProxyEngine::Nginx && environment.tls {
-        let email = model.proxy.acme_email.as_ref().map_or_else(
-            || "--register-unsafely-without-email".to_string(),
-            |e| format!("--email {e}"),
-        );
-        let domains: String = certificate_hosts(model, environment)
-            .iter()
-            .map(|h| format!(" -d {h}"))
-            .collect();
+    if let Some(command) = first_certificate_command(model, environment) {
         text.push_str(&format!(
-            "#\n# HTTPS: nginx cannot start without its certificate. Get it once, before the first `up`:\n#   {run} run --rm --publish 80:80 --entrypoint certbot {CERTBOT} certonly --standalone --non-interactive --agree-tos {email} --deploy-hook '{CERTBOT_DEPLOY_HOOK}' --cert-name {domain}{domains}\n# The {CERTBOT} service then renews it through the proxy, which reloads it every 6 hours.\n",
-            domain = environment.domain,
+            "#\n# HTTPS: nginx cannot start without its certificate. Get it once, before the first `up`:\n#   {command}\n# The {CERTBOT} service then renews it through the proxy, which reloads it every 6 hours.\n",
         ));
     }
     text
+}
+
+/// `docker compose` with the environment's variables and Compose file, run from the output root.
+pub fn compose_command(environment: &Environment) -> String {
+    let env = &environment.name;
+    format!("docker compose --env-file .env.{env} -f compose.{env}.yaml")
+}
+
+/// The one-off certbot run that gets nginx its first certificate, when the environment serves
+/// HTTPS through nginx (Caddy gets its own).
+pub fn first_certificate_command(model: &Model, environment: &Environment) -> Option<String> {
+    if !(model.has_proxy() && model.proxy.engine == ProxyEngine::Nginx && environment.tls) {
+        return None;
+    }
+    let email = model.proxy.acme_email.as_ref().map_or_else(
+        || "--register-unsafely-without-email".to_string(),
+        |e| format!("--email {e}"),
+    );
+    let domains: String = certificate_hosts(model, environment)
+        .iter()
+        .map(|h| format!(" -d {h}"))
+        .collect();
+    Some(format!(
+        "{run} run --rm --publish 80:80 --entrypoint certbot {CERTBOT} certonly --standalone --non-interactive --agree-tos {email} --deploy-hook '{CERTBOT_DEPLOY_HOOK}' --cert-name {domain}{domains}",
+        run = compose_command(environment),
+        domain = environment.domain,
+    ))
 }
 
 /// The host names the proxy serves in `environment` (one certificate covers them all): the
@@ -181,7 +199,7 @@ fn certificate_hosts(model: &Model, environment: &Environment) -> Vec<String> {
 }
 
 /// The URL an exposed tool is reached at from outside, with a trailing slash.
-fn external_url(environment: &Environment, prefix: &str) -> String {
+pub fn external_url(environment: &Environment, prefix: &str) -> String {
     let scheme = if environment.tls { "https" } else { "http" };
     format!("{scheme}://{}{prefix}/", environment.domain)
 }

@@ -68,6 +68,11 @@ fn comment_text(text: &str) -> String {
 /// seconds and its command. The wrapper runs through `sh` so that it works even where a checkout
 /// lost its executable bit.
 pub fn crontab_line(job: &Job) -> String {
+    format!("{} {}", comment_text(&job.schedule), run_job_command(job))
+}
+
+/// The command that runs `job` once through the wrapper, as the scheduler does (a `sh` line).
+pub fn run_job_command(job: &Job) -> String {
     let mut words = vec![
         "/bin/sh".to_string(),
         RUN_JOB_MOUNT.to_string(),
@@ -76,7 +81,7 @@ pub fn crontab_line(job: &Job) -> String {
         "--".to_string(),
     ];
     words.extend(job.command.iter().map(|w| shell_quote(w)));
-    format!("{} {}", comment_text(&job.schedule), words.join(" "))
+    words.join(" ")
 }
 
 #[derive(Serialize)]

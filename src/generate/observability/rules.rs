@@ -948,9 +948,12 @@ fn sentence(text: &str) -> String {
     }
 }
 
-const LAST_SUCCESS: &str = "blueprint_job_last_success_timestamp_seconds";
-const LAST_FAILURE: &str = "blueprint_job_last_failure_timestamp_seconds";
-const LAST_EXIT_CODE: &str = "blueprint_job_last_exit_code";
+/// When a job last succeeded, as the wrapper pushes it.
+pub const LAST_SUCCESS: &str = "blueprint_job_last_success_timestamp_seconds";
+/// When a job last failed.
+pub const LAST_FAILURE: &str = "blueprint_job_last_failure_timestamp_seconds";
+/// The exit code of a job's last run.
+pub const LAST_EXIT_CODE: &str = "blueprint_job_last_exit_code";
 
 /// The last run failed: a non-zero exit code, or (should the exit code not have been pushed) a
 /// failure more recent than the last success.
