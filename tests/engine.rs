@@ -216,6 +216,27 @@ fn an_edited_orphan_is_kept_and_reported() {
 }
 
 #[test]
+fn a_runbook_no_longer_generated_is_deleted() {
+    // Without SLOs there are no error-budget alerts, so no runbooks for them. A runbook's header
+    // is an HTML comment, and it marks the orphan as blueprint's just as a `#` header does.
+    let p = Project::new("task-queue");
+    let runbook = "docs/runbooks/ErrorBudgetFastBurn.md";
+    assert!(p.generated().iter().any(|f| f == runbook));
+    let bp = fs::read_to_string(p.root.join("blueprint.yaml")).unwrap();
+    let changed = bp.replace(
+        "  slos:\n    api:\n      availability: 99.9\n      min_request_rate: 0.5\n",
+        "",
+    );
+    assert_ne!(bp, changed);
+    fs::write(p.root.join("blueprint.yaml"), changed).unwrap();
+    assert_eq!(p.state_of(runbook), "orphaned");
+    let render = p.run(&["render", "blueprint.yaml"]);
+    assert_eq!(render.status.code(), Some(0), "{}", text(&render));
+    assert!(!p.root.join(runbook).exists(), "{}", text(&render));
+    assert_eq!(p.check_json().0, 0);
+}
+
+#[test]
 fn an_unmanaged_file_in_the_way_is_a_conflict_and_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

@@ -38,11 +38,12 @@ fn adding_a_kubernetes_environment_changes_no_compose_file() {
     let compose_only = render(&example("data-platform"));
     let with_cluster = render(&with_cluster_environment(&example("data-platform")));
 
-    // The deploy workflow gains the cluster's job; everything else stays byte for byte.
+    // The deploy workflow gains the cluster's job, and the docs (which describe every
+    // environment) its diagram and commands; everything else stays byte for byte.
     let allowed_to_change = [".github/workflows/deploy.yml"];
     let mut compared = 0;
     for (path, contents) in &compose_only {
-        if allowed_to_change.contains(&path.as_str()) {
+        if allowed_to_change.contains(&path.as_str()) || path.starts_with("docs/") {
             continue;
         }
         let after = with_cluster

@@ -129,6 +129,7 @@ fn files_matches_the_blueprint_and_every_file_the_examples_generate() {
         "README.md",
         "Cargo.toml",
         "docs/ci.md",
+        "docs/runbooks.md",
         "app/main.py",
         "blueprints/task-queue/api/main.py",
     ] {

@@ -384,8 +384,8 @@ fn temporary_files_left_by_a_killed_render_are_removed_and_reported() {
     .unwrap();
     fs::write(root.join(".blueprint-Xy34Zw.tmp"), "half").unwrap();
     // Not a folder blueprint writes to: never looked at.
-    fs::create_dir(root.join("docs")).unwrap();
-    fs::write(root.join("docs/.blueprint-mine.tmp"), "mine").unwrap();
+    fs::create_dir(root.join("notes")).unwrap();
+    fs::write(root.join("notes/.blueprint-mine.tmp"), "mine").unwrap();
     let out = render(root, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     for name in [
@@ -402,7 +402,7 @@ fn temporary_files_left_by_a_killed_render_are_removed_and_reported() {
         );
     }
     assert_eq!(
-        fs::read_to_string(root.join("docs/.blueprint-mine.tmp")).unwrap(),
+        fs::read_to_string(root.join("notes/.blueprint-mine.tmp")).unwrap(),
         "mine"
     );
 }

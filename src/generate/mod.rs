@@ -5,6 +5,7 @@ use crate::model::Model;
 
 pub mod ci;
 pub mod containers;
+pub mod docs;
 pub mod kubernetes;
 pub mod observability;
 pub mod proxy;
@@ -100,6 +101,10 @@ pub const GENERATORS: &[Generator] = &[
     Generator {
         name: "kubernetes",
         run: kubernetes::generate,
+    },
+    Generator {
+        name: "docs",
+        run: docs::generate,
     },
 ];
 

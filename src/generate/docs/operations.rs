@@ -1,0 +1,259 @@
+//! `docs/operations.md`: the day-2 tasks, with the commands of each environment's platform.
+
+use serde::Serialize;
+
+use super::{Shell, runs_containers};
+use crate::blueprint::{Provider, ProxyEngine, StoreKind};
+use crate::generate::ci::delivery::container_environments;
+use crate::generate::containers::compose::first_certificate_command;
+use crate::generate::containers::jobs::{run_job_command, scheduler_name};
+use crate::generate::kubernetes::routing::tls_secret_name;
+use crate::generate::render_template;
+use crate::model::{Model, SecretHome, kubernetes_secret_name};
+
+const TEMPLATE: &str = include_str!("../templates/docs/operations.md.j2");
+
+/// One environment, as the guide describes it.
+#[derive(Debug, Serialize)]
+struct Place {
+    shell: Shell,
+    domain: String,
+    tier: String,
+    tls: bool,
+    /// Whether the deploy workflow deploys it.
+    deployed_by_ci: bool,
+    /// Container services here: (name, image).
+    services: Vec<(String, String)>,
+    /// Vercel services here.
+    vercel: Vec<String>,
+    /// The Deployments to wait for / roll back (Kubernetes).
+    autoscaled: Vec<(String, u32)>,
+    /// Jobs here: (name, scheduler container, run-once command).
+    jobs: Vec<(String, String, String)>,
+    /// Stores here: (name, kind, provider, in-container restore commands).
+    stores: Vec<StorePlace>,
+    /// The nginx first-certificate command (Compose, nginx, TLS).
+    first_certificate: Option<String>,
+    /// The proxy engine's name (Compose).
+    engine: &'static str,
+    /// The cert-manager Certificate / TLS Secret (Kubernetes with TLS).
+    tls_secret: String,
+    /// Replicas per service.
+    replicas: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct StorePlace {
+    environment: String,
+    /// What exists to restore from.
+    note: &'static str,
+    name: String,
+    kind: &'static str,
+    provider: &'static str,
+    /// `pg_dump` and `psql` commands, for a PostgreSQL container.
+    dump: Option<String>,
+    restore: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Backup {
+    store: String,
+    schedule: String,
+    retention: String,
+    target: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Secret {
+    name: String,
+    home: &'static str,
+    environments: Vec<String>,
+    used_by: String,
+    /// The Kubernetes Secret holding it.
+    kubernetes_secret: String,
+}
+
+/// The whole guide.
+pub fn render(model: &Model) -> String {
+    let ci_compose: Vec<String> = container_environments(model)
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    let ci_clusters: Vec<String> = model.deployed_clusters().map(|e| e.name.clone()).collect();
+    let places: Vec<Place> = model
+        .environments
+        .iter()
+        .map(|environment| {
+            let env = environment.name.as_str();
+            let shell = Shell::of(environment);
+            let stores = if runs_containers(model, environment) {
+                model
+                    .stores
+                    .iter()
+                    .map(|store| {
+                        let provider = environment.provider(&store.name);
+                        let postgres_container =
+                            store.kind == StoreKind::Postgres && provider == Provider::Container;
+                        let (dump, restore) = if !postgres_container {
+                            (None, None)
+                        } else if shell.compose {
+                            let c = &shell.compose_command;
+                            (
+                                Some(format!(
+                                    "{c} exec -T {} pg_dump -U app --clean --if-exists app > {}-{env}.sql",
+                                    store.name, store.name
+                                )),
+                                Some(format!(
+                                    "{c} exec -T {} psql -U app -d app -v ON_ERROR_STOP=1 < {}-{env}.sql",
+                                    store.name, store.name
+                                )),
+                            )
+                        } else {
+                            let k = &shell.kubectl;
+                            (
+                                Some(format!(
+                                    "{k} exec -i statefulset/{} -- pg_dump -U app --clean --if-exists app > {}-{env}.sql",
+                                    store.name, store.name
+                                )),
+                                Some(format!(
+                                    "{k} exec -i statefulset/{} -- psql -U app -d app -v ON_ERROR_STOP=1 < {}-{env}.sql",
+                                    store.name, store.name
+                                )),
+                            )
+                        };
+                        StorePlace {
+                            environment: env.to_string(),
+                            note: match provider {
+                                _ if dump.is_some() => "Nothing backs up its volume: take a dump before risky work, and restore it, with these commands.",
+                                Provider::Supabase => "Restore from Supabase's own backups (point-in-time recovery, in its dashboard).",
+                                Provider::Managed => "Restore from the provider's snapshots or versioning.",
+                                Provider::Container => "Its data lives in the container's volume, which nothing backs up.",
+                            },
+                            name: store.name.clone(),
+                            kind: match store.kind {
+                                StoreKind::Postgres => "PostgreSQL",
+                                StoreKind::Redis => "Redis",
+                                StoreKind::S3 => "S3",
+                            },
+                            provider: match (provider, shell.compose) {
+                                (Provider::Container, true) => "a container in the stack",
+                                (Provider::Container, false) => "a StatefulSet in the namespace",
+                                (Provider::Managed, _) => "a managed provider",
+                                (Provider::Supabase, _) => "Supabase",
+                            },
+                            dump,
+                            restore,
+                        }
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Place {
+                domain: environment.domain.clone(),
+                tier: serde_json::to_value(environment.tier)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                tls: environment.tls,
+                deployed_by_ci: ci_compose.iter().any(|n| n == env)
+                    || ci_clusters.iter().any(|n| n == env),
+                services: model
+                    .services
+                    .iter()
+                    .filter(|s| s.in_container(env))
+                    .map(|s| (s.name.clone(), s.image.clone()))
+                    .collect(),
+                vercel: model
+                    .services
+                    .iter()
+                    .filter(|s| s.on_vercel_in(env))
+                    .map(|s| s.name.clone())
+                    .collect(),
+                autoscaled: model
+                    .services
+                    .iter()
+                    .filter(|s| s.on_kubernetes(env))
+                    .filter_map(|s| s.autoscaling.map(|a| (s.name.clone(), a.max_replicas)))
+                    .collect(),
+                jobs: model
+                    .jobs_whose_service(|s| s.in_container(env))
+                    .map(|j| (j.name.clone(), scheduler_name(&j.service), run_job_command(j)))
+                    .collect(),
+                stores,
+                first_certificate: first_certificate_command(model, environment),
+                engine: match model.proxy.engine {
+                    ProxyEngine::Nginx => "nginx",
+                    ProxyEngine::Caddy => "caddy",
+                },
+                tls_secret: tls_secret_name(model, environment),
+                replicas: environment.replicas,
+                shell,
+            }
+        })
+        .collect();
+    let backups: Vec<Backup> = model
+        .stores
+        .iter()
+        .filter_map(|s| {
+            s.backup.as_ref().map(|b| Backup {
+                store: s.name.clone(),
+                schedule: b.schedule.clone(),
+                retention: b.retention.clone(),
+                target: b.target.clone(),
+            })
+        })
+        .collect();
+    let secrets: Vec<Secret> = model
+        .secrets()
+        .into_values()
+        .map(|s| Secret {
+            home: match s.home {
+                SecretHome::EnvFile => "env_file",
+                SecretHome::KubernetesSecret => "kubernetes",
+                SecretHome::GitHub => "github",
+            },
+            environments: s.environments.into_iter().collect(),
+            used_by: s.used_by.into_iter().collect::<Vec<_>>().join(", "),
+            kubernetes_secret: kubernetes_secret_name(&s.name),
+            name: s.name,
+        })
+        .collect();
+    let runbooks: Vec<(String, String)> = super::runbooks::alerts(model)
+        .into_iter()
+        .filter_map(|(alert, rules)| {
+            let path = rules
+                .first()
+                .and_then(|(_, r)| r.annotations.get("runbook_url"))
+                .and_then(|u| model.runbook_path(u))?;
+            let relative = path.strip_prefix("docs/")?.to_string();
+            Some((alert, relative))
+        })
+        .collect();
+    let template_env = model
+        .environments
+        .iter()
+        .find(|e| e.tier != crate::blueprint::Tier::Development)
+        .or(model.environments.first())
+        .map(|e| e.name.clone())
+        .unwrap_or_default();
+    render_template(
+        "docs/operations.md",
+        TEMPLATE,
+        minijinja::context! {
+            project => &model.project.name,
+            main_branch => &model.ci.main_branch,
+            staging_branch => &model.ci.staging_branch,
+            places => minijinja::Value::from(minijinja::value::Serde(&places)),
+            backups => minijinja::Value::from(minijinja::value::Serde(&backups)),
+            stores => minijinja::Value::from(minijinja::value::Serde(places.iter().flat_map(|p| &p.stores).collect::<Vec<_>>())),
+            secrets => minijinja::Value::from(minijinja::value::Serde(&secrets)),
+            runbooks => runbooks,
+            template_env => template_env,
+            has_jobs => model.jobs.iter().any(|j| model.service(&j.service).is_some_and(|s| s.in_container_anywhere())),
+            monitoring => model.monitoring.enabled,
+            runbooks_elsewhere => (model.monitoring.enabled && !model.monitoring.runbooks_in_repository)
+                .then(|| model.monitoring.runbook_base_url.clone()),
+        },
+    )
+}
