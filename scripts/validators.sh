@@ -2,7 +2,8 @@
 # Runs one third-party validator on one generated file, with the environment it needs.
 #
 #   scripts/validators.sh TOOL FILE [EXTRA...]   validate FILE (see `--list` for the tools; for
-#                                                kustomize and kubernetes, FILE is an overlay dir)
+#                                                kustomize and kubernetes, FILE is an overlay dir;
+#                                                for mermaid, each EXTRA must show in the SVG)
 #   scripts/validators.sh --check TOOL           exit 0 if TOOL is installed, 77 if not
 #   scripts/validators.sh --list                 print the tool names, one a line
 #
@@ -27,11 +28,18 @@ SCHEMAS=$ROOT/scripts/schemas
 
 TOOLS=(hadolint compose nginx caddy promtool-config promtool-rules promtool-test amtool blackbox
     actionlint zizmor workflow-schema dependabot-schema grafana-dashboard vercel yamllint shellcheck
-    kustomize kubernetes)
+    kustomize kubernetes markdownlint mermaid)
 
 # yamllint: the relaxed preset (style problems are warnings, which do not fail), but YAML 1.1
 # booleans (yes/no/on/off, also as keys: `on:` must be quoted) are errors, as are syntax errors,
 # duplicate keys, trailing spaces and a missing final newline.
+# markdownlint: every default rule but line length (commands and PromQL are long lines).
+MARKDOWNLINT_CONFIG='{"config": {"default": true, "MD013": false}}'
+
+# The Mermaid CLI drives Debian's chromium (puppeteer downloads none). No sandbox: the validators
+# run as root in containers, where chromium's sandbox cannot start.
+MERMAID_PUPPETEER='{"executablePath":"/usr/bin/chromium","args":["--no-sandbox","--headless","--disable-gpu","--disable-background-networking","--disable-component-update","--disable-sync","--no-first-run"]}'
+
 YAMLLINT_CONFIG='{extends: relaxed, rules: {truthy: {level: error, check-keys: true, allowed-values: ["true", "false"]}, line-length: disable}}'
 
 usage() {
@@ -83,6 +91,10 @@ requirements() {
     kubernetes) need_file "$KUSTOMIZE"; need_file "$VENV/bin/kubernetes-validate"
         need_file "$VENV/bin/check-jsonschema"; need_file "$VENV/bin/python"
         command -v promtool >/dev/null || missing "promtool not found" ;;
+    markdownlint) command -v node >/dev/null || missing "node not found"
+        need_file "$NODE_DIR/node_modules/.bin/markdownlint-cli2" ;;
+    mermaid) command -v node >/dev/null || missing "node not found"
+        need_file "$NODE_DIR/node_modules/.bin/mmdc"; need_file /usr/bin/chromium ;;
     *) echo "validators.sh: unknown tool '$1' (known: ${TOOLS[*]})" >&2; exit 2 ;;
     esac
 }
@@ -425,6 +437,65 @@ sys.exit(bad)' "$TMP/built.yaml" "$split" || ok=1
         [ -f "$rules" ] || continue
         run clean_env promtool check rules --lint=all --lint-fatal "$rules" || ok=1
     done
+    return "$ok"
+}
+
+v_markdownlint() {
+    printf '%s\n' "$MARKDOWNLINT_CONFIG" >"$TMP/.markdownlint-cli2.jsonc"
+    # `:` marks a literal path, not a glob.
+    (cd "$(dirname "$FILE")" && run clean_env "$NODE_DIR/node_modules/.bin/markdownlint-cli2" \
+        --config "$TMP/.markdownlint-cli2.jsonc" ":$(basename "$FILE")")
+}
+
+v_mermaid() {
+    # FILE is Markdown with ```mermaid blocks (each becomes out-<n>.svg) or one diagram (.mmd).
+    local input=$TMP/in.md ok=0
+    case "$FILE" in *.mmd) input=$TMP/in.mmd ;; esac
+    cp "$FILE" "$input"
+    printf '%s\n' "$MERMAID_PUPPETEER" >"$TMP/puppeteer.json"
+    mkdir -p "$TMP/svg"
+    run clean_env "$NODE_DIR/node_modules/.bin/mmdc" --quiet -p "$TMP/puppeteer.json" \
+        -i "$input" -o "$TMP/svg/out.svg" || return 1
+    # Read the SVGs back: every quoted label of the source (and every EXTRA) is in the drawing.
+    cat >"$TMP/labels.cjs" <<'EOF'
+const fs = require("fs");
+const [input, dir, ...extra] = process.argv.slice(2);
+const src = fs.readFileSync(input, "utf8");
+const blocks = input.endsWith(".mmd") ? [src] : [...src.matchAll(/^```mermaid\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+const svgs = fs.readdirSync(dir).filter((f) => f.endsWith(".svg"))
+  .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+let bad = 0;
+if (blocks.length === 0) { console.log(`${input}: no mermaid diagram`); bad = 1; }
+if (svgs.length !== blocks.length) { console.log(`${blocks.length} diagrams but ${svgs.length} SVG files`); bad = 1; }
+// Mermaid's entity codes in the source; HTML's in the SVG.
+const mermaid = (t) => t.replace(/#quot;/g, '"').replace(/#lt;/g, "<").replace(/#gt;/g, ">")
+  .replace(/#amp;/g, "&").replace(/#(\d+);/g, (_, n) => String.fromCharCode(+n));
+const html = (t) => t.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'")
+  .replace(/&#(\d+);/g, (_, n) => String.fromCharCode(+n)).replace(/&amp;/g, "&");
+const squash = (t) => t.replace(/\s+/g, " ").trim();
+let all = "";
+blocks.forEach((block, i) => {
+  if (!svgs[i]) return;
+  const svg = fs.readFileSync(dir + "/" + svgs[i], "utf8");
+  const lines = html(svg.replace(/<style[\s\S]*?<\/style>/g, " ").replace(/<br\s*\/?>/g, "\n").replace(/<[^>]+>/g, "\n"))
+    .split("\n").map(squash).filter((l) => l);
+  const shown = lines.join("\n");
+  all += "\n" + shown;
+  if (/Syntax error in text/.test(shown)) { console.log(`diagram ${i + 1}: Mermaid reports a syntax error`); bad = 1; }
+  for (const m of block.matchAll(/"([^"]*)"/g)) {
+    for (const piece of m[1].split(/<br\s*\/?>/)) {
+      const want = squash(mermaid(piece));
+      if (want && !lines.includes(want)) { console.log(`diagram ${i + 1}: label ${JSON.stringify(want)} is not in the SVG`); bad = 1; }
+    }
+  }
+});
+const shownLines = all.split("\n");
+for (const want of extra) {
+  if (!shownLines.includes(squash(want))) { console.log(`${JSON.stringify(want)} is not in the SVG`); bad = 1; }
+}
+process.exit(bad);
+EOF
+    run clean_env node "$TMP/labels.cjs" "$input" "$TMP/svg" "${EXTRA[@]}" || ok=1
     return "$ok"
 }
 

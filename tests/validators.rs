@@ -18,6 +18,9 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod common;
+use common::{examples, repo};
+
 /// Every tool `scripts/validators.sh` knows, each with a fixture test below.
 const TOOLS: &[&str] = &[
     "hadolint",
@@ -39,6 +42,8 @@ const TOOLS: &[&str] = &[
     "shellcheck",
     "kustomize",
     "kubernetes",
+    "markdownlint",
+    "mermaid",
 ];
 
 /// The validators that take a Kustomize overlay directory rather than a file.
@@ -46,10 +51,6 @@ const OVERLAY_TOOLS: &[&str] = &["kustomize", "kubernetes"];
 
 /// The exit status with which `scripts/validators.sh` says a tool is not installed.
 const NOT_INSTALLED: i32 = 77;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn fixtures() -> PathBuf {
     repo().join("tests/validators")
@@ -394,6 +395,124 @@ fn kubernetes_fixtures() {
     );
 }
 
+#[test]
+fn markdownlint_fixtures() {
+    fixture_pair(
+        "markdownlint",
+        &["runbook.md"],
+        &[(
+            "runbook.md",
+            &[
+                "MD022/blanks-around-headings",
+                "MD012/no-multiple-blanks",
+                "MD040/fenced-code-language",
+            ],
+        )],
+    );
+}
+
+#[test]
+fn mermaid_fixtures() {
+    fixture_pair(
+        "mermaid",
+        &["architecture.md"],
+        &[
+            ("syntax.mmd", &["Parse error on line 2"]),
+            (
+                "label.mmd",
+                &["label \"<script>alert(1)</script>DATABASE_URL\" is not in the SVG"],
+            ),
+        ],
+    );
+}
+
+/// The label text a diagram's node or edge shows, from its Mermaid-escaped form.
+fn shown_label(text: &str) -> String {
+    let mut out = text
+        .replace("#quot;", "\"")
+        .replace("#lt;", "<")
+        .replace("#gt;", ">")
+        .replace("#amp;", "&");
+    for (code, c) in [("#35;", "#"), ("#96;", "`"), ("#124;", "|")] {
+        out = out.replace(code, c);
+    }
+    out
+}
+
+/// Each example's architecture diagrams, drawn by the real Mermaid CLI one environment at a
+/// time: every service, store, job and tool of the model's diagram, and every edge label, is
+/// read back from that environment's SVG.
+#[test]
+fn architecture_diagrams_show_every_service_and_edge() {
+    let mut drawn = 0;
+    for (_, path) in examples() {
+        let source = fs::read_to_string(&path).expect("readable");
+        let blueprint = blueprint::validate::validate_source("example.yaml", &source)
+            .unwrap_or_else(|d| panic!("{} is valid: {d:?}", path.display()));
+        let model = blueprint::model::Model::from_blueprint(&blueprint);
+        let text = blueprint::generate::docs::architecture::render(&model);
+        let blocks: Vec<&str> = text
+            .split("```mermaid\n")
+            .skip(1)
+            .map(|b| b.split("```").next().unwrap_or_default())
+            .collect();
+        let diagrams = blueprint::generate::docs::architecture::diagrams(&model);
+        assert_eq!(
+            blocks.len(),
+            diagrams.len(),
+            "{}: one block per environment",
+            path.display()
+        );
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        for (block, diagram) in blocks.iter().zip(&diagrams) {
+            let mut expected: Vec<String> = diagram
+                .nodes
+                .iter()
+                .flat_map(|n| n.lines.iter().map(|l| shown_label(l)))
+                .collect();
+            expected.extend(diagram.edges.iter().map(|e| shown_label(&e.label)));
+            assert!(
+                model
+                    .services
+                    .iter()
+                    .filter(|s| s.deploy.contains_key(&diagram.environment))
+                    .all(|s| expected.contains(&s.name)),
+                "{}: every service of {} is in its diagram",
+                path.display(),
+                diagram.environment
+            );
+            let file = dir.path().join(format!("{}.mmd", diagram.environment));
+            fs::write(&file, block).expect("write the diagram");
+            let out = Command::new("bash")
+                .arg(repo().join("scripts/validators.sh"))
+                .arg("mermaid")
+                .arg(&file)
+                .args(&expected)
+                .current_dir(repo())
+                .output()
+                .expect("bash runs scripts/validators.sh");
+            let output = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            match out.status.code() {
+                Some(0) => drawn += 1,
+                Some(NOT_INSTALLED) => {
+                    not_installed("mermaid", &output);
+                    return;
+                }
+                _ => panic!(
+                    "{} {}: the SVG lacks something:\n{output}",
+                    path.display(),
+                    diagram.environment
+                ),
+            }
+        }
+    }
+    assert!(drawn >= 5, "only {drawn} diagrams were drawn");
+}
+
 /// Whether the directory `dir` (a path relative to a render root) is `suffix` or ends with it.
 fn dir_is(dir: &str, suffix: &str) -> bool {
     dir == suffix || dir.ends_with(&format!("/{suffix}"))
@@ -452,6 +571,12 @@ fn validators_for(rel: &str) -> Vec<&'static str> {
     if name.ends_with(".sh") {
         tools.push("shellcheck");
     }
+    if name.ends_with(".md") && (dir_is(dir, "docs") || dir_is(dir, "docs/runbooks")) {
+        tools.push("markdownlint");
+        if dir_is(dir, "docs") && name == "architecture.md" {
+            tools.push("mermaid");
+        }
+    }
     tools
 }
 
@@ -506,6 +631,10 @@ fn files_map_to_their_validators() {
         // Overlays are validated as directories (OVERLAY_TOOLS); their files only by yamllint.
         ("kubernetes/overlays/prod/kustomization.yaml", &["yamllint"]),
         (".blueprint/manifest.json", &[]),
+        ("docs/operations.md", &["markdownlint"]),
+        ("docs/architecture.md", &["markdownlint", "mermaid"]),
+        ("docs/runbooks/ServiceDown.md", &["markdownlint"]),
+        ("README.md", &[]),
     ];
     for (rel, expected) in cases {
         assert_eq!(validators_for(rel), *expected, "validators for {rel}");
