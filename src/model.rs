@@ -230,6 +230,10 @@ pub struct Route {
     pub strip_prefix: bool,
     /// Requests per second per client IP, when limited.
     pub rate_limit: Option<u32>,
+    /// Whether each client must keep reaching the same replica: the server keeps its sessions in
+    /// its own process (Streamlit: a file upload to another replica fails with "Invalid
+    /// session_id").
+    pub sticky: bool,
 }
 
 /// Prometheus metrics of a service.
@@ -911,6 +915,14 @@ impl Model {
                 ),
             ));
         }
+        if self.monitoring.enabled && self.monitoring.receivers.is_empty() {
+            // The stack harness proved it: ServiceDown fires and reaches Alertmanager, which hands
+            // it to the `null` receiver. Valid, but nobody hears of an outage.
+            out.push((
+                "monitoring.receivers".to_string(),
+                "no receiver is declared, so every alert goes to Alertmanager's `null` receiver and notifies no one: add one (slack, email or webhook)".to_string(),
+            ));
+        }
         for environment in self.environments.iter().filter(|e| e.on_kubernetes()) {
             for store in &self.stores {
                 if store.kind == StoreKind::Postgres
@@ -1270,6 +1282,7 @@ fn resolve_service(
                 path,
                 websocket: r.websocket.unwrap_or(runtime == Runtime::Streamlit),
                 rate_limit: r.rate_limit,
+                sticky: runtime == Runtime::Streamlit,
             }
         })
         .collect();

@@ -171,3 +171,20 @@ fn list_names_generated_files() {
         );
     }
 }
+
+#[test]
+fn validate_warns_when_alerts_have_no_receiver() {
+    let output = blueprint(&["validate", "blueprints/minimal/blueprint.yaml"]);
+    assert_eq!(output.status.code(), Some(0), "a caution is not an error");
+    assert!(
+        stderr(&output).contains("warning: monitoring.receivers: no receiver is declared"),
+        "{}",
+        stderr(&output)
+    );
+    let output = blueprint(&["validate", "blueprints/data-platform/blueprint.yaml"]);
+    assert!(
+        !stderr(&output).contains("monitoring.receivers"),
+        "{}",
+        stderr(&output)
+    );
+}

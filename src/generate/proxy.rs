@@ -96,6 +96,8 @@ pub(crate) struct ProxiedPath {
     pub(crate) upstream_port: u16,
     /// Whether connections upgrade to websockets.
     pub(crate) websocket: bool,
+    /// Whether each client keeps reaching one replica (the model's `Route::sticky`).
+    pub(crate) sticky: bool,
     /// Whether the prefix is removed before the request is passed on.
     pub(crate) strip_prefix: bool,
     /// The per-client rate limit, when enforced here.
@@ -151,6 +153,7 @@ fn tool_route(model: &Model, exposure: &Exposure) -> Option<ProxiedPath> {
         upstream_port: exposure.port,
         // Grafana Live streams dashboards over a websocket; the others are plain HTTP.
         websocket: exposure.tool == InternalTool::Grafana,
+        sticky: false,
         strip_prefix: false,
         rate_limit: None,
         guard: Some(Guard {
@@ -215,6 +218,7 @@ pub(crate) fn routing_table(
                     upstream_host: service.name.clone(),
                     upstream_port: port,
                     websocket: route.websocket,
+                    sticky: route.sticky,
                     rate_limit,
                     guard: None,
                 },

@@ -551,6 +551,10 @@ fn python_images_use_a_virtualenv_and_pinned_bases() {
     assert!(api.contains("COPY --from=builder /opt/venv /opt/venv"));
     assert!(api.contains("PYTHONDONTWRITEBYTECODE=1") && api.contains("PYTHONUNBUFFERED=1"));
     assert!(
+        api.contains("XDG_RUNTIME_DIR=/tmp"),
+        "gunicorn makes its control socket there, not in the home directory app has not"
+    );
+    assert!(
         !api.contains("collectstatic"),
         "only Django collects static files"
     );

@@ -91,6 +91,8 @@ struct Route {
     /// The matcher's paths: `/api /api/*`.
     paths: String,
     upstream: String,
+    /// `<name> <port>` for `dynamic a` on a sticky route: each replica an upstream of its own.
+    dynamic: Option<String>,
     strip_prefix: Option<String>,
     websocket: bool,
     rate_limit: Option<u32>,
@@ -185,6 +187,13 @@ fn caddy_route(route: &ProxiedPath) -> Route {
             })
             .unwrap_or_default(),
         upstream: caddy_quote(&format!("{}:{}", route.upstream_host, route.upstream_port)),
+        dynamic: route.sticky.then(|| {
+            format!(
+                "{} {}",
+                caddy_quote(&route.upstream_host),
+                route.upstream_port
+            )
+        }),
         strip_prefix: route
             .prefix
             .as_deref()

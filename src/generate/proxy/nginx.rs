@@ -1,5 +1,7 @@
 //! The nginx engine: one complete `nginx.conf` (events + http) per environment.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::{
@@ -65,6 +67,7 @@ struct Context {
     tls: bool,
     body_limit: String,
     zones: Vec<Zone>,
+    sticky_upstreams: Vec<StickyUpstream>,
     certificate: String,
     certificate_key: String,
     certificate_name: String,
@@ -73,6 +76,14 @@ struct Context {
     security_headers: Vec<Header>,
     unavailable_page: String,
     hosts: Vec<Host>,
+}
+
+/// An `upstream` group for a sticky route: every replica the name resolves to, one per client.
+#[derive(Serialize)]
+struct StickyUpstream {
+    comment: String,
+    name: String,
+    server: String,
 }
 
 #[derive(Serialize)]
@@ -101,6 +112,8 @@ struct Location {
     patterns: Vec<String>,
     variable: String,
     upstream: String,
+    /// The `upstream` group a sticky route proxies to (instead of its `set` variable).
+    sticky_upstream: Option<String>,
     strip_regex: Option<String>,
     forwarded_prefix: Option<String>,
     websocket: bool,
@@ -134,6 +147,7 @@ impl Context {
             tls: site.tls,
             body_limit: nginx_quote(&model.proxy.body_limit),
             zones,
+            sticky_upstreams: sticky_upstreams(site),
             certificate: nginx_quote(&format!("{live}/fullchain.pem")),
             certificate_key: nginx_quote(&format!("{live}/privkey.pem")),
             certificate_name: comment_text(&environment.domain),
@@ -178,6 +192,35 @@ impl Context {
     }
 }
 
+/// One group per sticky upstream of the site (routes to the same service share it).
+fn sticky_upstreams(site: &Site) -> Vec<StickyUpstream> {
+    let mut groups: BTreeMap<String, StickyUpstream> = BTreeMap::new();
+    for route in site
+        .hosts
+        .iter()
+        .flat_map(|h| &h.routes)
+        .filter(|r| r.sticky)
+    {
+        let name = sticky_upstream_name(route);
+        groups
+            .entry(name.clone())
+            .or_insert_with(|| StickyUpstream {
+                comment: comment_text(&route.label),
+                name,
+                server: nginx_quote(&format!("{}:{}", route.upstream_host, route.upstream_port)),
+            });
+    }
+    groups.into_values().collect()
+}
+
+fn sticky_upstream_name(route: &ProxiedPath) -> String {
+    format!(
+        "sticky_{}_{}",
+        identifier(&route.upstream_host),
+        route.upstream_port
+    )
+}
+
 fn location(route: &ProxiedPath) -> Location {
     let patterns = match &route.prefix {
         // `= /api` and `/api/` rather than `/api`, which would also take `/apidocs`.
@@ -220,6 +263,7 @@ fn location(route: &ProxiedPath) -> Location {
         comment: comment_text(&comment),
         patterns,
         variable: identifier(&route.label),
+        sticky_upstream: route.sticky.then(|| sticky_upstream_name(route)),
         upstream: nginx_quote(&format!(
             "http://{}:{}",
             route.upstream_host, route.upstream_port

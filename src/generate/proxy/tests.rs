@@ -5,9 +5,12 @@
 
 use super::caddy::caddy_quote;
 use super::nginx::nginx_quote;
-use super::syntax::{Directive, caddy_tokens, parse_caddy, parse_nginx};
+use std::cell::RefCell;
+
+use super::syntax::{Directive, caddy_tokens, parse_caddy};
 use super::*;
 use crate::blueprint::Blueprint;
+use crate::blueprint::Runtime;
 use crate::model::Service;
 
 // ---------------------------------------------------------------------------------------------
@@ -108,16 +111,16 @@ fn nginx_servers(conf: &Directive) -> Vec<Directive> {
 
 /// The server that serves `host` to browsers (HTTPS when TLS is on).
 fn nginx_vhost(servers: &[Directive], host: &str, tls: bool) -> Directive {
-    let listen: &[&str] = if tls {
-        &["8443", "ssl", "http2"]
-    } else {
-        &["8080"]
-    };
+    let listen: &[&str] = if tls { &["8443", "ssl"] } else { &["8080"] };
     let found: Vec<&Directive> = servers
         .iter()
         .filter(|s| s.has("server_name", &[host]) && s.has("listen", listen))
         .collect();
     assert_eq!(found.len(), 1, "one server for {host}");
+    if tls {
+        // The `http2` directive: `listen ... http2` is deprecated (nginx 1.25.1+ warns).
+        assert!(found[0].has("http2", &["on"]), "{host} serves HTTP/2");
+    }
     found[0].clone()
 }
 
@@ -144,10 +147,48 @@ fn args(pattern: &[String]) -> Vec<&str> {
     pattern.iter().map(String::as_str).collect()
 }
 
-/// The upstream a location proxies to (`http://api:8000`), through its `set` variable.
+thread_local! {
+    /// The `upstream` groups of the nginx config this thread parsed last (name -> `http://`
+    /// server): what a `proxy_pass http://<group>` reaches.
+    static UPSTREAMS: RefCell<BTreeMap<String, String>> = RefCell::default();
+}
+
+/// Parses an nginx config and remembers its upstream groups for `nginx_upstream`. Each group
+/// must re-resolve its server (`resolve`), or nginx would fail to start while it is down.
+fn parse_nginx(text: &str) -> Directive {
+    let conf = super::syntax::parse_nginx(text);
+    let groups = conf
+        .all("http")
+        .iter()
+        .flat_map(|http| http.all("upstream"))
+        .map(|group| {
+            let servers = group.all("server");
+            assert_eq!(servers.len(), 1, "one server in upstream {:?}", group.args);
+            assert!(
+                servers[0].args.iter().any(|a| a == "resolve") && !group.all("zone").is_empty(),
+                "upstream {:?} re-resolves its server",
+                group.args
+            );
+            (
+                group.args[0].clone(),
+                format!("http://{}", servers[0].args[0]),
+            )
+        })
+        .collect();
+    UPSTREAMS.with(|u| *u.borrow_mut() = groups);
+    conf
+}
+
+/// The upstream a location proxies to (`http://api:8000`), through its `set` variable or the
+/// upstream group it names.
 fn nginx_upstream(location: &Directive) -> String {
     let pass = location.all("proxy_pass");
     assert_eq!(pass.len(), 1, "one proxy_pass in {:?}", location.args);
+    if let Some(group) = pass[0].args[0].strip_prefix("http://") {
+        return UPSTREAMS
+            .with(|u| u.borrow().get(group).cloned())
+            .unwrap_or_else(|| panic!("no upstream {group} for {:?}", location.args));
+    }
     let variable = pass[0].args[0].trim_start_matches('$');
     let set = location
         .all("set")
@@ -209,6 +250,17 @@ fn descendants(d: &Directive) -> Vec<&Directive> {
         out.extend(descendants(child));
     }
     out
+}
+
+/// Where a reverse_proxy sends requests: its upstream argument, or its `dynamic a` name and port.
+fn caddy_upstream(proxy: &Directive) -> String {
+    if let Some(upstream) = proxy.args.first() {
+        return upstream.clone();
+    }
+    let dynamic = proxy.all("dynamic");
+    assert_eq!(dynamic.len(), 1, "an upstream or `dynamic a` in {proxy:?}");
+    assert_eq!(dynamic[0].args[0], "a");
+    format!("{}:{}", dynamic[0].args[1], dynamic[0].args[2])
 }
 
 fn caddy_reverse_proxy(handle: &Directive) -> &Directive {
@@ -642,9 +694,14 @@ fn nginx_starts_without_upstreams_and_as_an_unprivileged_user() {
             for server in nginx_servers(&conf) {
                 for location in server.all("location") {
                     for pass in location.all("proxy_pass") {
-                        // A literal upstream would make nginx resolve it at start-up.
+                        // A literal upstream would make nginx resolve it at start-up; a group
+                        // re-resolves its server (checked by parse_nginx).
+                        let group = pass.args[0].strip_prefix("http://");
                         assert!(
-                            pass.args[0].starts_with("$upstream_"),
+                            pass.args[0].starts_with("$upstream_")
+                                || group.is_some_and(|g| {
+                                    UPSTREAMS.with(|u| u.borrow().contains_key(g))
+                                }),
                             "{name}: {:?}",
                             pass.args
                         );
@@ -741,8 +798,8 @@ fn caddy_routes_every_compose_service_route_to_its_container() {
                 let handle = caddy_handle(site, route.path);
                 let proxy = caddy_reverse_proxy(handle);
                 assert_eq!(
-                    proxy.args,
-                    [format!("{}:{}", route.service.name, route.port)],
+                    caddy_upstream(proxy),
+                    format!("{}:{}", route.service.name, route.port),
                     "{name}/{}: {}",
                     env.name,
                     route.path
@@ -910,7 +967,7 @@ fn caddy_protects_every_internal_tool_and_routes_no_other() {
                         continue;
                     };
                     let Some(tool) = tools.iter().find(|t| {
-                        proxy.args[0]
+                        caddy_upstream(proxy)
                             == format!(
                                 "{t}:{}",
                                 match **t {
@@ -1302,4 +1359,51 @@ fn dump_both_engines() {
             std::fs::write(dir.join("Caddyfile"), caddyfile(&model, env)).expect("write");
         }
     }
+}
+
+#[test]
+fn streamlit_sessions_keep_to_one_replica_on_both_engines() {
+    let mut checked = 0;
+    for (name, model) in models() {
+        for env in &model.environments {
+            let conf = parse_nginx(&nginx_conf(&model, env));
+            let servers = nginx_servers(&conf);
+            let caddy = parse_caddy(&caddyfile(&model, env));
+            for route in expected_routes(&model, env) {
+                let sticky = route.service.runtime == Runtime::Streamlit;
+                let server = nginx_vhost(&servers, &route.host, env.tls);
+                for pattern in nginx_patterns(route.path) {
+                    let location = nginx_location(&server, &args(&pattern));
+                    let pass = &location.all("proxy_pass")[0].args[0];
+                    let group = pass.strip_prefix("http://").map(|g| {
+                        conf.all("http")[0]
+                            .all("upstream")
+                            .into_iter()
+                            .find(|u| u.args[0] == g)
+                            .expect("the group exists")
+                            .clone()
+                    });
+                    assert_eq!(
+                        group
+                            .is_some_and(|g| g.has("hash", &["$binary_remote_addr", "consistent"])),
+                        sticky,
+                        "{name}/{}: {} by client address exactly when Streamlit",
+                        env.name,
+                        route.path
+                    );
+                }
+                let site = caddy_site(&caddy, &caddy_address(&route.host, env.tls));
+                let proxy = caddy_reverse_proxy(caddy_handle(site, route.path));
+                assert_eq!(
+                    proxy.has("lb_policy", &["cookie"]) && !proxy.all("dynamic").is_empty(),
+                    sticky,
+                    "{name}/{}: {} by cookie over every replica exactly when Streamlit",
+                    env.name,
+                    route.path
+                );
+                checked += usize::from(sticky);
+            }
+        }
+    }
+    assert!(checked > 0, "some example routes to Streamlit");
 }
