@@ -176,6 +176,7 @@ class Dockerfile:
     # make is part of the image.
     build: list[list[str]] = field(default_factory=list)
     copied: bool = False
+    expose: list[int] = field(default_factory=list)
 
 
 def parse_dockerfile(path: Path) -> Dockerfile:
@@ -199,6 +200,8 @@ def parse_dockerfile(path: Path) -> Dockerfile:
         elif word == "ENV":
             for k, v in re.findall(r'([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|\S+)', rest):
                 final.env[k] = json.loads(v) if v.startswith('"') else v
+        elif word == "EXPOSE":
+            final.expose = [int(p.split("/")[0]) for p in rest.split()]
         elif word == "COPY" and rest.split() == [".", "."]:
             final.copied = True
         elif word == "RUN" and final.copied:
@@ -269,6 +272,7 @@ class Container:
     workdir: str = "/"
     user: str = "0"
     healthcheck: list[str] | None = None
+    ports: list[int] = field(default_factory=list)  # what its image EXPOSEs
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
     started_at: float = 0.0
@@ -381,6 +385,7 @@ class Stack:
             self._build(context, df, c.mounts[-2:] if venv else c.mounts[-1:], env)
             c.argv = (entrypoint or []) + (command or df.cmd)
             c.healthcheck = df.healthcheck and ["CMD"] + df.healthcheck
+            c.ports = df.expose
         else:
             user, program, default_cmd = IMAGES[image]
             c.user = user
@@ -533,8 +538,34 @@ class Stack:
         first = self.all()[0].name if self.all() else "webhook.stand-in"
         wait_for(lambda: _resolves(first), 10, "dnsmasq")
 
+    def caddy_sites(self) -> list[str]:
+        """The host names the Caddyfile serves with automatic HTTPS."""
+        path = self.work / "proxy" / self.env_name / "Caddyfile"
+        if not path.exists():
+            return []
+        names = []
+        for line in path.read_text().splitlines():
+            m = re.match(r"^([A-Za-z0-9*][A-Za-z0-9.,* -]*[A-Za-z0-9]) \{$", line)
+            if m:
+                names += [n.strip() for n in m.group(1).split(",") if "." in n and "://" not in n]
+        return names
+
     def _tls(self) -> None:
-        """Certificates where the config reads them, from a local CA (what certbot would leave)."""
+        """Certificates where the config reads them, from a local CA: what certbot would leave in
+        /etc/letsencrypt for nginx, what Caddy's ACME client would keep in its storage."""
+        for c in self.containers.get("proxy", []):
+            if not c.spec.get("image", "").startswith("caddy"):
+                continue
+            data = next((Path(s) for k, s, t in c.mounts if t == "/data"), None)
+            for domain in self.caddy_sites() if data else []:
+                store = data / "caddy" / "certificates" / "acme-v02.api.letsencrypt.org-directory" / domain
+                if (store / f"{domain}.crt").exists():
+                    continue
+                store.mkdir(parents=True, exist_ok=True)
+                issue_certificate(self.ca(), domain, store)
+                (store / f"{domain}.crt").write_text((store / "fullchain.pem").read_text())
+                (store / f"{domain}.key").write_text((store / "privkey.pem").read_text())
+                (store / f"{domain}.json").write_text(json.dumps({"sans": [domain], "issuer_data": {}}))
         for c in self.all():
             for kind, source, target in c.mounts:
                 if target != "/etc/letsencrypt":
