@@ -1384,8 +1384,7 @@ fn streamlit_sessions_keep_to_one_replica_on_both_engines() {
                             .clone()
                     });
                     assert_eq!(
-                        group
-                            .is_some_and(|g| g.has("hash", &["$binary_remote_addr", "consistent"])),
+                        group.is_some_and(|g| g.has("ip_hash", &[])),
                         sticky,
                         "{name}/{}: {} by client address exactly when Streamlit",
                         env.name,
