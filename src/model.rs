@@ -326,6 +326,10 @@ pub struct Service {
     /// The path prefix the app is told it lives under (Streamlit `baseUrlPath`, FastAPI
     /// `root_path`, Django `FORCE_SCRIPT_NAME`), when routed under an unstripped prefix.
     pub base_path: Option<String>,
+    /// The variable that must also list the pod's own address on Kubernetes, where kubelet
+    /// probes and Prometheus's pod scrapes send `Host: <pod IP>:<port>` (Django's
+    /// DJANGO_ALLOWED_HOSTS: any other Host gets a 400).
+    pub pod_address_hosts: Option<String>,
     /// Variables per environment name.
     pub env: BTreeMap<String, BTreeMap<String, Variable>>,
     /// Stores bound to the service.
@@ -1524,6 +1528,8 @@ fn resolve_service(
         metrics,
         routes,
         base_path,
+        pod_address_hosts: (runtime == Runtime::Django && port.is_some())
+            .then(|| "DJANGO_ALLOWED_HOSTS".to_string()),
         env: env_by_environment,
         stores: s.stores.clone(),
         depends_on,

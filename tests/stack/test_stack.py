@@ -9,6 +9,7 @@ with scripts/test.sh.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import re
@@ -497,3 +498,63 @@ def test_a_failing_job_alerts_and_recovers(booted: Stack, webhook: Webhook):
 # What a job cannot succeed without (its failure is the job's, not a crash of its own): the
 # database container, or the stand-in for a managed one.
 FAILS_WITHOUT = ["db", "managed-db"]
+
+
+def kubelet_env(work: Path, env_name: str, service: str) -> tuple[dict[str, str], list[dict]]:
+    """A container's environment as the kubelet builds it from the rendered overlay: the
+    ConfigMap (envFrom), then each `env` entry in order (base first, then the overlay's patch,
+    as kustomize merges them), `$(VAR)` expanded from what is set so far; the pod's address where
+    the downward API gives status.podIP; stand-ins for Secrets."""
+    overlay = work / "kubernetes" / "overlays" / env_name
+    config = yaml.safe_load((overlay / "config" / f"{service}.yaml").read_text())
+    env = {k: str(v) for k, v in config["data"].items()}
+    docs = [d for d in yaml.safe_load_all((work / "kubernetes" / "base" / "services" / f"{service}.yaml").read_text())
+            if d and d.get("kind") == "Deployment"]
+    patch = yaml.safe_load((overlay / "patches" / f"{service}.yaml").read_text())
+    entries = []
+    for doc in docs + [patch]:
+        for c in doc["spec"]["template"]["spec"]["containers"]:
+            if c["name"] == service:
+                entries += c.get("env", [])
+    return env, entries
+
+
+def expand_kubelet(env: dict[str, str], entries: list[dict], pod_ip: str) -> dict[str, str]:
+    for var in entries:
+        source = var.get("valueFrom") or {}
+        if source.get("fieldRef", {}).get("fieldPath") == "status.podIP":
+            value = pod_ip
+        elif "secretKeyRef" in source:
+            value = stack.stand_in(source["secretKeyRef"]["key"])
+        else:
+            value = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)),
+                           var.get("value", ""))
+        env[var["name"]] = value
+    return env
+
+
+def test_kubernetes_probes_pass_at_the_pod_address(booted: Stack):
+    """What runs of the Kubernetes render outside a cluster: each Django pod's container with the
+    environment the kubelet would give it, probed as the kubelet probes (`Host: <pod IP>:<port>`)
+    and scraped as Prometheus scrapes a pod. No scheduler, Service, NetworkPolicy or Ingress runs."""
+    overlays = booted.work / "kubernetes" / "overlays"
+    if not overlays.is_dir() or "api" not in booted.containers:
+        pytest.skip("no Kubernetes render here")
+    booted.wait_healthy("api")
+    compose_api = booted.containers["api"][0]
+    for n, env_dir in enumerate(sorted(p for p in overlays.iterdir() if (p / "config" / "api.yaml").exists())):
+        pod_ip = f"127.0.3.{n + 1}"
+        base_env, entries = kubelet_env(booted.work, env_dir.name, "api")
+        env = dict(compose_api.env)  # PATH, HOME and the image's ENV, as the image gives them
+        env.update(expand_kubelet(base_env, entries, pod_ip))
+        pod = dataclasses.replace(compose_api, name=f"api-pod-{env_dir.name}", addr=pod_ip, env=env, proc=None)
+        booted.start(pod)
+        try:
+            def answers(path: str):
+                return http(f"http://{pod_ip}:8000{path}", host=f"{pod_ip}:8000", timeout=5)[0]
+
+            assert wait_for(lambda: answers("/healthz") == 200 or None, 60,
+                            f"{env_dir.name}: the kubelet's probe at the pod address")
+            assert answers("/metrics") == 200, f"{env_dir.name}: a pod scrape"
+        finally:
+            stack._kill(pod.proc)

@@ -299,7 +299,19 @@ pub struct EnvVar {
 #[serde(rename_all = "camelCase")]
 pub struct EnvVarSource {
     /// A key of a Secret.
-    pub secret_key_ref: SecretKeySelector,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<SecretKeySelector>,
+    /// A field of the pod (the downward API: `status.podIP`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field_ref: Option<ObjectFieldSelector>,
+}
+
+/// A field of the pod.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectFieldSelector {
+    /// Its path.
+    pub field_path: String,
 }
 
 /// A key of a Secret.

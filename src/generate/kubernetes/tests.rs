@@ -14,7 +14,7 @@ use super::network::NAMESPACE_NAME_LABEL;
 use super::routing::CLUSTER_ISSUER_ANNOTATION;
 use super::workloads::{cluster_databases, cluster_jobs, cluster_services};
 use super::{Layer, cluster_environments, monitoring, network, routing, selector, workloads};
-use crate::blueprint::Routing;
+use crate::blueprint::{Routing, Runtime};
 use crate::generate::observability::rules::rule_files;
 use crate::generate::observability::test_support::{example_models, model_from, yaml_value};
 use crate::generate::observability::{PROBE_JOB, PROBE_MODULE};
@@ -792,4 +792,51 @@ fn dashboards_are_config_maps_for_the_grafana_sidecar_within_the_size_limit() {
             assert!(dashboard["uid"].is_string());
         }
     }
+}
+
+/// `$(VAR)` expanded as the kubelet does: from the variables set so far, unknown ones kept.
+fn kubelet_expand(value: &str, set: &BTreeMap<String, String>) -> String {
+    let mut out = value.to_string();
+    for (name, v) in set {
+        out = out.replace(&format!("$({name})"), v);
+    }
+    out
+}
+
+#[test]
+fn django_admits_the_pod_address_kubelet_probes_and_pod_scrapes_send() {
+    const POD: &str = "10.42.0.7";
+    let mut checked = 0;
+    for (name, model) in cluster_models() {
+        for env in cluster_environments(&model) {
+            let objects = objects(&model, env);
+            for service in model
+                .services
+                .iter()
+                .filter(|s| s.runtime == Runtime::Django)
+            {
+                // The kubelet's order: the ConfigMap (envFrom), then each `env` entry in turn.
+                let config = named(&objects, "ConfigMap", &format!("{}-config", service.name));
+                let mut set = map(&config["data"]);
+                let before = set["DJANGO_ALLOWED_HOSTS"].clone();
+                let deployment = named(&objects, "Deployment", &service.name);
+                let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+                for var in container["env"].as_array().into_iter().flatten() {
+                    let value = if var["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP" {
+                        POD.to_string()
+                    } else {
+                        kubelet_expand(var["value"].as_str().unwrap_or_default(), &set)
+                    };
+                    set.insert(var["name"].as_str().unwrap().to_string(), value);
+                }
+                let hosts: Vec<&str> = set["DJANGO_ALLOWED_HOSTS"].split(',').collect();
+                assert!(hosts.contains(&POD), "{name}/{}: {hosts:?}", env.name);
+                for host in before.split(',') {
+                    assert!(hosts.contains(&host), "{name}/{}: lost {host}", env.name);
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "a Django service runs on Kubernetes");
 }

@@ -9,9 +9,10 @@ use sha2::{Digest, Sha256};
 use super::objects::{
     Capabilities, ConfigMapVolume, Container, ContainerPort, Data, DeploymentSpec,
     DeploymentStrategy, EmptyDir, EnvFromSource, EnvVar, EnvVarSource, ExecAction, HttpGetAction,
-    LabelSelector, LocalObjectReference, Object, ObjectMeta, PodMeta, PodSecurityContext, PodSpec,
-    PodTemplate, Probe, ResourceRequirements, RollingUpdate, SeccompProfile, SecretKeySelector,
-    SecurityContext, ServicePort, ServiceSpec, Spec, TopologySpreadConstraint, Volume, VolumeMount,
+    LabelSelector, LocalObjectReference, Object, ObjectFieldSelector, ObjectMeta, PodMeta,
+    PodSecurityContext, PodSpec, PodTemplate, Probe, ResourceRequirements, RollingUpdate,
+    SeccompProfile, SecretKeySelector, SecurityContext, ServicePort, ServiceSpec, Spec,
+    TopologySpreadConstraint, Volume, VolumeMount,
 };
 use super::{Layer, Manifest, document, labels, selector};
 use crate::blueprint::{Provider, Runtime, StoreKind};
@@ -371,6 +372,11 @@ fn app_container(service: &Service, name: &str) -> Container {
                 name: config_map_name(&service.name),
             },
         }],
+        env: service
+            .pod_address_hosts
+            .as_deref()
+            .map(pod_address_vars)
+            .unwrap_or_default(),
         resources: Some(resources(service)),
         security_context: Some(container_security(ours(service))),
         volume_mounts: if ours(service) {
@@ -698,13 +704,40 @@ fn secret_var(name: &str, secret: &str) -> EnvVar {
         name: name.to_string(),
         value: None,
         value_from: Some(EnvVarSource {
-            secret_key_ref: SecretKeySelector {
+            secret_key_ref: Some(SecretKeySelector {
                 name: kubernetes_secret_name(secret),
                 key: secret.to_string(),
-            },
+            }),
+            field_ref: None,
         }),
     }
 }
+
+/// `POD_IP` from the downward API, then `hosts` again with it appended: the kubelet expands
+/// `$(VAR)` in a value from the variables already set, the ConfigMap's (`envFrom`) included, so
+/// the list keeps every host the ConfigMap gives and gains the pod's address.
+fn pod_address_vars(hosts: &str) -> Vec<EnvVar> {
+    vec![
+        EnvVar {
+            name: POD_IP.to_string(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                secret_key_ref: None,
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: "status.podIP".into(),
+                }),
+            }),
+        },
+        EnvVar {
+            name: hosts.to_string(),
+            value: Some(format!("$({hosts}),$({POD_IP})")),
+            value_from: None,
+        },
+    ]
+}
+
+/// The variable the pod's address arrives in.
+const POD_IP: &str = "POD_IP";
 
 /// A strategic-merge patch of a Deployment or of a CronJob's pod template.
 #[derive(Debug, Clone, Serialize)]
