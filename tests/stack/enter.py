@@ -58,8 +58,21 @@ def postgres_argv(spec):
         if db != "postgres":
             # initdb's bootstrap user owns the database the image would create.
             (data / "blueprint-harness-createdb").write_text(f"{user} {db}\n")
-    return [stack.pg_bin("postgres"), "-D", str(data), "-c", f"listen_addresses={spec['addr']}",
+    argv = [stack.pg_bin("postgres"), "-D", str(data), "-c", f"listen_addresses={spec['addr']}",
             "-p", "5432", "-c", "unix_socket_directories=/tmp"]
+    if env.get("STACK_PG_TLS"):
+        # The managed provider's stand-in speaks TLS as Supabase does: clients that default to
+        # sslmode=require (postgres_exporter's lib/pq) need it.
+        cert, key = data / "server.crt", data / "server.key"
+        if not cert.exists():
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                            "-subj", f"/CN={spec['name']}", "-keyout", key, "-out", cert],
+                           check=True, capture_output=True)
+            for f in (cert, key):
+                os.chown(f, pw.pw_uid, pw.pw_gid)
+                f.chmod(0o600)
+        argv += ["-c", "ssl=on", "-c", f"ssl_cert_file={cert}", "-c", f"ssl_key_file={key}"]
+    return argv
 
 
 def create_database_later(spec):

@@ -658,13 +658,14 @@ class Stack:
         if not any(MANAGED_DB_HOST in v for v in self.dotenv.values()):
             return
         c = Container("managed-db", MANAGED_DB_HOST, 1, MANAGED_DB_ADDR, {})
-        c.env = {"POSTGRES_USER": "app", "POSTGRES_PASSWORD": "standin-db-password", "POSTGRES_DB": "app"}
+        c.env = {"POSTGRES_USER": "app", "POSTGRES_PASSWORD": "standin-db-password", "POSTGRES_DB": "app",
+                 "STACK_PG_TLS": "1"}
         c.user, c.argv = "postgres", ["@postgres"]
+        c.healthcheck = ["CMD", pg_bin("pg_isready"), "--host=127.0.0.1"]
         c.mounts = [("bind", str(self._volume_dir("managed-db")), "/var/lib/postgresql/data")]
         self.start(c)
         self.containers.setdefault("managed-db", [c])
-        wait_for(lambda: self.exec(c, [pg_bin("pg_isready"), "--host=127.0.0.1"]).returncode == 0,
-                 30, "the stand-in managed database")
+        self.wait_healthy("managed-db")
 
     def start(self, c: Container) -> None:
         c.log_path = self.root / "logs" / f"{c.name}.log"
@@ -1063,6 +1064,12 @@ def main() -> None:
         for name, why in s.skipped.items():
             print(f"{name:40} not run: {why}")
         print(f"network: nsenter -n -m -t {os.getpid()} sh ; Ctrl-C stops the stack")
+        # Ctrl-C or a plain `kill` stops the stack (a background job ignores SIGINT).
+        def stop(*_):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
         try:
             signal.pause()
         except KeyboardInterrupt:

@@ -491,6 +491,7 @@ def test_a_failing_job_alerts_and_recovers(booted: Stack, webhook: Webhook):
     booted.wait_healthy(dependency)
     r = booted.exec(runner, [command], shell=True, timeout=180)
     assert r.returncode == 0, f"{name}: {r.stdout[-1000:]}{r.stderr[-2000:]}"
+    booted.jobs_reported = True
     wait_for(lambda: arrived(webhook, booted, since, "JobFailed", name, resolved=True), 120,
              f"JobFailed for {name} resolved")
 
@@ -558,3 +559,42 @@ def test_kubernetes_probes_pass_at_the_pod_address(booted: Stack):
             assert answers("/metrics") == 200, f"{env_dir.name}: a pod scrape"
         finally:
             stack._kill(pod.proc)
+
+
+# Grafana's $__rate_interval for the rendered 15 s scrape interval (4 scrapes).
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "${__rate_interval}": "1m"}
+SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*[{\[]")
+
+
+def test_dashboard_panel_queries_run_on_the_live_prometheus(booted: Stack):
+    """Grafana does not run here; what its panels would ask does. Every panel query evaluates
+    without error, and every metric a panel selects exists in the stack (so no panel stays empty
+    because it names a metric nothing exposes). Placed after the job scenario, whose runs push
+    the job metrics (where it was skipped, those may be absent)."""
+    dashboards = sorted((booted.work / "monitoring" / "grafana" / "dashboards").glob("*.json"))
+    if "prometheus" not in booted.containers or not dashboards:
+        pytest.skip("no dashboards here")
+    booted.wait_all_healthy()
+    send_traffic(booted)
+    missing = []
+    for path in dashboards:
+        board = json.loads(path.read_text())
+        panels = [p for row in board.get("panels", []) for p in [row] + row.get("panels", [])]
+        for panel in panels:
+            for target in panel.get("targets", []):
+                expr = target.get("expr")
+                if not expr:
+                    continue
+                for var, value in GRAFANA_VARIABLES.items():
+                    expr = expr.replace(var, value)
+                assert "$" not in expr, f"{path.name}: a variable the harness does not know in {expr}"
+                query(booted, expr)  # asserts the query evaluates
+                for metric in set(SELECTOR.findall(expr)):
+                    if metric.startswith("blueprint_job_") and not getattr(booted, "jobs_reported", False):
+                        continue
+                    selector = f"count({{__name__={json.dumps(metric)}}})"
+                    try:  # the traffic above shows at the next scrape
+                        wait_for(lambda: query(booted, selector), 3 * stack.MIN_SCRAPE + 2, metric)
+                    except AssertionError:
+                        missing.append(f"{path.name} / {panel.get('title')}: {metric}")
+    assert not missing, "panels select metrics nothing exposes:\n" + "\n".join(sorted(set(missing)))
