@@ -117,6 +117,27 @@ fn first_difference(
         .cloned()
 }
 
+/// A refused render: exit 2, its cause and "nothing was changed" said, the tree exactly `before`.
+fn assert_refused_unchanged(
+    out: &Output,
+    cause: &str,
+    root: &Path,
+    before: &BTreeMap<String, (Vec<u8>, u32)>,
+    case: &str,
+) {
+    assert_eq!(out.status.code(), Some(2), "{case}: {}", text(out));
+    assert!(
+        text(out).contains(cause) && text(out).contains("nothing was changed"),
+        "{case}: {}",
+        text(out)
+    );
+    assert_eq!(
+        first_difference(&snapshot(root), before),
+        None,
+        "{case}: the failed render changed the tree"
+    );
+}
+
 /// The next render, without --force, succeeds and leaves exactly V2's tree.
 fn assert_next_render_recovers(root: &Path, case: &str) -> String {
     let out = render(root, &[]);
@@ -157,17 +178,7 @@ fn a_failure_at_any_commit_step_leaves_the_old_tree_exactly() {
             let dir = tempfile::tempdir().unwrap();
             let before = rendered_v1(dir.path());
             let out = render(dir.path(), &[("BLUEPRINT_FAULT", &case)]);
-            assert_eq!(out.status.code(), Some(2), "{case}: {}", text(&out));
-            assert!(
-                text(&out).contains("injected fault") && text(&out).contains("nothing was changed"),
-                "{case}: {}",
-                text(&out)
-            );
-            assert_eq!(
-                first_difference(&snapshot(dir.path()), &before),
-                None,
-                "{case}: the failed render changed the tree"
-            );
+            assert_refused_unchanged(&out, "injected fault", dir.path(), &before, &case);
             assert_next_render_recovers(dir.path(), &case);
         }
     }
@@ -270,13 +281,7 @@ fn a_folder_render_may_not_write_to_changes_nothing() {
         command.uid(NOBODY).gid(NOBODY);
     }
     let out = command.output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("Permission denied") && text(&out).contains("nothing was changed"),
-        "{}",
-        text(&out)
-    );
-    assert_eq!(first_difference(&snapshot(root), &before), None);
+    assert_refused_unchanged(&out, "Permission denied", root, &before, "read-only folder");
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
     if is_root() {
         chown_tree(root, 0);
@@ -298,13 +303,7 @@ fn an_immutable_file_changes_nothing() {
     }
     let out = render(root, &[]);
     let _ = Command::new("chattr").arg("-i").arg(&target).status();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("api/Dockerfile") && text(&out).contains("nothing was changed"),
-        "{}",
-        text(&out)
-    );
-    assert_eq!(first_difference(&snapshot(root), &before), None);
+    assert_refused_unchanged(&out, "api/Dockerfile", root, &before, "chattr +i");
     assert_next_render_recovers(root, "after chattr -i");
 }
 
@@ -359,14 +358,7 @@ fn a_full_disk_changes_nothing() {
     file.set_len(len.saturating_sub(4096)).unwrap();
     drop(file);
     let out = render(&root, &[]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("No space left on device")
-            && text(&out).contains("nothing was changed"),
-        "{}",
-        text(&out)
-    );
-    assert_eq!(first_difference(&snapshot(&root), &before), None);
+    assert_refused_unchanged(&out, "No space left on device", &root, &before, "full disk");
     fs::remove_file(&filler).unwrap();
     assert_next_render_recovers(&root, "after space is freed");
 }

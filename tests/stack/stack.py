@@ -519,7 +519,7 @@ class Stack:
     def _dns(self) -> None:
         hosts = self.root / "hosts"
         lines = [f"{WEBHOOK_ADDR} webhook.stand-in", f"{MANAGED_DB_ADDR} {MANAGED_DB_HOST}"]
-        lines += [f"{SMTP_ADDR} {host}" for host in self.smarthosts()]
+        lines += [f"{SMTP_ADDR} {host}" for host in sorted({h for h, _ in self.smarthosts()})]
         for c in self.all():
             lines += [f"{c.addr} {c.service}", f"{c.addr} {c.name}"]
             for alias in c.spec.get("hostname", []) or []:
@@ -591,21 +591,22 @@ class Stack:
         return sorted(names)
 
     def _smtp(self) -> None:
-        hosts = self.smarthosts()
-        if not hosts:
+        smarthosts = self.smarthosts()
+        if not smarthosts:
             return
+        hosts = sorted({h for h, _ in smarthosts})
         live = self.root / "smtp"
         live.mkdir(exist_ok=True)
         issue_certificate(self.ca(), hosts[0], live, extra=hosts[1:])
-        ports = sorted({int(p) for p in self.smarthosts(ports=True)})
+        ports = sorted({p for _, p in smarthosts})
         self.smtp = [SmtpSink(SMTP_ADDR, port, live / "fullchain.pem", live / "privkey.pem") for port in ports]
 
     def mail(self) -> list[dict]:
         """Every message the SMTP stand-in received."""
         return [m for sink in getattr(self, "smtp", []) for m in sink.messages]
 
-    def smarthosts(self, ports: bool = False) -> list[str]:
-        """The SMTP servers Alertmanager's email receivers name."""
+    def smarthosts(self) -> list[tuple[str, int]]:
+        """The SMTP servers (host, port) Alertmanager's email receivers name."""
         path = self.work / "monitoring" / "alertmanager" / "alertmanager.yml"
         if not path.exists():
             return []
@@ -613,7 +614,7 @@ class Stack:
         hosts = {conf.get("global", {}).get("smtp_smarthost", "")}
         for r in conf.get("receivers", []):
             hosts.update(e.get("smarthost", "") for e in r.get("email_configs", []))
-        return sorted(h.rsplit(":", 1)[1 if ports else 0] for h in hosts if h)
+        return sorted((h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in hosts if h)
 
     def trust_bundle(self) -> Path:
         """The system's CA bundle plus the harness's CA."""

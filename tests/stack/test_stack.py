@@ -206,19 +206,7 @@ def test_websocket_routes_upgrade(booted: Stack):
     if "proxy" not in booted.containers or "dashboard" not in booted.containers:
         pytest.skip("no websocket route here")
     base, host, ca = proxy_base(booted)
-    u = urllib.parse.urlparse(base)
-    raw = socket.create_connection((u.hostname, u.port), timeout=10)
-    if u.scheme == "https":
-        import ssl
-
-        ctx = ssl.create_default_context(cafile=str(ca))
-        raw = ctx.wrap_socket(raw, server_hostname=host)
-    key = base64.b64encode(os.urandom(16)).decode()
-    raw.sendall((f"GET /dashboard/_stcore/stream HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
-                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    head = raw.recv(4096).decode(errors="replace")
-    raw.close()
-    assert head.startswith("HTTP/1.1 101"), head
+    open_websocket(base, host, ca, "/dashboard/_stcore/stream").close()  # asserts the 101
 
 
 def open_websocket(base: str, host: str, ca: Path | None, path: str, cookie: str = ""):
@@ -503,10 +491,9 @@ FAILS_WITHOUT = ["db", "managed-db"]
 
 
 def kubelet_env(work: Path, env_name: str, service: str) -> tuple[dict[str, str], list[dict]]:
-    """A container's environment as the kubelet builds it from the rendered overlay: the
-    ConfigMap (envFrom), then each `env` entry in order (base first, then the overlay's patch,
-    as kustomize merges them), `$(VAR)` expanded from what is set so far; the pod's address where
-    the downward API gives status.podIP; stand-ins for Secrets."""
+    """What the kubelet builds a container's environment from, in the rendered overlay: the
+    ConfigMap's values (envFrom) and the `env` entries in order (base first, then the overlay's
+    patch, as kustomize merges them). expand_kubelet applies the entries."""
     overlay = work / "kubernetes" / "overlays" / env_name
     config = yaml.safe_load((overlay / "config" / f"{service}.yaml").read_text())
     env = {k: str(v) for k, v in config["data"].items()}
@@ -522,6 +509,8 @@ def kubelet_env(work: Path, env_name: str, service: str) -> tuple[dict[str, str]
 
 
 def expand_kubelet(env: dict[str, str], entries: list[dict], pod_ip: str) -> dict[str, str]:
+    """Each entry in turn, as the kubelet sets it: `$(VAR)` expanded from what is set so far, the
+    pod's address where the downward API gives status.podIP, stand-ins for Secrets."""
     for var in entries:
         source = var.get("valueFrom") or {}
         if source.get("fieldRef", {}).get("fieldPath") == "status.podIP":
