@@ -24,6 +24,12 @@ dashboards' queries run against the live Prometheus instead), certbot cannot rea
 (a locally made CA issues the certificate at the path the config names), supercronic and MinIO's
 `mc` are stand-ins of a few lines (tests/stack/bin) that run the rendered crontab lines verbatim.
 
+Managed services have stand-ins where the environment names them: a PostgreSQL serving TLS where a
+provider's DATABASE_URL points (managed-db.stand-in), and moto where the render leaves a bucket on
+AWS S3 (S3_BUCKET with no S3_ENDPOINT_URL). The AWS SDK reaches that one through its own setting,
+AWS_ENDPOINT_URL_S3, the one variable the harness adds: a stand-in cannot answer for
+<bucket>.s3.amazonaws.com, whose certificate boto3 checks against certifi's public CAs only.
+
 Time: by default everything runs at the rendered speed. STACK_TIME_SCALE=N (a documented test
 knob, used by the alert scenarios) runs Prometheus and Alertmanager from copies of their rendered
 files with every interval and `for:` divided by N, so that an alert with `for: 2m` fires in
@@ -72,6 +78,9 @@ MANAGED_DB_ADDR = "127.0.2.2"
 MANAGED_DB_HOST = "managed-db.stand-in"
 # The SMTP server every email receiver's smarthost resolves to (STARTTLS with the harness's CA).
 SMTP_ADDR = "127.0.2.3"
+MANAGED_S3_ADDR = "127.0.2.4"
+MANAGED_S3_HOST = "managed-s3.stand-in"
+MANAGED_S3_URL = f"http://{MANAGED_S3_ADDR}:9000"
 STANDIN_PASSWORD = "standin-admin-password"
 MIN_SCRAPE = 2.0  # seconds: the shortest scrape interval STACK_TIME_SCALE makes
 
@@ -268,6 +277,7 @@ class Container:
     spec: dict
     argv: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    image_env: dict[str, str] = field(default_factory=dict)  # what its image gives it, before compose's
     mounts: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, source, target)
     workdir: str = "/"
     user: str = "0"
@@ -284,8 +294,11 @@ class Container:
 class Stack:
     """One environment of one example, booted from its render."""
 
-    def __init__(self, example: str, env: str, *, time_scale: float | None = None):
-        self.example, self.env_name = example, env
+    def __init__(self, example: str, env: str, *, time_scale: float | None = None,
+                 variant: dict | None = None):
+        """`variant`: a change to the example's blueprint (merged into it), rendered with the
+        project's own binary, for a render no committed example has."""
+        self.example, self.env_name, self.variant = example, env, variant
         self.time_scale = time_scale or float(os.environ.get("STACK_TIME_SCALE", "1"))
         # Not under /tmp: every container mounts a tmpfs there, which would hide its sources.
         (STATE / "run").mkdir(parents=True, exist_ok=True)
@@ -310,7 +323,14 @@ class Stack:
         sources = REPO / "blueprints" / self.example
         shutil.copytree(sources, self.work, symlinks=False, ignore=shutil.ignore_patterns(
             "__pycache__", "node_modules", ".venv", "staticfiles"))
-        shutil.copytree(REPO / "generated" / self.example, self.work, dirs_exist_ok=True)
+        if self.variant:
+            path = self.work / "blueprint.yaml"
+            path.write_text(yaml.safe_dump(merged(yaml.safe_load(path.read_text()), self.variant), sort_keys=False))
+            r = subprocess.run([blueprint_binary(), "render", "blueprint.yaml", "--out", "."], cwd=self.work,
+                               capture_output=True, text=True)
+            assert r.returncode == 0, f"rendering the variant {self.variant}: {r.stderr}"
+        else:
+            shutil.copytree(REPO / "generated" / self.example, self.work, dirs_exist_ok=True)
         # The files a user creates beside the render, as its comments ask: the proxy's basic-auth
         # users (`htpasswd -c proxy/htpasswd admin`).
         htpasswd = self.work / "proxy" / "htpasswd"
@@ -408,8 +428,9 @@ class Stack:
                 etc = self.root / "nginx-etc"
                 etc.mkdir(exist_ok=True)
                 c.mounts.insert(0, ("bind", str(etc), "/etc/nginx"))
+        c.image_env = dict(env)
         env.update({k: str(v) for k, v in (spec.get("environment") or {}).items()})
-        c.env = env
+        c.env = aws_stand_in(env)
         hc = spec.get("healthcheck", {}).get("test")
         if hc:
             c.healthcheck = hc
@@ -530,11 +551,12 @@ class Stack:
             lines += [f"{proxy} {name}" for name in sorted(set(self.domains() + [self.compose_domain()]))
                       if name != "localhost"]
         hosts.write_text("\n".join(lines) + "\n")
-        self.helpers.append(subprocess.Popen(
+        self.dns = subprocess.Popen(
             ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", f"--addn-hosts={hosts}",
              f"--listen-address={DNS_ADDR}", "--bind-interfaces", "--user=root", "--pid-file",
              "--log-facility=-", "--port=53"],
-            stdout=subprocess.DEVNULL, stderr=open(self.root / "dnsmasq.log", "w"), start_new_session=True))
+            stdout=subprocess.DEVNULL, stderr=open(self.root / "dnsmasq.log", "w"), start_new_session=True)
+        self.helpers.append(self.dns)
         first = self.all()[0].name if self.all() else "webhook.stand-in"
         wait_for(lambda: _resolves(first), 10, "dnsmasq")
 
@@ -639,7 +661,11 @@ class Stack:
         self._dns()
         self._tls()
         self._smtp()
-        self._managed_db()
+        if any(MANAGED_DB_HOST in v for v in self.dotenv.values()):
+            self.managed_db()
+        buckets = {c.env["S3_BUCKET"] for c in self.all() if c.env.get("AWS_ENDPOINT_URL_S3") == MANAGED_S3_URL}
+        if buckets:
+            self.managed_s3(buckets)
         order = topological(self.compose["services"])
         for name in order:
             if name in self.skipped or (only and name not in only):
@@ -654,9 +680,9 @@ class Stack:
             for c in self.containers[name]:
                 self.start(c)
 
-    def _managed_db(self) -> None:
-        """A PostgreSQL where a managed provider's DATABASE_URL points, when the env has one."""
-        if not any(MANAGED_DB_HOST in v for v in self.dotenv.values()):
+    def managed_db(self) -> None:
+        """A PostgreSQL where a managed provider's DATABASE_URL points (started once)."""
+        if "managed-db" in self.containers:
             return
         c = Container("managed-db", MANAGED_DB_HOST, 1, MANAGED_DB_ADDR, {})
         c.env = {"POSTGRES_USER": "app", "POSTGRES_PASSWORD": "standin-db-password", "POSTGRES_DB": "app",
@@ -667,6 +693,27 @@ class Stack:
         self.start(c)
         self.containers.setdefault("managed-db", [c])
         self.wait_healthy("managed-db")
+
+    def managed_s3(self, buckets: set[str]) -> None:
+        """moto where the render leaves a bucket on AWS S3 (see aws_stand_in), with the buckets a
+        team creates with its infrastructure (started once; buckets added each call)."""
+        if "managed-s3" not in self.containers:
+            c = Container("managed-s3", MANAGED_S3_HOST, 1, MANAGED_S3_ADDR, {})
+            c.argv = ["@minio", "server", "/data", "--address", ":9000"]
+            c.env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+            self.start(c)
+            self.containers["managed-s3"] = [c]
+            wait_for(lambda: _answers(MANAGED_S3_URL + "/"), 30, "the AWS S3 stand-in")
+        for bucket in sorted(buckets):
+            status, _, body = http(f"{MANAGED_S3_URL}/{bucket}", method="PUT")
+            assert status in (200, 409), f"creating {bucket} on the AWS S3 stand-in: {status} {body[:200]!r}"
+
+    def add_host(self, name: str, addr: str) -> None:
+        """One more name in the stack's DNS (a name another platform's render uses)."""
+        hosts = self.root / "hosts"
+        hosts.write_text(hosts.read_text() + f"{addr} {name}\n")
+        self.dns.send_signal(signal.SIGHUP)  # dnsmasq re-reads its hosts files
+        wait_for(lambda: _resolves(name), 10, f"{name} in the stack's DNS")
 
     def start(self, c: Container) -> None:
         c.log_path = self.root / "logs" / f"{c.name}.log"
@@ -878,6 +925,38 @@ def _kill(proc: subprocess.Popen | None) -> None:
         proc.wait(timeout=10)
 
 
+def merged(base: dict, change: dict) -> dict:
+    """`change` merged into `base`, mapping by mapping."""
+    out = dict(base)
+    for k, v in change.items():
+        out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def blueprint_binary() -> str:
+    """The project's own binary, built by `cargo test` before the harness runs (or built here)."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+    binary = target / "debug" / "blueprint"
+    if not binary.exists():
+        subprocess.run(["cargo", "build", "--locked", "--bin", "blueprint"], cwd=REPO, check=True)
+    return str(binary)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return http(url, timeout=2)[0] < 500
+    except OSError:
+        return False
+
+
+def aws_stand_in(env: dict[str, str]) -> dict[str, str]:
+    """A container's environment, pointed at the AWS S3 stand-in where its bucket is on AWS (a
+    bucket with no S3_ENDPOINT_URL: the SDK's default endpoint)."""
+    if env.get("S3_BUCKET") and not env.get("S3_ENDPOINT_URL"):
+        env["AWS_ENDPOINT_URL_S3"] = MANAGED_S3_URL
+    return env
+
+
 def _resolves(name: str) -> bool:
     try:
         socket.gethostbyname(name)
@@ -1005,7 +1084,8 @@ def issue_certificate(ca: Path, domain: str, live: Path, extra: list[str] = ()) 
 
 def http(url: str, *, host: str | None = None, method: str = "GET", data: bytes | None = None,
          headers: dict | None = None, timeout: float = 10, ca: Path | None = None, follow: bool = False):
-    """One HTTP request from the harness (outside every container): (status, headers, body)."""
+    """One HTTP request from the harness (outside every container): (status, headers, body), the
+    headers as an email.message.Message (get_all gives every Set-Cookie)."""
     import ssl
 
     req = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
@@ -1023,9 +1103,9 @@ def http(url: str, *, host: str | None = None, method: str = "GET", data: bytes 
     opener = urllib.request.build_opener(*handlers)
     try:
         with opener.open(req, timeout=timeout) as r:
-            return r.status, dict(r.headers), r.read()
+            return r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+        return e.code, e.headers, e.read()
 
 
 def in_private_network() -> bool:

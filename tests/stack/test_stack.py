@@ -32,12 +32,18 @@ if not stack.in_private_network():
                 allow_module_level=True)
 
 # Every environment of every example that runs on Compose. Kubernetes environments (data-cluster
-# staging and prod) have no compose file; their probes and job commands are checked against the
-# same apps in test_kubernetes_commands.
+# staging and prod) have no compose file; their pods' probes and their CronJobs' commands run
+# against data-cluster dev's stack (test_kubernetes_*).
 ENVIRONMENTS = sorted(
-    (p.parent.name, p.name.split(".")[1])
+    (p.parent.name, p.name.split(".")[1], None)
     for p in (REPO / "generated").glob("*/compose.*.yaml")
 )
+# Renders no committed example has, booted and exercised like the others: (id, example, env,
+# change to its blueprint). The Caddy render of a replicated Streamlit service (its sticky
+# upstream) and of the routes, TLS and tools the nginx one serves there.
+VARIANTS = [("caddy", "data-platform", "prod", {"proxy": {"engine": "caddy"}})]
+STACKS = ENVIRONMENTS + [(e, n, v) for _, e, n, v in VARIANTS]
+STACK_IDS = [f"{e}-{n}" for e, n, _ in ENVIRONMENTS] + [f"{e}-{n}-{i}" for i, e, n, _ in VARIANTS]
 TIME_SCALE = 20  # STACK_TIME_SCALE for every stack here: `for: 2m` fires after 6 s.
 
 
@@ -84,10 +90,10 @@ AFTER_UP = {
 }
 
 
-@pytest.fixture(scope="module", params=ENVIRONMENTS, ids=[f"{e}-{n}" for e, n in ENVIRONMENTS])
+@pytest.fixture(scope="module", params=STACKS, ids=STACK_IDS)
 def booted(request, webhook):
-    example, env = request.param
-    s = Stack(example, env, time_scale=TIME_SCALE)
+    example, env, variant = request.param
+    s = Stack(example, env, time_scale=TIME_SCALE, variant=variant)
     try:
         s.up()
         for service, command in AFTER_UP.get(example, []):
@@ -98,10 +104,6 @@ def booted(request, webhook):
         yield s
     finally:
         s.down()
-
-
-def blueprint_of(example: str) -> dict:
-    return yaml.safe_load((REPO / "blueprints" / example / "blueprint.yaml").read_text())
 
 
 def prometheus(s: Stack) -> str:
@@ -209,8 +211,22 @@ def test_websocket_routes_upgrade(booted: Stack):
     open_websocket(base, host, ca, "/dashboard/_stcore/stream").close()  # asserts the 101
 
 
-def open_websocket(base: str, host: str, ca: Path | None, path: str, cookie: str = ""):
-    """A raw websocket client through the proxy: the socket after a 101."""
+def keep_cookies(jar: dict[str, str], set_cookies: list[str]) -> dict[str, str]:
+    """What a browser keeps of Set-Cookie headers: each cookie's name and value."""
+    for header in set_cookies:
+        name, _, value = header.split(";", 1)[0].strip().partition("=")
+        jar[name] = value
+    return jar
+
+
+def cookie_header(jar: dict[str, str]) -> str:
+    return "; ".join(f"{k}={v}" for k, v in sorted(jar.items()))
+
+
+def open_websocket(base: str, host: str, ca: Path | None, path: str, jar: dict[str, str] | None = None):
+    """A raw websocket client through the proxy, sending and keeping the cookies in `jar` as a
+    browser does: the socket after a 101."""
+    jar = {} if jar is None else jar
     u = urllib.parse.urlparse(base)
     raw = socket.create_connection((u.hostname, u.port), timeout=20)
     if u.scheme == "https":
@@ -219,7 +235,7 @@ def open_websocket(base: str, host: str, ca: Path | None, path: str, cookie: str
         raw = ssl.create_default_context(cafile=str(ca)).wrap_socket(raw, server_hostname=u.hostname)
     key = base64.b64encode(os.urandom(16)).decode()
     raw.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nCookie: {cookie}\r\n\r\n").encode())
+                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nCookie: {cookie_header(jar)}\r\n\r\n").encode())
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = raw.recv(1)
@@ -227,6 +243,8 @@ def open_websocket(base: str, host: str, ca: Path | None, path: str, cookie: str
             break
         head += chunk
     assert head.startswith(b"HTTP/1.1 101"), head
+    keep_cookies(jar, [line.split(":", 1)[1] for line in head.decode(errors="replace").split("\r\n")
+                       if line.lower().startswith("set-cookie:")])
     return raw
 
 
@@ -283,15 +301,15 @@ def test_a_streamlit_session_survives_its_next_request(booted: Stack):
     booted.wait_all_healthy()
     base, host, ca = proxy_base(booted)
     venv = next(source for _, source, target in booted.containers["dashboard"][0].mounts if target == "/opt/venv")
-    _, headers, _ = http(base + "/dashboard/_stcore/health", host=host, ca=ca)
-    cookies = " ".join(v for k, v in headers.items() if k.lower() == "set-cookie")
-    m = re.search(r"_streamlit_xsrf=([^;]+)", cookies)
-    assert m, headers
-    xsrf = m.group(1)
     # Round robin over two replicas sends one in two uploads astray; eight sessions in a row
-    # keep to their replica only by chance once in 128 runs.
+    # keep to their replica only by chance once in 128 runs. Each is a new browser: its cookies
+    # (Streamlit's XSRF token, the proxy's affinity cookie where it sets one) start empty.
     for attempt in range(8):
-        ws = open_websocket(base, host, ca, "/dashboard/_stcore/stream", f"_streamlit_xsrf={xsrf}")
+        _, headers, _ = http(base + "/dashboard/_stcore/health", host=host, ca=ca)
+        jar = keep_cookies({}, headers.get_all("Set-Cookie") or [])
+        xsrf = jar.get("_streamlit_xsrf")
+        assert xsrf, dict(headers)
+        ws = open_websocket(base, host, ca, "/dashboard/_stcore/stream", jar)
         try:
             websocket_send(ws, RERUN_SCRIPT)
             session = next((sid for frame in websocket_frames(ws, time.monotonic() + 30)
@@ -305,7 +323,7 @@ def test_a_streamlit_session_survives_its_next_request(booted: Stack):
                 f"{base}/dashboard/_stcore/upload_file/{session}/file-{attempt}", host=host, ca=ca,
                 method="PUT", data=body,
                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
-                         "X-Xsrftoken": xsrf, "Cookie": f"_streamlit_xsrf={xsrf}"})
+                         "X-Xsrftoken": xsrf, "Cookie": cookie_header(jar)})
             assert status == 204, f"upload {attempt + 1}: {status} {answer[:300]!r}"
         finally:
             ws.close()
@@ -463,8 +481,6 @@ def test_a_failing_job_alerts_and_recovers(booted: Stack, webhook: Webhook):
     # The first job whose scheduler runs here, through its crontab line as supercronic would.
     name, (scheduler, command) = next((n, j) for n, j in jobs.items() if j[0] in booted.containers)
     runner = booted.containers[scheduler][0]
-    if "S3_BUCKET" in runner.env and "S3_ENDPOINT_URL" not in runner.env:
-        pytest.skip("the job writes to AWS S3 here, which has no stand-in")
     dependency = next((d for d in FAILS_WITHOUT if d in booted.containers), None)
     if dependency is None:
         pytest.skip("no dependency to take away from this job")
@@ -536,7 +552,7 @@ def test_kubernetes_probes_pass_at_the_pod_address(booted: Stack):
     for n, env_dir in enumerate(sorted(p for p in overlays.iterdir() if (p / "config" / "api.yaml").exists())):
         pod_ip = f"127.0.3.{n + 1}"
         base_env, entries = kubelet_env(booted.work, env_dir.name, "api")
-        env = dict(compose_api.env)  # PATH, HOME and the image's ENV, as the image gives them
+        env = dict(compose_api.image_env)  # PATH and the image's ENV, as the image gives them
         env.update(expand_kubelet(base_env, entries, pod_ip))
         pod = dataclasses.replace(compose_api, name=f"api-pod-{env_dir.name}", addr=pod_ip, env=env, proc=None)
         booted.start(pod)
@@ -549,6 +565,93 @@ def test_kubernetes_probes_pass_at_the_pod_address(booted: Stack):
             assert answers("/metrics") == 200, f"{env_dir.name}: a pod scrape"
         finally:
             stack._kill(pod.proc)
+
+
+# Names in the Kubernetes render that the cluster's own services answer to, and the service of
+# the stack that stands in for each: the Pushgateway a cluster's monitoring runs (the
+# prometheus-pushgateway chart, in the namespace the render names).
+CLUSTER_NAMES = {"prometheus-pushgateway.monitoring.svc": "pushgateway"}
+
+
+def kubernetes_jobs(work: Path) -> tuple[list[dict], dict[str, dict]]:
+    """The base's CronJobs and the ConfigMaps they mount, by name."""
+    docs = [d for path in sorted((work / "kubernetes" / "base" / "jobs").glob("*.yaml"))
+            for d in yaml.safe_load_all(path.read_text()) if d]
+    return ([d for d in docs if d["kind"] == "CronJob"],
+            {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"})
+
+
+def test_kubernetes_jobs_run_with_the_cronjob_environment(booted: Stack):
+    """Each CronJob's command, as its pod would run it: the image of the service it runs in, the
+    environment the kubelet builds (ConfigMap, base env, the overlay's patch, Secrets by stand-in),
+    its volumes (run-job.sh from its ConfigMap, emptyDir as tmpfs), against this stack's database
+    (staging's in-cluster `db`) or the managed one's stand-in (prod), and the outcome pushed to
+    the cluster's Pushgateway. No scheduler, Job controller or NetworkPolicy runs."""
+    overlays = booted.work / "kubernetes" / "overlays"
+    if not (booted.work / "kubernetes" / "base" / "jobs").is_dir():
+        pytest.skip("no Kubernetes jobs here")
+    booted.wait_all_healthy()
+    for name, service in CLUSTER_NAMES.items():
+        booted.add_host(name, booted.addr(service))
+    cronjobs, configmaps = kubernetes_jobs(booted.work)
+    pushgateway = f"http://{booted.addr('pushgateway')}:9091"
+    ran = []
+    for n, overlay in enumerate(sorted(p for p in overlays.iterdir() if (p / "patches").is_dir())):
+        for cronjob in cronjobs:
+            job = cronjob["metadata"]["name"]
+            pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            spec = pod["containers"][0]
+            # The compose service built from the same image provides the filesystem.
+            image = spec["image"].rsplit(":", 1)[0]
+            source = next(cs[0] for cs in booted.containers.values()
+                          if cs[0].spec.get("image", "").rsplit(":", 1)[0] == image)
+            config = {}
+            for ref in spec.get("envFrom", []):
+                cm = next(yaml.safe_load(p.read_text()) for p in sorted((overlay / "config").glob("*.yaml"))
+                          if yaml.safe_load(p.read_text())["metadata"]["name"] == ref["configMapRef"]["name"])
+                config.update({k: str(v) for k, v in cm["data"].items()})
+            patch = yaml.safe_load((overlay / "patches" / f"job-{job}.yaml").read_text())
+            entries = spec.get("env", []) + next(
+                c.get("env", []) for c in patch["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+                if c["name"] == spec["name"])
+            env = dict(source.image_env)
+            env.update(stack.aws_stand_in(expand_kubelet(config, entries, f"127.0.3.{20 + n}")))
+            if stack.MANAGED_DB_HOST in env.get("DATABASE_URL", ""):
+                booted.managed_db()
+            if "AWS_ENDPOINT_URL_S3" in env:
+                booted.managed_s3({env["S3_BUCKET"]})
+            volumes = {v["name"]: v for v in pod.get("volumes", [])}
+            mounts = [m for m in source.mounts if m[0] == "bind" and m[2] in (source.workdir, "/opt/venv")]
+            for vm in spec.get("volumeMounts", []):
+                volume = volumes[vm["name"]]
+                if "emptyDir" in volume:
+                    mounts.append(("tmpfs", "", vm["mountPath"]))
+                elif "configMap" in volume:
+                    data = configmaps[volume["configMap"]["name"]]["data"]
+                    path = booted.root / "configmaps" / volume["configMap"]["name"] / vm["subPath"]
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(data[vm["subPath"]])
+                    path.chmod(volume["configMap"].get("defaultMode", 0o644))
+                    mounts.append(("bind", str(path), vm["mountPath"]))
+                else:
+                    raise AssertionError(f"{job}: a volume the harness does not know: {volume}")
+            user = str(pod["securityContext"]["runAsUser"])
+            runner = dataclasses.replace(source, name=f"{job}-{overlay.name}", addr=f"127.0.3.{20 + n}",
+                                         env=env, mounts=mounts, user=user, proc=None)
+            if not any(r[0] == overlay.name for r in ran):
+                # The database's schema, as the team's deploy migrates it (the render has no step).
+                r = booted.exec(runner, ["python", "manage.py", "migrate", "--noinput"], timeout=180)
+                assert r.returncode == 0, f"{overlay.name}: migrate: {r.stdout[-1000:]}{r.stderr[-2000:]}"
+            started = time.time()
+            r = booted.exec(runner, spec["command"] + spec.get("args", []), timeout=300)
+            assert r.returncode == 0, f"{overlay.name} {job}: {r.stdout[-1000:]}{r.stderr[-2000:]}"
+            assert "run-job:" not in r.stderr, f"{overlay.name} {job}: {r.stderr[-2000:]}"
+            _, _, body = http(f"{pushgateway}/metrics")
+            pushed = re.search(rf'^blueprint_job_last_success_timestamp_seconds{{[^}}]*job="{job}"[^}}]*}} (\S+)$',
+                               body.decode(), re.M)
+            assert pushed and float(pushed.group(1)) >= int(started), f"{overlay.name} {job}: no success pushed"
+            ran.append((overlay.name, job))
+    assert ran, "no CronJob ran"
 
 
 # Grafana's $__rate_interval for the rendered 15 s scrape interval (4 scrapes).
