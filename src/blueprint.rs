@@ -311,6 +311,13 @@ pub struct Service {
     /// The start command, in exec form. Default: from the runtime preset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// The schema migration command, in exec form: run with the service's image and environment
+    /// at every start or deploy, before the service and its jobs start (Compose: a one-shot
+    /// `<service>-migrate` container they wait for; Kubernetes: an init container of each pod).
+    /// It must be safe to run again and by two pods at once. Default: `[python, manage.py,
+    /// migrate, --noinput]` for `django`, none otherwise; `[]` turns the default off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrate: Option<Vec<String>>,
     /// The Python module or entry point the preset starts (`config.wsgi` for Django, `app.main:app`
     /// for FastAPI, `app.py` for Streamlit, `server.js` for Node.js). Default: from the preset.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -315,6 +315,8 @@ pub struct Service {
     pub port: Option<u16>,
     /// The start command in exec form; empty when the image's own command is used.
     pub command: Vec<String>,
+    /// The schema migration that runs before the service and its jobs start, when it has one.
+    pub migration: Option<Migration>,
     /// The preset's entry point (`config.wsgi`, `app.main:app`, `app.py`, ...).
     pub entrypoint: String,
     /// The health endpoint path; `None` for workers.
@@ -354,6 +356,15 @@ pub struct Service {
     pub test: Option<String>,
     /// The Vercel project ID secret, when the service deploys to Vercel anywhere.
     pub vercel_project: Option<String>,
+}
+
+/// A service's schema migration: a one-shot run of its image before it starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Migration {
+    /// The one-shot's name (`api-migrate`): its Compose service and its init container.
+    pub name: String,
+    /// The command in exec form.
+    pub command: Vec<String>,
 }
 
 impl Service {
@@ -1299,6 +1310,16 @@ fn resolve_service(
         .find(|r| r.path != "/" && r.strip_prefix == (runtime == Runtime::Django))
         .map(|r| r.path.trim_end_matches('/').to_string());
 
+    let migrate = s.migrate.clone().unwrap_or_else(|| match runtime {
+        Runtime::Django => ["python", "manage.py", "migrate", "--noinput"]
+            .map(String::from)
+            .to_vec(),
+        _ => Vec::new(),
+    });
+    let migration = (!migrate.is_empty()).then(|| Migration {
+        name: format!("{name}-migrate"),
+        command: migrate,
+    });
     let command_is_default = s.command.is_none();
     let command = s.command.clone().unwrap_or_else(|| {
         let port = port.unwrap_or_default().to_string();
@@ -1523,6 +1544,7 @@ fn resolve_service(
         version,
         port,
         command,
+        migration,
         entrypoint,
         health_path,
         metrics,

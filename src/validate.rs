@@ -1429,6 +1429,27 @@ impl Context<'_> {
                     d.hint = Some("use `deploy: compose` for this service".into());
                 }
             }
+            // A migration runs as a one-shot of the service's image: nothing runs it for a static
+            // site or on Vercel, so it would be dropped there.
+            if s.migrate.as_ref().is_some_and(|m| !m.is_empty())
+                && (s.runtime == Runtime::Static || vercel)
+            {
+                let d = self.at_key(
+                    &path!("services", name, "migrate"),
+                    format!(
+                        "`{name}` has no container to run its migration in: {}",
+                        if s.runtime == Runtime::Static {
+                            "a `static` service is served files"
+                        } else {
+                            "Vercel runs no step before a deploy"
+                        }
+                    ),
+                );
+                d.hint = Some(
+                    "run the migration from a service that runs on Compose or Kubernetes, or remove `migrate`"
+                        .into(),
+                );
+            }
             if let Some(m) = &s.metrics {
                 for (field, value) in [
                     ("requests_total", &m.requests_total),

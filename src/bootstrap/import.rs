@@ -676,6 +676,7 @@ pub fn draft(compose: &Json, ctx: &Context<'_>) -> Result<Draft, Failure> {
             version: None,
             port: None,
             command: None,
+            migrate: None,
             entrypoint: None,
             health: None,
             metrics: None,

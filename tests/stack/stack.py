@@ -431,9 +431,11 @@ class Stack:
         c.image_env = dict(env)
         env.update({k: str(v) for k, v in (spec.get("environment") or {}).items()})
         c.env = aws_stand_in(env)
-        hc = spec.get("healthcheck", {}).get("test")
-        if hc:
-            c.healthcheck = hc
+        hc = spec.get("healthcheck", {})
+        if hc.get("disable") or hc.get("test") == ["NONE"]:
+            c.healthcheck = None  # not even the image's HEALTHCHECK
+        elif hc.get("test"):
+            c.healthcheck = hc["test"]
         if image in ("prom/prometheus", "prom/alertmanager"):
             self._scale_time(c)
         if image == "prom/alertmanager":

@@ -83,24 +83,12 @@ def webhook():
     w.server.shutdown()
 
 
-# What a team runs once a stack is up, before it serves (the render has no migration step yet).
-AFTER_UP = {
-    "data-platform": [("api", "python manage.py migrate --noinput")],
-    "data-cluster": [("api", "python manage.py migrate --noinput")],
-}
-
-
 @pytest.fixture(scope="module", params=STACKS, ids=STACK_IDS)
 def booted(request, webhook):
     example, env, variant = request.param
     s = Stack(example, env, time_scale=TIME_SCALE, variant=variant)
     try:
         s.up()
-        for service, command in AFTER_UP.get(example, []):
-            if service in s.containers:
-                s.wait_healthy(service)
-                r = s.exec(s.containers[service][0], [command], shell=True, timeout=120)
-                assert r.returncode == 0, f"{command}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
         yield s
     finally:
         s.down()
@@ -506,22 +494,29 @@ def test_a_failing_job_alerts_and_recovers(booted: Stack, webhook: Webhook):
 FAILS_WITHOUT = ["db", "managed-db"]
 
 
-def kubelet_env(work: Path, env_name: str, service: str) -> tuple[dict[str, str], list[dict]]:
-    """What the kubelet builds a container's environment from, in the rendered overlay: the
-    ConfigMap's values (envFrom) and the `env` entries in order (base first, then the overlay's
-    patch, as kustomize merges them). expand_kubelet applies the entries."""
+def kubelet_env(work: Path, env_name: str, service: str, container: str | None = None,
+                kind: str = "containers") -> tuple[dict[str, str], list[dict]]:
+    """What the kubelet builds the environment of a container of `service`'s Deployment (the
+    app's, or the init container `container` with kind="initContainers") from, in the rendered
+    overlay: the ConfigMap's values (envFrom) and the `env` entries in order (base first, then the
+    overlay's patch, as kustomize merges them by name). expand_kubelet applies the entries."""
+    container = container or service
     overlay = work / "kubernetes" / "overlays" / env_name
     config = yaml.safe_load((overlay / "config" / f"{service}.yaml").read_text())
     env = {k: str(v) for k, v in config["data"].items()}
-    docs = [d for d in yaml.safe_load_all((work / "kubernetes" / "base" / "services" / f"{service}.yaml").read_text())
-            if d and d.get("kind") == "Deployment"]
     patch = yaml.safe_load((overlay / "patches" / f"{service}.yaml").read_text())
     entries = []
-    for doc in docs + [patch]:
-        for c in doc["spec"]["template"]["spec"]["containers"]:
-            if c["name"] == service:
+    for doc in [deployment(work, service), patch]:
+        for c in doc["spec"]["template"]["spec"].get(kind, []):
+            if c["name"] == container:
                 entries += c.get("env", [])
     return env, entries
+
+
+def deployment(work: Path, service: str) -> dict:
+    """The base's Deployment of `service`."""
+    return next(d for d in yaml.safe_load_all((work / "kubernetes" / "base" / "services" / f"{service}.yaml").read_text())
+                if d and d.get("kind") == "Deployment")
 
 
 def expand_kubelet(env: dict[str, str], entries: list[dict], pod_ip: str) -> dict[str, str]:
@@ -639,9 +634,17 @@ def test_kubernetes_jobs_run_with_the_cronjob_environment(booted: Stack):
             runner = dataclasses.replace(source, name=f"{job}-{overlay.name}", addr=f"127.0.3.{20 + n}",
                                          env=env, mounts=mounts, user=user, proc=None)
             if not any(r[0] == overlay.name for r in ran):
-                # The database's schema, as the team's deploy migrates it (the render has no step).
-                r = booted.exec(runner, ["python", "manage.py", "migrate", "--noinput"], timeout=180)
-                assert r.returncode == 0, f"{overlay.name}: migrate: {r.stdout[-1000:]}{r.stderr[-2000:]}"
+                # The schema, as the service's pods migrate it before they start: the Deployment's
+                # init container with its own kubelet environment, as the CronJob's user.
+                service = source.service
+                for init in deployment(booted.work, service)["spec"]["template"]["spec"].get("initContainers", []):
+                    init_env = dict(source.image_env)
+                    init_env.update(stack.aws_stand_in(expand_kubelet(
+                        *kubelet_env(booted.work, overlay.name, service, init["name"], "initContainers"),
+                        f"127.0.3.{20 + n}")))
+                    migrator = dataclasses.replace(runner, name=f"{init['name']}-{overlay.name}", env=init_env)
+                    r = booted.exec(migrator, init.get("command", []) + init.get("args", []), timeout=180)
+                    assert r.returncode == 0, f"{overlay.name} {init['name']}: {r.stdout[-1000:]}{r.stderr[-2000:]}"
             started = time.time()
             r = booted.exec(runner, spec["command"] + spec.get("args", []), timeout=300)
             assert r.returncode == 0, f"{overlay.name} {job}: {r.stdout[-1000:]}{r.stderr[-2000:]}"

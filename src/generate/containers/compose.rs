@@ -21,8 +21,8 @@ use super::{images, jobs};
 use crate::blueprint::{InternalTool, Provider, ProxyEngine, Runtime, StoreKind};
 use crate::generate::observability::tool_prefix;
 use crate::model::{
-    ALERTMANAGER_PORT, Environment, GRAFANA_PORT, Model, PROMETHEUS_PORT, Part, Service, Store,
-    Value, env_fragment,
+    ALERTMANAGER_PORT, Environment, GRAFANA_PORT, Migration, Model, PROMETHEUS_PORT, Part, Service,
+    Store, Value, env_fragment,
 };
 
 /// The proxy's Compose service.
@@ -115,6 +115,9 @@ pub fn compose(model: &Model, environment: &Environment) -> Rendered {
         .filter(|s| s.on_compose(&environment.name))
     {
         stack.app(service);
+        if let Some(migration) = &service.migration {
+            stack.migration(service, migration);
+        }
     }
     for service in jobs::scheduled_services(model).filter(|s| s.on_compose(&environment.name)) {
         stack.scheduler(service);
@@ -209,8 +212,9 @@ fn healthcheck(test: Vec<String>) -> Healthcheck {
         test,
         interval: "10s".into(),
         timeout: format!("{HEALTH_TIMEOUT_SECONDS}s"),
-        retries: 3,
+        retries: Some(3),
         start_period: "30s".into(),
+        disable: false,
     }
 }
 
@@ -505,6 +509,48 @@ impl<'a> Stack<'a> {
         deps
     }
 
+    /// What `service` and its scheduler wait for: its own dependencies, then its migration
+    /// (completed), so neither starts on an old schema.
+    fn dependencies_after_migration(&self, service: &Service) -> IndexMap<String, DependsOn> {
+        let mut deps = self.dependencies(service);
+        if let Some(migration) = &service.migration {
+            deps.insert(migration.name.clone(), DependsOn::COMPLETED);
+        }
+        deps
+    }
+
+    /// The one-shot that migrates `service`'s schema at every `up`: its image, environment and
+    /// dependencies, and the migration as its command.
+    fn migration(&mut self, service: &Service, migration: &Migration) {
+        let name = migration.name.clone();
+        let ours = service.runtime != Runtime::Custom;
+        let mut container = ComposeService {
+            image: self.built_image(service, &name),
+            build: Some(Self::build(service)),
+            command: Some(migration.command.clone()),
+            init: Some(true),
+            depends_on: self.dependencies(service),
+            environment: self.environment_of(service, &name),
+            deploy: Some(Deploy {
+                replicas: Some(1),
+                resources: self.resources(service),
+            }),
+            networks: Self::networks(&[NET_INTERNAL, NET_EGRESS]),
+            // The image's HEALTHCHECK asks for a server a migration does not start.
+            healthcheck: Some(Healthcheck {
+                disable: true,
+                ..Healthcheck::default()
+            }),
+            // It exits when done; a restart policy would run it again and again.
+            restart: Some("no".into()),
+            ..self.confined(ours)
+        };
+        if !ours {
+            container.cap_drop.clear();
+        }
+        self.services.insert(name, container);
+    }
+
     fn app(&mut self, service: &Service) {
         let name = service.name.clone();
         let ours = service.runtime != Runtime::Custom;
@@ -521,7 +567,7 @@ impl<'a> Stack<'a> {
             build: Some(Self::build(service)),
             command: (!ours && !service.command.is_empty()).then(|| service.command.clone()),
             init: Some(true),
-            depends_on: self.dependencies(service),
+            depends_on: self.dependencies_after_migration(service),
             environment: self.environment_of(service, &name),
             ports,
             healthcheck: Self::app_healthcheck(service),
@@ -556,7 +602,7 @@ impl<'a> Stack<'a> {
     fn scheduler(&mut self, service: &Service) {
         let name = jobs::scheduler_name(&service.name);
         let mut environment = self.environment_of(service, &name);
-        let mut depends_on = self.dependencies(service);
+        let mut depends_on = self.dependencies_after_migration(service);
         if self.model.monitoring.enabled {
             environment.insert(
                 "BLUEPRINT_PUSHGATEWAY_URL".into(),

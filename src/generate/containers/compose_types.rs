@@ -191,19 +191,27 @@ pub struct BindOptions {
     pub create_host_path: bool,
 }
 
-/// A health check.
-#[derive(Debug, Clone, Serialize)]
+/// A health check, or `disable: true` to turn off the image's own (`HEALTHCHECK`).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Healthcheck {
     /// `[CMD, ...]` or `[CMD-SHELL, "..."]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub test: Vec<String>,
     /// Between checks.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub interval: String,
     /// One check's limit.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub timeout: String,
     /// Failures before unhealthy.
-    pub retries: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
     /// Failures during this time after start do not count.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub start_period: String,
+    /// No health check at all, not even the image's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub disable: bool,
 }
 
 /// Deploy settings Compose applies.

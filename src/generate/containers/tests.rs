@@ -376,9 +376,12 @@ fn supabase_environments_run_no_database_container() {
         compose["services"]["api"]["environment"]["DATABASE_URL"],
         url.as_str()
     );
-    assert!(
-        compose["services"]["api"].get("depends_on").is_none(),
-        "nothing local to wait for"
+    assert_eq!(
+        compose["services"]["api"]["depends_on"]
+            .as_object()
+            .map(|d| d.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["api-migrate".to_string()]),
+        "nothing local to wait for but its migration"
     );
     let exporter = &compose["services"]["db-exporter"];
     assert_eq!(exporter["environment"]["DATA_SOURCE_NAME"], url.as_str());
@@ -455,6 +458,87 @@ fn the_bucket_exists_before_the_apps_start() {
             "{app}"
         );
         assert_eq!(deps["lake"]["condition"], "service_healthy", "{app}");
+    }
+}
+
+#[test]
+fn django_migrates_its_schema_before_the_app_and_its_jobs_start() {
+    for env in ["dev", "staging", "prod"] {
+        let compose = compose_of(&reference(), env);
+        let migrate = &compose["services"]["api-migrate"];
+        assert_eq!(
+            strings(&migrate["command"]),
+            ["python", "manage.py", "migrate", "--noinput"],
+            "{env}"
+        );
+        // The api's image, environment and dependencies (the database, where it is a container).
+        let api = &compose["services"]["api"];
+        assert_eq!(migrate["image"], api["image"], "{env}");
+        assert_eq!(migrate["build"], api["build"], "{env}");
+        assert_eq!(migrate["environment"], api["environment"], "{env}");
+        let mut api_deps = api["depends_on"].as_object().unwrap().clone();
+        api_deps.remove("api-migrate");
+        let migrate_deps = migrate["depends_on"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(migrate_deps, api_deps, "{env}");
+        // A one-shot: never restarted, and without the image's HEALTHCHECK for a server it does
+        // not start.
+        assert_eq!(migrate["restart"], "no", "{env}");
+        assert_eq!(migrate["healthcheck"]["disable"], true, "{env}");
+        assert_eq!(migrate["deploy"]["replicas"], 1, "{env}");
+        for app in ["api", "api-scheduler"] {
+            assert_eq!(
+                compose["services"][app]["depends_on"]["api-migrate"]["condition"],
+                "service_completed_successfully",
+                "{env}: {app}"
+            );
+        }
+    }
+}
+
+#[test]
+fn migrate_can_be_replaced_or_turned_off() {
+    let base = examples::source("data-platform");
+    let with = |migrate: &str| {
+        let text = base.replacen(
+            "    runtime: django\n",
+            &format!("    runtime: django\n    migrate: {migrate}\n"),
+            1,
+        );
+        assert_ne!(text, base);
+        compose_of(&model_from(&text), "dev")
+    };
+    let off = with("[]");
+    assert!(off["services"].get("api-migrate").is_none());
+    assert!(
+        off["services"]["api"]["depends_on"]
+            .get("api-migrate")
+            .is_none()
+    );
+    let own = with("[python, manage.py, migrate, --noinput, --skip-checks]");
+    assert_eq!(
+        strings(&own["services"]["api-migrate"]["command"])
+            .last()
+            .unwrap(),
+        "--skip-checks"
+    );
+    // Other runtimes have no default.
+    for (name, model) in examples() {
+        let Some(compose) = files(&model).remove("compose.dev.yaml") else {
+            continue;
+        };
+        let compose = yaml(&compose.contents);
+        for (service, _) in services(&compose) {
+            if let Some(app) = service.strip_suffix("-migrate") {
+                assert_eq!(
+                    model.service(app).map(|s| s.runtime),
+                    Some(crate::blueprint::Runtime::Django),
+                    "{name}: {service}"
+                );
+            }
+        }
     }
 }
 

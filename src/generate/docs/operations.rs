@@ -230,6 +230,16 @@ pub fn render(model: &Model) -> String {
             Some((alert, relative))
         })
         .collect();
+    // (one-shot name, service, command) of every schema migration that runs in a container.
+    let migrations: Vec<(String, String, String)> = model
+        .services
+        .iter()
+        .filter(|s| s.in_container_anywhere())
+        .filter_map(|s| {
+            let m = s.migration.as_ref()?;
+            Some((m.name.clone(), s.name.clone(), m.command.join(" ")))
+        })
+        .collect();
     let template_env = model
         .environments
         .iter()
@@ -249,6 +259,7 @@ pub fn render(model: &Model) -> String {
             stores => minijinja::Value::from(minijinja::value::Serde(places.iter().flat_map(|p| &p.stores).collect::<Vec<_>>())),
             secrets => minijinja::Value::from(minijinja::value::Serde(&secrets)),
             runbooks => runbooks,
+            migrations => migrations,
             template_env => template_env,
             has_jobs => model.jobs.iter().any(|j| model.service(&j.service).is_some_and(|s| s.in_container_anywhere())),
             monitoring => model.monitoring.enabled,

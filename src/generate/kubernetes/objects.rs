@@ -158,6 +158,9 @@ pub struct PodSpec {
     /// Spread replicas over nodes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+    /// Run to completion, in order, before the containers start (a schema migration).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub init_containers: Vec<Container>,
     /// The containers.
     pub containers: Vec<Container>,
     /// Volumes.

@@ -840,3 +840,63 @@ fn django_admits_the_pod_address_kubelet_probes_and_pod_scrapes_send() {
     }
     assert!(checked > 0, "a Django service runs on Kubernetes");
 }
+
+#[test]
+fn django_pods_migrate_their_schema_in_an_init_container_with_the_app_environment() {
+    let mut checked = 0;
+    for (name, model) in cluster_models() {
+        for env in cluster_environments(&model) {
+            let objects = objects(&model, env);
+            let overlay = workloads::overlay(&model, env);
+            for service in model
+                .services
+                .iter()
+                .filter(|s| s.runtime == Runtime::Django)
+            {
+                let pod = &named(&objects, "Deployment", &service.name)["spec"]["template"]["spec"];
+                let app = &pod["containers"][0];
+                let init = &pod["initContainers"][0];
+                let at = format!("{name}/{}: {}", env.name, service.name);
+                assert_eq!(init["name"], format!("{}-migrate", service.name), "{at}");
+                assert_eq!(
+                    init["args"],
+                    serde_json::json!(["python", "manage.py", "migrate", "--noinput"]),
+                    "{at}"
+                );
+                for field in [
+                    "image",
+                    "envFrom",
+                    "securityContext",
+                    "volumeMounts",
+                    "resources",
+                ] {
+                    assert_eq!(init[field], app[field], "{at}: {field}");
+                }
+                assert!(init.get("readinessProbe").is_none(), "{at}");
+                // The overlay gives it the same secrets (DATABASE_URL) as the app.
+                let patch = overlay
+                    .patches
+                    .iter()
+                    .find(|m| m.path == format!("patches/{}.yaml", service.name))
+                    .map(|m| yaml_value(&m.documents[0]))
+                    .expect("the service's patch");
+                let spec = &patch["spec"]["template"]["spec"];
+                assert_eq!(spec["initContainers"][0]["name"], init["name"], "{at}");
+                assert_eq!(
+                    spec["initContainers"][0]["env"], spec["containers"][0]["env"],
+                    "{at}"
+                );
+                assert!(
+                    spec["initContainers"][0]["env"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|v| v["name"] == "DATABASE_URL"),
+                    "{at}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "a Django service runs on Kubernetes");
+}

@@ -142,7 +142,13 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
                 spec: WorkloadPatch {
                     replicas: (!autoscaled).then_some(environment.replicas),
                     template: TemplatePatch::new(
-                        &service.name,
+                        &[&service.name],
+                        &service
+                            .migration
+                            .as_ref()
+                            .map(|m| m.name.as_str())
+                            .into_iter()
+                            .collect::<Vec<_>>(),
                         &checksum,
                         secret_env(service, environment),
                     ),
@@ -197,7 +203,7 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
                 spec: CronJobPatch {
                     job_template: JobTemplatePatch {
                         spec: JobSpecPatch {
-                            template: TemplatePatch::new(&job.name, &checksum, env),
+                            template: TemplatePatch::new(&[&job.name], &[], &checksum, env),
                         },
                     },
                 },
@@ -396,9 +402,21 @@ fn pod_spec(service: &Service, containers: Vec<Container>, volumes: Vec<Volume>)
         security_context: pod_security(ours(service).then_some(APP_UID)),
         termination_grace_period_seconds: Some(30),
         topology_spread_constraints: Vec::new(),
+        init_containers: Vec::new(),
         containers,
         volumes,
     }
+}
+
+/// The init container that migrates `service`'s schema before each of its pods starts: every
+/// rollout runs it with the new image (a second pod's run finds nothing left to do).
+fn migration_container(service: &Service) -> Option<Container> {
+    let migration = service.migration.as_ref()?;
+    let mut container = app_container(service, &migration.name);
+    container.args = migration.command.clone();
+    // The app's downward-API variables are for what it serves; a migration serves nothing.
+    container.env = Vec::new();
+    Some(container)
 }
 
 fn deployment(model: &Model, service: &Service) -> Object<Spec<DeploymentSpec>> {
@@ -417,6 +435,7 @@ fn deployment(model: &Model, service: &Service) -> Object<Spec<DeploymentSpec>> 
         Vec::new()
     };
     let mut pod = pod_spec(service, vec![container], volumes);
+    pod.init_containers = migration_container(service).into_iter().collect();
     pod.topology_spread_constraints = vec![TopologySpreadConstraint {
         max_skew: 1,
         topology_key: "kubernetes.io/hostname",
@@ -770,23 +789,35 @@ struct TemplatePatch {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ContainersPatch {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    init_containers: Vec<Container>,
     containers: Vec<Container>,
 }
 
 impl TemplatePatch {
-    fn new(container: &str, checksum: &str, env: Vec<EnvVar>) -> Self {
+    /// The environment's variables for the containers named `containers` (merged by name into
+    /// the base's), and the config checksum that rolls the pods when the ConfigMap changes.
+    fn new(
+        containers: &[&str],
+        init_containers: &[&str],
+        checksum: &str,
+        env: Vec<EnvVar>,
+    ) -> Self {
+        let patch = |name: &&str| Container {
+            name: name.to_string(),
+            env: env.clone(),
+            ..Container::default()
+        };
         Self {
             metadata: PodMeta {
                 labels: BTreeMap::new(),
                 annotations: BTreeMap::from([(CONFIG_CHECKSUM.to_string(), checksum.to_string())]),
             },
             spec: ContainersPatch {
-                containers: vec![Container {
-                    name: container.to_string(),
-                    env,
-                    ..Container::default()
-                }],
+                init_containers: init_containers.iter().map(patch).collect(),
+                containers: containers.iter().map(patch).collect(),
             },
         }
     }
@@ -1023,6 +1054,7 @@ fn postgres(model: &Model, store: &Store) -> Object<Spec<StatefulSetSpec>> {
                         security_context: pod_security(Some(POSTGRES_UID)),
                         termination_grace_period_seconds: Some(60),
                         topology_spread_constraints: Vec::new(),
+                        init_containers: Vec::new(),
                         containers: vec![container],
                         volumes: vec![tmp, run],
                     },
