@@ -322,6 +322,9 @@ enum Frame {
         anchor: usize,
         entries: Vec<(Node, Node)>,
         pending_key: Option<Node>,
+        /// The line of each key already in `entries`: a duplicate is found by one lookup, not
+        /// by a scan that would make a mapping quadratic in its keys.
+        lines: BTreeMap<String, usize>,
     },
 }
 
@@ -384,6 +387,7 @@ impl Builder<'_> {
                     anchor,
                     entries: Vec::new(),
                     pending_key: None,
+                    lines: BTreeMap::new(),
                 });
                 Ok(())
             }
@@ -507,6 +511,7 @@ impl Builder<'_> {
             Some(Frame::Map {
                 entries,
                 pending_key,
+                lines,
                 ..
             }) => match pending_key.take() {
                 None => {
@@ -534,8 +539,7 @@ impl Builder<'_> {
                 }
                 Some(key) => {
                     let name = key_text(&key);
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| key_text(k) == name) {
-                        let first_line = first.span.line;
+                    if let Some(&first_line) = lines.get(&name) {
                         let path = display_path(&self.current_path());
                         self.problems.push(
                             Diagnostic::new(self.file, key.span, format!("duplicate key `{name}`"))
@@ -544,6 +548,7 @@ impl Builder<'_> {
                         );
                         return Ok(());
                     }
+                    lines.insert(name, key.span.line);
                     entries.push((key, node));
                     Ok(())
                 }
