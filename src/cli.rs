@@ -12,6 +12,22 @@ use crate::model::Model;
 use crate::validate::validate_source;
 use crate::writer::{self, FileState, Provenance};
 
+/// `println!` without its panic when stdout is closed: a reader that went away
+/// (`blueprint validate ... | head`) chose to stop reading, and the exit code still says how
+/// the command went. Output that is the command's product goes through [`write_stdout`].
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` without its panic when stderr is closed (`2>&1 | head`), for the same reason.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Exit code: success, nothing to report.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: drift or differences found.
@@ -232,10 +248,7 @@ fn execute(command: Command) -> u8 {
         Command::Diff { file, out } => diff(&file, out.as_deref()),
         Command::Check { file, out, format } => check(&file, out.as_deref(), format),
         Command::List { file } => list(&file),
-        Command::Schema { url: false } => {
-            print!("{}", crate::blueprint::json_schema());
-            EXIT_OK
-        }
+        Command::Schema { url: false } => write_stdout(crate::blueprint::json_schema().as_bytes()),
         Command::Init {
             dir,
             preset,
@@ -291,7 +304,7 @@ fn execute(command: Command) -> u8 {
             }
         }
         Command::Schema { url: true } => {
-            println!("{}", crate::schema_url());
+            outln!("{}", crate::schema_url());
             EXIT_OK
         }
         Command::Completions { shell } => {
@@ -306,7 +319,7 @@ fn execute(command: Command) -> u8 {
             match clap_mangen::Man::new(Cli::command()).render(&mut page) {
                 Ok(()) => write_stdout(&page),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    errln!("error: {e}");
                     EXIT_ERROR
                 }
             }
@@ -317,7 +330,7 @@ fn execute(command: Command) -> u8 {
             {
                 Ok(()) => EXIT_OK,
                 Err(e) => {
-                    eprintln!("error: {}: {e}", dir.display());
+                    errln!("error: {}: {e}", dir.display());
                     EXIT_ERROR
                 }
             }
@@ -332,7 +345,7 @@ fn write_stdout(bytes: &[u8]) -> u8 {
         Ok(()) => EXIT_OK,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
         Err(e) => {
-            eprintln!("error: writing to stdout: {e}");
+            errln!("error: writing to stdout: {e}");
             EXIT_ERROR
         }
     }
@@ -415,7 +428,7 @@ fn validate(files: &[PathBuf]) -> u8 {
     for file in files {
         match load(file) {
             Ok(blueprint) => {
-                println!("{}: valid", file.display());
+                outln!("{}: valid", file.display());
                 print_cautions(&Model::from_blueprint(&blueprint).cautions());
             }
             Err(e) => code = code.max(report_load_error(e)),
@@ -464,7 +477,7 @@ fn plan_for(file: &Path, out: Option<&Path>) -> Result<Planned, u8> {
             cautions: model.cautions(),
         }),
         Err(e) => {
-            eprintln!("error: {e} (this is a bug in blueprint; please report it)");
+            errln!("error: {e} (this is a bug in blueprint; please report it)");
             Err(EXIT_ERROR)
         }
     }
@@ -503,7 +516,7 @@ pub(crate) fn render(file: &Path, out: Option<&Path>, force: bool) -> u8 {
             for path in &report.deleted {
                 let _ = writeln!(stderr, "deleted {path} (no longer generated)");
             }
-            println!(
+            outln!(
                 "rendered {} files into {} ({} written, {} unchanged, {} deleted)",
                 plan.files.len(),
                 root.display(),
@@ -514,7 +527,7 @@ pub(crate) fn render(file: &Path, out: Option<&Path>, force: bool) -> u8 {
             EXIT_OK
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             EXIT_ERROR
         }
     }
@@ -527,7 +540,7 @@ fn diff(file: &Path, out: Option<&Path>) -> u8 {
     };
     match writer::diff(&plan, &root) {
         Ok(diffs) if diffs.is_empty() => {
-            eprintln!("no differences: {} is up to date", root.display());
+            errln!("no differences: {} is up to date", root.display());
             EXIT_OK
         }
         Ok(diffs) => {
@@ -548,11 +561,11 @@ fn diff(file: &Path, out: Option<&Path>) -> u8 {
                     let _ = writeln!(stdout, "{style}{line}{style:#}");
                 }
             }
-            eprintln!("{} file(s) would change", diffs.len());
+            errln!("{} file(s) would change", diffs.len());
             EXIT_DIFFERENCES
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             EXIT_ERROR
         }
     }
@@ -571,7 +584,7 @@ fn check(file: &Path, out: Option<&Path>, format: Format) -> u8 {
     let statuses = match writer::check(&plan, &root) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return EXIT_ERROR;
         }
     };
@@ -584,7 +597,9 @@ fn check(file: &Path, out: Option<&Path>, format: Format) -> u8 {
         file.display(),
         root.display()
     );
-    match format {
+    // The JSON and Markdown reports are the command's product: failing to write them is an
+    // error, unless the reader went away.
+    let written = match format {
         Format::Json => {
             let report = serde_json::json!({
                 "blueprint": provenance.blueprint,
@@ -593,14 +608,12 @@ fn check(file: &Path, out: Option<&Path>, format: Format) -> u8 {
                 "fix": if drifted.is_empty() { serde_json::Value::Null } else { serde_json::Value::String(fix.clone()) },
                 "files": statuses,
             });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).expect("the report serializes")
-            );
+            let mut json = serde_json::to_string_pretty(&report).expect("the report serializes");
+            json.push('\n');
+            write_stdout(json.as_bytes())
         }
-        Format::Markdown => print!(
-            "{}",
-            markdown_summary(&file.display().to_string(), &root, &statuses, &fix)
+        Format::Markdown => write_stdout(
+            markdown_summary(&file.display().to_string(), &root, &statuses, &fix).as_bytes(),
         ),
         Format::Text => {
             let mut stdout = anstream::stdout();
@@ -635,14 +648,18 @@ fn check(file: &Path, out: Option<&Path>, format: Format) -> u8 {
                     );
                 }
             }
+            EXIT_OK
         }
+    };
+    if written != EXIT_OK {
+        return written;
     }
     // Only with text: JSON and Markdown are read by programs or pasted into files whole, and a
     // workflow command line in the middle would corrupt them.
     if format == Format::Text && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         for s in &drifted {
             let path = root.join(&s.path);
-            println!(
+            outln!(
                 "::error file={},title=blueprint drift::{} is {}. Run `{}` and commit the result.",
                 path.display(),
                 s.path,
@@ -733,8 +750,9 @@ fn list(file: &Path) -> u8 {
         .map(|f| f.generator.len())
         .max()
         .unwrap_or(0);
+    let mut text = String::new();
     for f in &plan.files {
-        println!("{:width$}  {}", f.generator, f.path);
+        text.push_str(&format!("{:width$}  {}\n", f.generator, f.path));
     }
-    EXIT_OK
+    write_stdout(text.as_bytes())
 }

@@ -683,3 +683,63 @@ fn a_mapping_of_95000_keys_is_validated_in_linear_time() {
     .expect("validate finished within 20 s");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// Runs `blueprint <args>` in `root` with stdout (`closed == "stdout"`) or stderr writing into
+/// a pipe whose reading end is already closed, as after `| head` has exited: every write to it
+/// fails with EPIPE, on every run, not one in forty. The other stream is captured.
+fn run_into_closed_pipe(root: &Path, args: &[&str], closed: &str) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut command = Command::new(common::bin());
+    command
+        .args(args)
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("BLUEPRINT_FAULT")
+        .stdin(std::process::Stdio::null());
+    if closed == "stdout" {
+        command.stdout(writer).stderr(std::process::Stdio::piped());
+    } else {
+        command.stderr(writer).stdout(std::process::Stdio::piped());
+    }
+    command.output().expect("the binary runs")
+}
+
+#[test]
+fn a_closed_pipe_is_no_panic_and_keeps_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    rendered_v1(root);
+    fs::write(root.join("bad.yaml"), "project: [\n").unwrap();
+    let commands: &[&[&str]] = &[
+        &["validate", "blueprint.yaml"],
+        &["validate", "bad.yaml"],
+        &["diff", "blueprint.yaml"],
+        &["check", "blueprint.yaml"],
+        &["check", "blueprint.yaml", "--format", "json"],
+        &["check", "blueprint.yaml", "--format", "markdown"],
+        &["list", "blueprint.yaml"],
+        &["secrets", "blueprint.yaml"],
+        &["schema"],
+        &["schema", "--url"],
+        &["completions", "bash"],
+        &["man"],
+        &["--help"],
+        &["--version"],
+        &["render", "missing.yaml"],
+        &["render", "blueprint.yaml"],
+        &["check", "blueprint.yaml"],
+        &["diff", "blueprint.yaml"],
+    ];
+    for closed in ["stdout", "stderr"] {
+        for args in commands {
+            // The same command with both streams open says what the exit code must be.
+            let expected = run(root, args, &[]).status.code();
+            let out = run_into_closed_pipe(root, args, closed);
+            let case = format!("{} with {closed} closed", args.join(" "));
+            assert_eq!(out.status.code(), expected, "{case}: {}", text(&out));
+            assert!(!text(&out).contains("panicked"), "{case}: {}", text(&out));
+        }
+    }
+}
