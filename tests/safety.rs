@@ -37,7 +37,9 @@ services:
     port: 8001
 ";
 
-fn run(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+/// `blueprint <args>` in `root`, as a user runs it: colours off, outside GitHub Actions, no
+/// injected fault, nothing on stdin.
+fn command(root: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(common::bin());
     command
         .args(args)
@@ -46,6 +48,11 @@ fn run(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .env_remove("GITHUB_ACTIONS")
         .env_remove("BLUEPRINT_FAULT")
         .stdin(std::process::Stdio::null());
+    command
+}
+
+fn run(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = command(root, args);
     for (k, v) in env {
         command.env(k, v);
     }
@@ -635,12 +642,7 @@ fn a_users_file_a_tampered_manifest_lists_is_kept_not_deleted() {
 
 /// Runs `blueprint <args>` in `root`, killed after `limit`: `None` when it had not finished.
 fn run_within(root: &Path, args: &[&str], limit: std::time::Duration) -> Option<Output> {
-    let mut child = Command::new(common::bin())
-        .args(args)
-        .current_dir(root)
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_ACTIONS")
-        .stdin(std::process::Stdio::null())
+    let mut child = command(root, args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -690,14 +692,7 @@ fn a_mapping_of_95000_keys_is_validated_in_linear_time() {
 fn run_into_closed_pipe(root: &Path, args: &[&str], closed: &str) -> Output {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let mut command = Command::new(common::bin());
-    command
-        .args(args)
-        .current_dir(root)
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("BLUEPRINT_FAULT")
-        .stdin(std::process::Stdio::null());
+    let mut command = command(root, args);
     if closed == "stdout" {
         command.stdout(writer).stderr(std::process::Stdio::piped());
     } else {
