@@ -647,6 +647,9 @@ fn check(file: &Path, out: Option<&Path>, format: Format) -> u8 {
                         "Hand edits are lost on render: move them into the blueprint first."
                     );
                 }
+                if drifted.iter().any(|s| s.state == FileState::LineEndings) {
+                    let _ = writeln!(stdout, "{LINE_ENDINGS_HINT}");
+                }
             }
             EXIT_OK
         }
@@ -674,6 +677,9 @@ fn check(file: &Path, out: Option<&Path>, format: Format) -> u8 {
         EXIT_DIFFERENCES
     }
 }
+
+/// What to do about files whose only difference is CRLF line endings.
+const LINE_ENDINGS_HINT: &str = "Only line endings differ in some files: git converted them to CRLF on checkout (core.autocrlf). Commit a .gitattributes that keeps them LF, with `* text=auto eol=lf` (blueprint init writes it) or a line `<path> text eol=lf` for each generated path, then run `git add --renormalize .` and check out again.";
 
 /// `text` as one Markdown code span, with a fence longer than any run of backticks inside it.
 fn code(text: &str) -> String {
@@ -735,6 +741,9 @@ pub fn markdown_summary(
             "\n> [!WARNING]\n> Files edited by hand lose their edits on render: move the \
              change into the blueprint first."
         );
+    }
+    if drifted.iter().any(|s| s.state == FileState::LineEndings) {
+        let _ = writeln!(out, "\n> [!NOTE]\n> {LINE_ENDINGS_HINT}");
     }
     out
 }

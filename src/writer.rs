@@ -1113,7 +1113,8 @@ pub fn render(plan: &Plan, root: &Path, force: bool) -> Result<RenderReport, Wri
                     .as_ref()
                     .and_then(|m| m.files.get(&file.path))
                     .map(|e| e.sha256.as_str());
-                if recorded.is_some_and(|h| h != hash(&existing.bytes)) {
+                let lf = lf_line_endings(&existing.bytes);
+                if recorded.is_some_and(|h| h != hash(lf.as_deref().unwrap_or(&existing.bytes))) {
                     report.overwrote_edits.push(file.path.clone());
                 }
                 to_write.push(file);
@@ -1187,6 +1188,21 @@ pub fn render(plan: &Plan, root: &Path, force: bool) -> Result<RenderReport, Wri
     Ok(report)
 }
 
+/// The bytes with every CRLF made LF, when there is a CRLF: what git with `core.autocrlf`
+/// does to a checkout, and undoes on commit, so no edit of anyone's.
+fn lf_line_endings(bytes: &[u8]) -> Option<Vec<u8>> {
+    let crlf = bytes.windows(2).filter(|w| w == b"\r\n").count();
+    (crlf > 0).then(|| {
+        let mut out = Vec::with_capacity(bytes.len() - crlf);
+        for (i, b) in bytes.iter().enumerate() {
+            if !(*b == b'\r' && bytes.get(i + 1) == Some(&b'\n')) {
+                out.push(*b);
+            }
+        }
+        out
+    })
+}
+
 /// Whether a file looks like blueprint wrote it: every generated file that takes comments
 /// starts (after a `#!` or `# syntax=` line) with blueprint's header, as `#` lines or, in
 /// Markdown, as one HTML comment. JSON takes no comments, so a JSON orphan is judged by its
@@ -1222,6 +1238,9 @@ pub enum FileState {
     OutOfDate,
     /// Its content differs from what blueprint last wrote: someone edited it.
     EditedByHand,
+    /// Its content is a fresh render's but for CRLF line endings: a Windows checkout
+    /// (`core.autocrlf`), not an edit.
+    LineEndings,
     /// Generated, but not on disk.
     Missing,
     /// Listed in the manifest, no longer generated, still on disk.
@@ -1237,6 +1256,7 @@ impl FileState {
             Self::UpToDate => "up to date",
             Self::OutOfDate => "out of date (the blueprint changed)",
             Self::EditedByHand => "edited by hand",
+            Self::LineEndings => "only line endings differ (CRLF)",
             Self::Missing => "missing",
             Self::Orphaned => "orphaned (no longer generated)",
             Self::Conflict => "conflict (a file blueprint did not create is in the way)",
@@ -1273,11 +1293,14 @@ pub fn check(plan: &Plan, root: &Path) -> Result<Vec<FileStatus>, WriteError> {
             Err(()) => FileState::Conflict,
             Ok(None) => FileState::Missing,
             Ok(Some(existing)) if existing.bytes == file.contents.as_bytes() => FileState::UpToDate,
-            Ok(Some(existing)) => match recorded {
-                Some(h) if h == hash(&existing.bytes) => FileState::OutOfDate,
-                Some(_) => FileState::EditedByHand,
-                None if file.path == MANIFEST_PATH => FileState::OutOfDate,
-                None => FileState::Conflict,
+            Ok(Some(existing)) => match (lf_line_endings(&existing.bytes), recorded) {
+                (Some(lf), _) if lf == file.contents.as_bytes() => FileState::LineEndings,
+                (lf, Some(h)) if h == hash(lf.as_deref().unwrap_or(&existing.bytes)) => {
+                    FileState::OutOfDate
+                }
+                (_, Some(_)) => FileState::EditedByHand,
+                (_, None) if file.path == MANIFEST_PATH => FileState::OutOfDate,
+                (_, None) => FileState::Conflict,
             },
         };
         statuses.push(FileStatus {

@@ -161,6 +161,34 @@ fn init_writes_each_preset_renders_it_and_check_passes() {
 }
 
 #[test]
+fn init_writes_a_gitattributes_that_keeps_line_endings_lf_and_keeps_an_existing_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = ["init", "p", "--preset", "web-api", "--repository", "acme/p"];
+    let out = blueprint(&args, dir.path());
+    assert_eq!(code(&out), 0, "{}", all(&out));
+    let attributes = fs::read_to_string(dir.path().join("p/.gitattributes")).expect("written");
+    assert!(
+        attributes.lines().any(|l| l == "* text=auto eol=lf"),
+        "{attributes}"
+    );
+    assert!(
+        stdout(&out).contains("wrote p/.gitattributes"),
+        "{}",
+        all(&out)
+    );
+    // The project's own is the project's: kept as it is.
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::create_dir(dir.path().join("p")).expect("mkdir");
+    fs::write(dir.path().join("p/.gitattributes"), "*.png binary\n").expect("write");
+    let out = blueprint(&args, dir.path());
+    assert_eq!(code(&out), 0, "{}", all(&out));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("p/.gitattributes")).expect("kept"),
+        "*.png binary\n"
+    );
+}
+
+#[test]
 fn init_defaults_the_name_to_the_directory() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = blueprint(

@@ -738,3 +738,60 @@ fn a_closed_pipe_is_no_panic_and_keeps_the_exit_code() {
         }
     }
 }
+
+/// V1 rendered and its blueprint back, so `check` passes: the tree of a fresh checkout.
+fn checked_out_v1(root: &Path) {
+    rendered_v1(root);
+    fs::write(root.join("blueprint.yaml"), V1).unwrap();
+    let out = run(root, &["check", "blueprint.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn a_crlf_checkout_is_told_apart_from_hand_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    checked_out_v1(root);
+    // What git with core.autocrlf=true does on checkout: every text file gets CRLF line endings.
+    for path in walk(root) {
+        if path.is_file() && !path.ends_with("blueprint.yaml") {
+            let bytes = fs::read(&path).unwrap();
+            let crlf = String::from_utf8(bytes).unwrap().replace('\n', "\r\n");
+            fs::write(&path, crlf).unwrap();
+        }
+    }
+    let out = run(root, &["check", "blueprint.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let printed = text(&out);
+    assert!(!printed.contains("edited by hand"), "{printed}");
+    assert!(
+        printed.contains("only line endings differ (CRLF)"),
+        "{printed}"
+    );
+    assert!(printed.contains("* text=auto eol=lf"), "{printed}");
+    let json = run(root, &["check", "blueprint.yaml", "--format", "json"], &[]);
+    assert!(
+        String::from_utf8_lossy(&json.stdout).contains("\"state\": \"line-endings\""),
+        "{}",
+        text(&json)
+    );
+    // A file edited by hand, as well as converted, is still an edit.
+    fs::write(root.join("api/Dockerfile"), "FROM scratch\r\n").unwrap();
+    let out = run(root, &["check", "blueprint.yaml"], &[]);
+    assert!(
+        text(&out).contains("edited by hand:\n  api/Dockerfile\n"),
+        "{}",
+        text(&out)
+    );
+    // The render writes LF again, and calls no converted file an edit.
+    let out = render(root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        text(&out).matches("had been edited by hand").count(),
+        1,
+        "{}",
+        text(&out)
+    );
+    let out = run(root, &["check", "blueprint.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -13,6 +13,9 @@ use clap::ValueEnum;
 use super::Failure;
 use super::secrets::{Scope, checklist};
 
+/// The `.gitattributes` `init` writes where there is none.
+const GITATTRIBUTES: &str = "# Written by blueprint init: text files keep LF line endings on every checkout, so the\n# generated files stay byte for byte what `blueprint check` compares them with.\n* text=auto eol=lf\n";
+
 /// The name of the blueprint file `init` writes.
 pub const BLUEPRINT_FILE: &str = "blueprint.yaml";
 
@@ -391,6 +394,16 @@ fn init(options: &Options, ask: Option<&mut dyn Ask>) -> Result<u8, Failure> {
         answers.name,
         answers.repository
     ))?;
+    // Generated files are LF, and `check` compares bytes: a Windows checkout (core.autocrlf)
+    // would make every one CRLF. A .gitattributes already there is the project's, and kept.
+    let attributes = file.with_file_name(".gitattributes");
+    if std::fs::symlink_metadata(&attributes).is_err() {
+        super::write_new(&attributes, GITATTRIBUTES)?;
+        super::print(&format!(
+            "wrote {} (line endings stay LF on every checkout, as blueprint check expects)\n",
+            attributes.display()
+        ))?;
+    }
     if let Err(code) = super::render(&file, &options.dir) {
         return Ok(code);
     }
