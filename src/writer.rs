@@ -1238,6 +1238,8 @@ pub enum FileState {
     OutOfDate,
     /// Its content differs from what blueprint last wrote: someone edited it.
     EditedByHand,
+    /// Its content is a fresh render's, its executable bit is not (`chmod -x` on a script).
+    ModeChanged,
     /// Its content is a fresh render's but for CRLF line endings: a Windows checkout
     /// (`core.autocrlf`), not an edit.
     LineEndings,
@@ -1256,6 +1258,7 @@ impl FileState {
             Self::UpToDate => "up to date",
             Self::OutOfDate => "out of date (the blueprint changed)",
             Self::EditedByHand => "edited by hand",
+            Self::ModeChanged => "mode changed (the executable bit differs from the render's)",
             Self::LineEndings => "only line endings differ (CRLF)",
             Self::Missing => "missing",
             Self::Orphaned => "orphaned (no longer generated)",
@@ -1292,7 +1295,13 @@ pub fn check(plan: &Plan, root: &Path) -> Result<Vec<FileStatus>, WriteError> {
             // A link is never followed, so what it points at is not blueprint's file.
             Err(()) => FileState::Conflict,
             Ok(None) => FileState::Missing,
-            Ok(Some(existing)) if existing.bytes == file.contents.as_bytes() => FileState::UpToDate,
+            Ok(Some(existing)) if existing.bytes == file.contents.as_bytes() => {
+                if existing.executable == file.executable {
+                    FileState::UpToDate
+                } else {
+                    FileState::ModeChanged
+                }
+            }
             Ok(Some(existing)) => match (lf_line_endings(&existing.bytes), recorded) {
                 (Some(lf), _) if lf == file.contents.as_bytes() => FileState::LineEndings,
                 (lf, Some(h)) if h == hash(lf.as_deref().unwrap_or(&existing.bytes)) => {
@@ -1339,6 +1348,7 @@ pub struct FileDiff {
 pub fn diff(plan: &Plan, root: &Path) -> Result<Vec<FileDiff>, WriteError> {
     let old_manifest = read_manifest(root, plan.blueprint_in_root.as_deref())?;
     let mut diffs = Vec::new();
+    let mut modes = Vec::new();
     let mut push = |path: &str, old: Option<&str>, new: Option<&str>| {
         let text = similar::TextDiff::from_lines(old.unwrap_or(""), new.unwrap_or(""))
             .unified_diff()
@@ -1369,6 +1379,20 @@ pub fn diff(plan: &Plan, root: &Path) -> Result<Vec<FileDiff>, WriteError> {
         let old = on_disk.as_ref().map(|e| String::from_utf8_lossy(&e.bytes));
         if old.as_deref() != Some(file.contents.as_str()) {
             push(&file.path, old.as_deref(), Some(&file.contents));
+        } else if let Some(existing) = &on_disk
+            && existing.executable != file.executable
+        {
+            // As git shows a mode change: the render sets the mode, and the content stays.
+            let mode = |executable| if executable { "100755" } else { "100644" };
+            modes.push(FileDiff {
+                path: file.path.clone(),
+                diff: format!(
+                    "diff --git a/{path} b/{path}\nold mode {}\nnew mode {}\n",
+                    mode(existing.executable),
+                    mode(file.executable),
+                    path = file.path
+                ),
+            });
         }
     }
     if let Some(old) = &old_manifest {
@@ -1381,6 +1405,7 @@ pub fn diff(plan: &Plan, root: &Path) -> Result<Vec<FileDiff>, WriteError> {
             }
         }
     }
+    diffs.extend(modes);
     diffs.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(diffs)
 }

@@ -795,3 +795,40 @@ fn a_crlf_checkout_is_told_apart_from_hand_edits() {
     let out = run(root, &["check", "blueprint.yaml"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn a_lost_executable_bit_is_drift_and_the_render_restores_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // A job, so the render writes the executable jobs/run-job.sh.
+    let jobs = "jobs:\n  tick:\n    service: worker\n    schedule: \"*/5 * * * *\"\n    command: [python, -m, worker.tick]\n";
+    fs::write(root.join("blueprint.yaml"), format!("{V1}{jobs}")).unwrap();
+    let out = render(root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let script = root.join("jobs/run-job.sh");
+    let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&script), 0o755);
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(root, &["check", "blueprint.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "mode changed (the executable bit differs from the render's):\n  jobs/run-job.sh\n"
+        ),
+        "{}",
+        text(&out)
+    );
+    let out = run(root, &["diff", "blueprint.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("old mode 100644\nnew mode 100755\n"),
+        "{}",
+        text(&out)
+    );
+    let out = render(root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(mode(&script), 0o755);
+    let out = run(root, &["check", "blueprint.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
