@@ -594,8 +594,8 @@ fn check(file: &Path, out: Option<&Path>, format: Format) -> u8 {
         .collect();
     let fix = format!(
         "blueprint render {} --out {}",
-        file.display(),
-        root.display()
+        crate::generate::shell_quote(&file.display().to_string()),
+        crate::generate::shell_quote(&root.display().to_string())
     );
     // The JSON and Markdown reports are the command's product: failing to write them is an
     // error, unless the reader went away.

@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::generate::{CommentStyle, GENERATORS, GeneratedFile};
+use crate::generate::{CommentStyle, GENERATORS, GeneratedFile, shell_quote};
 use crate::model::Model;
 
 /// Where the manifest lives, relative to the output root.
@@ -106,10 +106,15 @@ impl Provenance {
                 let bp = relative(&blueprint_abs, &repo);
                 let out = relative(&out_abs, &repo);
                 let blueprint_dir = relative(blueprint_abs.parent().unwrap_or(&repo), &repo);
+                // Quoted, so the command works pasted whatever the paths hold (` `, `$`, `'`).
                 let command = if out == blueprint_dir {
-                    format!("blueprint render {bp}")
+                    format!("blueprint render {}", shell_quote(&bp))
                 } else {
-                    format!("blueprint render {bp} --out {out}")
+                    format!(
+                        "blueprint render {} --out {}",
+                        shell_quote(&bp),
+                        shell_quote(&out)
+                    )
                 };
                 Self {
                     blueprint: bp,
@@ -120,9 +125,9 @@ impl Provenance {
             None => {
                 let bp = relative(&blueprint_abs, &out_abs);
                 let command = if blueprint_abs.parent() == Some(out_abs.as_path()) {
-                    format!("blueprint render {bp}")
+                    format!("blueprint render {}", shell_quote(&bp))
                 } else {
-                    format!("blueprint render {bp} --out .")
+                    format!("blueprint render {} --out .", shell_quote(&bp))
                 };
                 Self {
                     blueprint: bp,

@@ -832,3 +832,84 @@ fn a_lost_executable_bit_is_drift_and_the_render_restores_it() {
     let out = run(root, &["check", "blueprint.yaml"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// The command a generated file's header says regenerates it (between its backticks).
+fn header_command(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap();
+    let start = text.find('`').expect("a command in the header") + 1;
+    let end = start + text[start..].find('`').unwrap();
+    text[start..end].to_string()
+}
+
+/// Runs `command` (a line starting with `blueprint `) pasted into `sh` in `cwd`, with this
+/// build's binary as `blueprint`.
+fn paste(command: &str, cwd: &Path) -> Output {
+    let rest = command
+        .strip_prefix("blueprint ")
+        .expect("a blueprint command");
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("\"$BLUEPRINT\" {rest}"))
+        .current_dir(cwd)
+        .env("BLUEPRINT", common::bin())
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS");
+    sh.output().unwrap()
+}
+
+#[test]
+fn regenerate_commands_are_shell_quoted_and_work_when_pasted() {
+    for in_repo in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path();
+        if in_repo {
+            // Headers then name paths from the repository root, where their command runs.
+            fs::create_dir(top.join(".git")).unwrap();
+        }
+        let folder = top.join("my project $HOME 'x'");
+        fs::create_dir(&folder).unwrap();
+        fs::write(folder.join("blueprint.yaml"), V1).unwrap();
+        let out = run(
+            top,
+            &[
+                "render",
+                "my project $HOME 'x'/blueprint.yaml",
+                "--out",
+                "out dir",
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let root = top.join("out dir");
+        let command = header_command(&root.join("api/Dockerfile"));
+        let cwd = if in_repo { top } else { root.as_path() };
+        let pasted = paste(&command, cwd);
+        assert_eq!(
+            pasted.status.code(),
+            Some(0),
+            "{command}: {}",
+            text(&pasted)
+        );
+        assert!(
+            text(&pasted).contains("(0 written, "),
+            "{command}: {}",
+            text(&pasted)
+        );
+        // The fix `check` prints works pasted too.
+        fs::write(folder.join("blueprint.yaml"), V2).unwrap();
+        let check = run(
+            top,
+            &[
+                "check",
+                "my project $HOME 'x'/blueprint.yaml",
+                "--out",
+                "out dir",
+            ],
+            &[],
+        );
+        let printed = String::from_utf8_lossy(&check.stdout).into_owned();
+        let fix = printed.rsplit("Fix: ").next().unwrap().trim();
+        let pasted = paste(fix, top);
+        assert_eq!(pasted.status.code(), Some(0), "{fix}: {}", text(&pasted));
+    }
+}

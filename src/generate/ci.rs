@@ -34,7 +34,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::blueprint::ActionPinning;
-use crate::generate::{GeneratedFile, to_yaml};
+use crate::generate::{GeneratedFile, shell_quote, to_yaml};
 use crate::model::{Model, Service};
 use workflow::{Step, Workflow};
 
@@ -356,18 +356,5 @@ fn image_job(
         .chain(steps)
         .collect(),
         ..workflow::Job::default()
-    }
-}
-
-/// Quotes a value for POSIX sh.
-fn shell_quote(value: &str) -> String {
-    if !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
-    {
-        value.to_string()
-    } else {
-        format!("'{}'", value.replace('\'', r"'\''"))
     }
 }

@@ -113,6 +113,17 @@ pub fn all(model: &Model) -> Vec<GeneratedFile> {
     GENERATORS.iter().flat_map(|g| (g.run)(model)).collect()
 }
 
+/// Quotes one word for POSIX sh: as it is when it holds only characters no shell reads
+/// specially, otherwise in single quotes (a `'` inside becomes `'\''`).
+pub fn shell_quote(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 /// Serializes a typed value as YAML that YAML 1.1 readers (GitHub Actions, Compose) read back
 /// the same: `on`, `yes`, `12:30` and friends are quoted; long lines are never folded, so diffs
 /// stay line-per-value; multi-line strings become literal blocks.

@@ -49,15 +49,8 @@ pub fn files(model: &Model) -> Vec<GeneratedFile> {
     files
 }
 
-/// Quotes one word for `/bin/sh`, which supercronic runs each crontab command with.
-pub fn shell_quote(word: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
-    if !word.is_empty() && word.chars().all(safe) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
+// Supercronic runs each crontab command with `/bin/sh`.
+pub use crate::generate::shell_quote;
 
 /// One line of text for a comment: no line breaks.
 fn comment_text(text: &str) -> String {
