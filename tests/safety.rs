@@ -869,16 +869,16 @@ fn regenerate_commands_are_shell_quoted_and_work_when_pasted() {
         let folder = top.join("my project $HOME 'x'");
         fs::create_dir(&folder).unwrap();
         fs::write(folder.join("blueprint.yaml"), V1).unwrap();
-        let out = run(
-            top,
-            &[
-                "render",
+        let blueprint = |command| {
+            let args = [
+                command,
                 "my project $HOME 'x'/blueprint.yaml",
                 "--out",
                 "out dir",
-            ],
-            &[],
-        );
+            ];
+            run(top, &args, &[])
+        };
+        let out = blueprint("render");
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         let root = top.join("out dir");
         let command = header_command(&root.join("api/Dockerfile"));
@@ -897,16 +897,7 @@ fn regenerate_commands_are_shell_quoted_and_work_when_pasted() {
         );
         // The fix `check` prints works pasted too.
         fs::write(folder.join("blueprint.yaml"), V2).unwrap();
-        let check = run(
-            top,
-            &[
-                "check",
-                "my project $HOME 'x'/blueprint.yaml",
-                "--out",
-                "out dir",
-            ],
-            &[],
-        );
+        let check = blueprint("check");
         let printed = String::from_utf8_lossy(&check.stdout).into_owned();
         let fix = printed.rsplit("Fix: ").next().unwrap().trim();
         let pasted = paste(fix, top);
