@@ -257,7 +257,7 @@ fn execute(command: Command) -> u8 {
         } => {
             use std::io::IsTerminal as _;
             let options = crate::bootstrap::init::Options {
-                dir,
+                dir: without_dots(&dir),
                 preset,
                 name,
                 repository,
@@ -445,9 +445,18 @@ fn print_cautions(cautions: &[(String, String)]) {
     }
 }
 
+/// `path` without its `.` parts (`new/.` is `new`): creating a missing `new/.` fails, as
+/// `mkdir new/.` does, where creating `new` succeeds.
+fn without_dots(path: &Path) -> PathBuf {
+    match path.components().collect::<PathBuf>() {
+        normal if normal.as_os_str().is_empty() => PathBuf::from("."),
+        normal => normal,
+    }
+}
+
 fn out_root(file: &Path, out: Option<&Path>) -> PathBuf {
     match out {
-        Some(out) => out.to_path_buf(),
+        Some(out) => without_dots(out),
         None => match file.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),

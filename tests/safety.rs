@@ -904,3 +904,35 @@ fn regenerate_commands_are_shell_quoted_and_work_when_pasted() {
         assert_eq!(pasted.status.code(), Some(0), "{fix}: {}", text(&pasted));
     }
 }
+
+#[test]
+fn an_out_folder_ending_in_dot_is_created_when_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::write(root.join("blueprint.yaml"), V2).unwrap();
+    for out in ["new/.", "other/./deeper/", "./third/."] {
+        let rendered = run(root, &["render", "blueprint.yaml", "--out", out], &[]);
+        assert_eq!(
+            rendered.status.code(),
+            Some(0),
+            "{out}: {}",
+            text(&rendered)
+        );
+        let check = run(root, &["check", "blueprint.yaml", "--out", out], &[]);
+        assert_eq!(check.status.code(), Some(0), "{out}: {}", text(&check));
+    }
+    assert!(root.join("new/api/Dockerfile").is_file());
+    assert!(root.join("other/deeper/api/Dockerfile").is_file());
+    assert!(root.join("third/api/Dockerfile").is_file());
+    let init = [
+        "init",
+        "fourth/.",
+        "--preset",
+        "web-api",
+        "--repository",
+        "acme/x",
+    ];
+    let out = run(root, &init, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(root.join("fourth/blueprint.yaml").is_file());
+}
