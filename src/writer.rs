@@ -1288,26 +1288,23 @@ pub fn check(plan: &Plan, root: &Path) -> Result<Vec<FileStatus>, WriteError> {
     let old_manifest = read_manifest(root, plan.blueprint_in_root.as_deref())?;
     let mut statuses = Vec::new();
     for file in &plan.files {
-        let on_disk = match read_generated(root, &file.path) {
-            Err(WriteError::Symlink { .. }) => Err(()),
-            other => Ok(other?),
-        };
+        // A symlink (or a folder link on the way) is refused as `render` refuses it: calling
+        // it a conflict would name the files behind it, not the link to move away.
+        let on_disk = read_generated(root, &file.path)?;
         let recorded = old_manifest
             .as_ref()
             .and_then(|m| m.files.get(&file.path))
             .map(|e| e.sha256.clone());
         let state = match on_disk {
-            // A link is never followed, so what it points at is not blueprint's file.
-            Err(()) => FileState::Conflict,
-            Ok(None) => FileState::Missing,
-            Ok(Some(existing)) if existing.bytes == file.contents.as_bytes() => {
+            None => FileState::Missing,
+            Some(existing) if existing.bytes == file.contents.as_bytes() => {
                 if existing.executable == file.executable {
                     FileState::UpToDate
                 } else {
                     FileState::ModeChanged
                 }
             }
-            Ok(Some(existing)) => match (lf_line_endings(&existing.bytes), recorded) {
+            Some(existing) => match (lf_line_endings(&existing.bytes), recorded) {
                 (Some(lf), _) if lf == file.contents.as_bytes() => FileState::LineEndings,
                 (lf, Some(h)) if h == hash(lf.as_deref().unwrap_or(&existing.bytes)) => {
                     FileState::OutOfDate
@@ -1325,7 +1322,8 @@ pub fn check(plan: &Plan, root: &Path) -> Result<Vec<FileStatus>, WriteError> {
     }
     if let Some(old) = &old_manifest {
         for (path, entry) in orphans(old, plan) {
-            if lstat(&root.join(path))?.is_some() {
+            // Read as `render` reads an orphan it may delete: never through a link.
+            if read_generated(root, path)?.is_some() {
                 statuses.push(FileStatus {
                     path: path.clone(),
                     state: FileState::Orphaned,

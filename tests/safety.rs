@@ -510,8 +510,40 @@ fn diff_never_follows_a_symlink_at_a_generated_path() {
             text(&out)
         );
         let check = odd_file_case("check", "api/Dockerfile", make);
-        assert_eq!(check.status.code(), Some(1), "{}", text(&check));
-        assert!(text(&check).contains("conflict"), "{}", text(&check));
+        assert_eq!(check.status.code(), Some(2), "{}", text(&check));
+        assert!(
+            text(&check).contains("api/Dockerfile: is a symbolic link"),
+            "{}",
+            text(&check)
+        );
+    }
+}
+
+#[test]
+fn a_symlinked_folder_is_refused_by_check_as_by_render() {
+    // `api` holds generated files; `worker` only files no longer generated (V2 drops it).
+    for (folder, blueprint) in [("api", V1), ("worker", V2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        rendered_v1(root);
+        fs::write(root.join("blueprint.yaml"), blueprint).unwrap();
+        // The same files, reached through a link to a copy outside the root.
+        let outside = tempfile::tempdir().unwrap();
+        let copy = outside.path().join(folder);
+        fs::rename(root.join(folder), &copy).unwrap();
+        std::os::unix::fs::symlink(&copy, root.join(folder)).unwrap();
+        let before = snapshot(root);
+        for command in ["render", "check", "diff"] {
+            let out = run(root, &[command, "blueprint.yaml"], &[]);
+            let case = format!("{folder} {command}");
+            assert_eq!(out.status.code(), Some(2), "{case}: {}", text(&out));
+            assert!(
+                text(&out).contains(&format!("{folder}: is a symbolic link")),
+                "{case}: {}",
+                text(&out)
+            );
+        }
+        assert_eq!(first_difference(&snapshot(root), &before), None, "{folder}");
     }
 }
 
