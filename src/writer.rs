@@ -317,20 +317,75 @@ pub fn plan(model: &Model, provenance: &Provenance) -> Result<Plan, PlanError> {
             .collect(),
     };
     let mut files: Vec<PlannedFile> = by_path.into_values().collect();
-    let mut manifest_text =
-        serde_json::to_string_pretty(&manifest).expect("the manifest serializes");
-    manifest_text.push('\n');
-    files.push(PlannedFile {
-        path: MANIFEST_PATH.into(),
-        contents: manifest_text,
-        executable: false,
-        generator: "manifest".into(),
-    });
+    files.push(manifest_file(&manifest));
     Ok(Plan {
         files,
         manifest,
         blueprint_in_root: provenance.in_root.clone(),
     })
+}
+
+/// The manifest as the file it is written to.
+fn manifest_file(manifest: &Manifest) -> PlannedFile {
+    let mut text = serde_json::to_string_pretty(manifest).expect("the manifest serializes");
+    text.push('\n');
+    PlannedFile {
+        path: MANIFEST_PATH.into(),
+        contents: text,
+        executable: false,
+        generator: "manifest".into(),
+    }
+}
+
+/// The files no longer generated that are still on disk: those a render deletes (unmodified,
+/// with blueprint's header), and those it keeps (edited), with their entries in the old
+/// manifest.
+struct Orphans {
+    deletable: Vec<(String, ManifestEntry)>,
+    kept: BTreeMap<String, ManifestEntry>,
+}
+
+impl Orphans {
+    fn find(root: &Path, old: Option<&Manifest>, plan: &Plan) -> Result<Self, WriteError> {
+        let mut found = Self {
+            deletable: Vec::new(),
+            kept: BTreeMap::new(),
+        };
+        for (path, entry) in old.into_iter().flat_map(|old| orphans(old, plan)) {
+            match read_generated(root, path)? {
+                None => {}
+                Some(existing)
+                    if hash(&existing.bytes) == entry.sha256
+                        && carries_header(&existing.bytes, path) =>
+                {
+                    found.deletable.push((path.clone(), entry.clone()));
+                }
+                Some(_) => {
+                    found.kept.insert(path.clone(), entry.clone());
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The manifest file a render writes: the plan's, still listing each kept orphan with
+    /// what blueprint wrote there, so `check` goes on reporting it (and a later render on
+    /// keeping or, once its edits are undone, deleting it) until it is gone.
+    fn manifest(&self, plan: &Plan) -> PlannedFile {
+        let mut manifest = plan.manifest.clone();
+        manifest.files.extend(self.kept.clone());
+        manifest_file(&manifest)
+    }
+}
+
+/// The plan's files with `manifest` in place of the plan's own manifest.
+fn with_manifest<'a>(
+    plan: &'a Plan,
+    manifest: &'a PlannedFile,
+) -> impl Iterator<Item = &'a PlannedFile> {
+    plan.files
+        .iter()
+        .map(move |f| if f.path == MANIFEST_PATH { manifest } else { f })
 }
 
 /// Where a render stages the new versions of the files it changes, relative to the output
@@ -1099,9 +1154,13 @@ pub fn render(plan: &Plan, root: &Path, force: bool) -> Result<RenderReport, Wri
                 .as_ref()
                 .is_some_and(|m| m.files.contains_key(path))
     };
+    // Orphans (generated before, not any more) first: the manifest goes on listing those kept.
+    let orphans = Orphans::find(root, old_manifest.as_ref(), plan)?;
+    let manifest = orphans.manifest(plan);
+    let files = with_manifest(plan, &manifest);
     let mut conflicts = Vec::new();
     let mut to_write: Vec<&PlannedFile> = Vec::new();
-    for file in &plan.files {
+    for file in files {
         match read_generated(root, &file.path)? {
             Some(existing) if existing.bytes == file.contents.as_bytes() => {
                 report.unchanged.push(file.path.clone());
@@ -1130,22 +1189,12 @@ pub fn render(plan: &Plan, root: &Path, force: bool) -> Result<RenderReport, Wri
     if !conflicts.is_empty() {
         return Err(WriteError::Conflicts(conflicts));
     }
-    // Orphans: generated before, not any more.
-    let mut to_delete = Vec::new();
-    if let Some(old) = &old_manifest {
-        for (path, entry) in orphans(old, plan) {
-            match read_generated(root, path)? {
-                None => {}
-                Some(existing)
-                    if hash(&existing.bytes) == entry.sha256
-                        && carries_header(&existing.bytes, path) =>
-                {
-                    to_delete.push(path.clone());
-                }
-                Some(_) => report.kept_orphans.push(path.clone()),
-            }
-        }
-    }
+    let to_delete: Vec<String> = orphans
+        .deletable
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    report.kept_orphans = orphans.kept.into_keys().collect();
     let known = plan.files.iter().map(|f| f.path.as_str()).chain(
         old_manifest
             .iter()
@@ -1286,8 +1335,12 @@ pub struct FileStatus {
 /// Classifies every generated, recorded or conflicting file. Reads, never writes.
 pub fn check(plan: &Plan, root: &Path) -> Result<Vec<FileStatus>, WriteError> {
     let old_manifest = read_manifest(root, plan.blueprint_in_root.as_deref())?;
+    let orphans = Orphans::find(root, old_manifest.as_ref(), plan)?;
+    // The manifest a render would write, which lists the orphans it keeps.
+    let manifest = orphans.manifest(plan);
+    let files = with_manifest(plan, &manifest);
     let mut statuses = Vec::new();
-    for file in &plan.files {
+    for file in files {
         // A symlink (or a folder link on the way) is refused as `render` refuses it: calling
         // it a conflict would name the files behind it, not the link to move away.
         let on_disk = read_generated(root, &file.path)?;
@@ -1320,17 +1373,13 @@ pub fn check(plan: &Plan, root: &Path) -> Result<Vec<FileStatus>, WriteError> {
             generator: file.generator.clone(),
         });
     }
-    if let Some(old) = &old_manifest {
-        for (path, entry) in orphans(old, plan) {
-            // Read as `render` reads an orphan it may delete: never through a link.
-            if read_generated(root, path)?.is_some() {
-                statuses.push(FileStatus {
-                    path: path.clone(),
-                    state: FileState::Orphaned,
-                    generator: entry.generator.clone(),
-                });
-            }
-        }
+    // Read as `render` reads them: never through a link.
+    for (path, entry) in orphans.deletable.into_iter().chain(orphans.kept) {
+        statuses.push(FileStatus {
+            path,
+            state: FileState::Orphaned,
+            generator: entry.generator,
+        });
     }
     statuses.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(statuses)
@@ -1398,14 +1447,9 @@ pub fn diff(plan: &Plan, root: &Path) -> Result<Vec<FileDiff>, WriteError> {
             });
         }
     }
-    if let Some(old) = &old_manifest {
-        for (path, entry) in orphans(old, plan) {
-            if let Some(existing) = read_generated(root, path)?
-                && hash(&existing.bytes) == entry.sha256
-                && carries_header(&existing.bytes, path)
-            {
-                push(path, Some(&String::from_utf8_lossy(&existing.bytes)), None);
-            }
+    for (path, _) in Orphans::find(root, old_manifest.as_ref(), plan)?.deletable {
+        if let Some(existing) = read_generated(root, &path)? {
+            push(&path, Some(&String::from_utf8_lossy(&existing.bytes)), None);
         }
     }
     diffs.extend(modes);

@@ -968,3 +968,40 @@ fn an_out_folder_ending_in_dot_is_created_when_missing() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(root.join("fourth/blueprint.yaml").is_file());
 }
+
+#[test]
+fn a_kept_hand_edited_orphan_is_reported_until_it_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    rendered_v1(root);
+    // V2 no longer generates the worker's files; one of them was edited, so it is kept.
+    let edited = root.join("worker/Dockerfile");
+    let mut text_of = fs::read_to_string(&edited).unwrap();
+    text_of.push_str("# my change\n");
+    fs::write(&edited, &text_of).unwrap();
+    for pass in 0..2 {
+        let out = render(root, &[]);
+        assert_eq!(out.status.code(), Some(0), "{pass}: {}", text(&out));
+        assert!(
+            text(&out).contains("warning: worker/Dockerfile is no longer generated"),
+            "{pass}: {}",
+            text(&out)
+        );
+        let check = run(root, &["check", "blueprint.yaml"], &[]);
+        assert_eq!(check.status.code(), Some(1), "{pass}: {}", text(&check));
+        assert!(
+            text(&check).contains("orphaned (no longer generated):\n  worker/Dockerfile\n"),
+            "{pass}: {}",
+            text(&check)
+        );
+        // Only the orphan: the manifest that keeps listing it is the render's own.
+        assert!(text(&check).contains("1 of "), "{pass}: {}", text(&check));
+    }
+    assert_eq!(fs::read_to_string(&edited).unwrap(), text_of);
+    // Once it is gone, the manifest forgets it.
+    fs::remove_file(&edited).unwrap();
+    let out = render(root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let check = run(root, &["check", "blueprint.yaml"], &[]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+}
