@@ -1005,3 +1005,25 @@ fn a_kept_hand_edited_orphan_is_reported_until_it_is_gone() {
     let check = run(root, &["check", "blueprint.yaml"], &[]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check));
 }
+
+#[test]
+fn a_render_into_a_root_another_render_holds_stops_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let before = rendered_v1(root);
+    // The lock a running render holds: an advisory lock on the output directory itself.
+    let held = fs::File::open(root).unwrap();
+    held.lock().unwrap();
+    let out = render(root, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("another blueprint render is writing to . right now; nothing was written"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(first_difference(&snapshot(root), &before), None);
+    held.unlock().unwrap();
+    let out = render(root, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
