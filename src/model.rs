@@ -459,7 +459,7 @@ pub struct Store {
     pub backup: Option<Backup>,
 }
 
-/// A backup policy.
+/// A backup policy, and the scheduled job that carries it out.
 #[derive(Debug, Clone, Serialize)]
 pub struct Backup {
     /// Cron schedule.
@@ -468,9 +468,34 @@ pub struct Backup {
     pub retention: String,
     /// Retention in days, rounded up.
     pub retention_days: u64,
+    /// Retention in seconds: a dump older than this is deleted (never the newest).
+    pub retention_seconds: u64,
     /// The target `s3` store.
     pub target: String,
+    /// The job's name (`db-backup`): its Compose container, its CronJob, its Pushgateway group.
+    pub job: String,
+    /// The key prefix of the dumps in the target bucket (`backups/db`), without a slash.
+    pub prefix: String,
+    /// Kill a run after this many seconds.
+    pub timeout_seconds: u64,
+    /// The longest gap between two scheduled runs, in seconds.
+    pub interval_seconds: u64,
+    /// BackupStale fires when no success was reported for this many seconds: twice the
+    /// longest gap, so that one missed run is an incident and one slow run is not.
+    pub stale_after_seconds: u64,
+    /// The staleness window as a duration (`2d`).
+    pub stale_after: String,
 }
+
+/// How long one backup run may take: a dump that takes longer than an hour needs a physical
+/// backup (the provider's, or pgBackRest), not `pg_dump`.
+pub const BACKUP_TIMEOUT_SECONDS: u64 = 3_600;
+
+/// BackupTooSmall fires when a dump is smaller than this fraction of the one before it.
+pub const BACKUP_TOO_SMALL_RATIO: f64 = 0.5;
+
+/// The S3 endpoint backups go to when the target store is `managed` (AWS S3).
+pub const MANAGED_S3_ENDPOINT: &str = "https://s3.amazonaws.com";
 
 /// An internal tool behind the proxy.
 #[derive(Debug, Clone, Serialize)]
@@ -883,6 +908,57 @@ impl Model {
         })
     }
 
+    /// The stores that are backed up, with their policy.
+    pub fn backups(&self) -> impl Iterator<Item = (&Store, &Backup)> {
+        self.stores
+            .iter()
+            .filter_map(|s| s.backup.as_ref().map(|b| (s, b)))
+    }
+
+    /// The variables the backup job of `store` reads in `environment`: where the database is
+    /// (its connection URL, as the services get it), where the dumps go (the target store's
+    /// endpoint, bucket and keys) and the policy (key prefix, retention). The backup and restore
+    /// scripts read nothing else.
+    pub fn backup_variables(
+        &self,
+        store: &Store,
+        backup: &Backup,
+        environment: &Environment,
+    ) -> Vec<(String, Value)> {
+        let mut vars = Vec::new();
+        if let Some((_, url)) = store_variables(store, environment.provider(&store.name))
+            .into_iter()
+            .next()
+        {
+            vars.push(("BACKUP_DATABASE_URL".to_string(), url));
+        }
+        if let Some(target) = self.store(&backup.target) {
+            let endpoint = match environment.provider(&target.name) {
+                Provider::Container => format!("http://{}:{}", target.name, target.port),
+                _ => MANAGED_S3_ENDPOINT.to_string(),
+            };
+            vars.push(("BACKUP_S3_ENDPOINT".to_string(), Value::text(endpoint)));
+            vars.push((
+                "BACKUP_S3_ACCESS_KEY_ID".to_string(),
+                Value::secret(target.access_key_secret.clone().unwrap_or_default()),
+            ));
+            vars.push((
+                "BACKUP_S3_SECRET_ACCESS_KEY".to_string(),
+                Value::secret(target.password_secret.clone().unwrap_or_default()),
+            ));
+            vars.push((
+                "BACKUP_BUCKET".to_string(),
+                Value::text(target.bucket.clone().unwrap_or_default()),
+            ));
+        }
+        vars.push(("BACKUP_PREFIX".to_string(), Value::text(&backup.prefix)));
+        vars.push((
+            "BACKUP_RETENTION_SECONDS".to_string(),
+            Value::text(backup.retention_seconds.to_string()),
+        ));
+        vars
+    }
+
     /// Stores that run as containers in `environment`.
     pub fn container_stores<'a>(
         &'a self,
@@ -1020,6 +1096,21 @@ impl Model {
                         Some(&env.name),
                         format!("store {}", store.name),
                     );
+                }
+            }
+            // The backup job runs on Compose (its scheduler container) only, for now.
+            if env.on_compose() {
+                for (store, backup) in self.backups() {
+                    for (_, value) in self.backup_variables(store, backup, env) {
+                        for secret in value.secrets() {
+                            add(
+                                secret,
+                                home,
+                                Some(&env.name),
+                                format!("backup {}", backup.job),
+                            );
+                        }
+                    }
                 }
             }
             // On Kubernetes the cluster's monitoring stack owns Grafana and Alertmanager.
@@ -1184,13 +1275,26 @@ fn resolve_store(name: &str, s: &blueprint::Store) -> Store {
             StoreKind::Redis => None,
         },
         access_key_secret: (s.kind == StoreKind::S3).then(|| format!("{upper}_ACCESS_KEY_ID")),
-        backup: s.backup.as_ref().map(|b| Backup {
-            schedule: b.schedule.clone(),
-            retention: b.retention.clone(),
-            retention_days: parse_duration(&b.retention)
-                .unwrap_or(86_400)
-                .div_ceil(86_400),
-            target: b.target.clone(),
+        backup: s.backup.as_ref().map(|b| {
+            let retention_seconds = parse_duration(&b.retention).unwrap_or(86_400);
+            let interval_seconds = Cron::parse(&b.schedule)
+                .ok()
+                .and_then(|c| c.longest_gap_seconds())
+                .unwrap_or(86_400);
+            let stale_after_seconds = interval_seconds.saturating_mul(2);
+            Backup {
+                schedule: b.schedule.split_whitespace().collect::<Vec<_>>().join(" "),
+                retention: b.retention.clone(),
+                retention_days: retention_seconds.div_ceil(86_400),
+                retention_seconds,
+                target: b.target.clone(),
+                job: format!("{name}-backup"),
+                prefix: format!("backups/{name}"),
+                timeout_seconds: BACKUP_TIMEOUT_SECONDS,
+                interval_seconds,
+                stale_after_seconds,
+                stale_after: format_duration(stale_after_seconds),
+            }
         }),
     }
 }

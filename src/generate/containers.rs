@@ -3,10 +3,13 @@
 //! - a Dockerfile and `.dockerignore` per service whose image blueprint builds ([`dockerfile`]);
 //! - `compose.<env>.yaml`, the complete stack of each environment ([`compose`]);
 //! - `.env.<env>.example`, every variable that Compose file reads ([`env_example`]);
-//! - the crontabs of scheduled jobs and their `run-job.sh` wrapper ([`jobs`]).
+//! - the crontabs of scheduled jobs and their `run-job.sh` wrapper ([`jobs`]);
+//! - the backup job of each PostgreSQL store with a `backup` policy, and its restore script
+//!   ([`backup`]).
 //!
 //! Every image and binary it pins is in [`images`].
 
+pub mod backup;
 pub mod compose;
 pub mod compose_types;
 pub mod dockerfile;
@@ -42,5 +45,6 @@ pub fn generate(model: &Model) -> Vec<GeneratedFile> {
         ));
     }
     files.extend(jobs::files(model));
+    files.extend(backup::files(model));
     files
 }

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import re
+import shlex
 import socket
 import subprocess
 import threading
@@ -25,7 +26,7 @@ import pytest
 import yaml
 
 import stack
-from stack import REPO, Stack, http, wait_for
+from stack import REPO, Container, Stack, http, wait_for
 
 if not stack.in_private_network():
     pytest.skip("the stack harness runs inside scripts/stack-test.sh's network namespace",
@@ -492,6 +493,199 @@ def test_a_failing_job_alerts_and_recovers(booted: Stack, webhook: Webhook):
 # What a job cannot succeed without (its failure is the job's, not a crash of its own): the
 # database container, or the stand-in for a managed one.
 FAILS_WITHOUT = ["db", "managed-db"]
+
+
+# --- backups: the rendered backup job and restore script, against the real PostgreSQL and the
+# S3 server (moto) ----------------------------------------------------------------------------
+
+
+def backup_runners(s: Stack) -> list[tuple[Container, str]]:
+    """(the backup container, its crontab command) for each store whose blueprint declares a
+    backup: the container of the compose file that dumps it, and its rendered
+    `<container>.crontab` line. Skips where the dumps go to AWS S3 (no stand-in here); fails
+    where a declared backup has no container."""
+    declared = [name for name, store in (blueprint_of(s.example).get("stores") or {}).items()
+                if store.get("backup")]
+    if not declared:
+        pytest.skip("no store declares a backup")
+    runners = [cs[0] for cs in s.containers.values() if "BACKUP_DATABASE_URL" in cs[0].env]
+    assert len(runners) == len(declared), f"backups of {declared} declared, and the render runs {runners}"
+    out = []
+    for runner in runners:
+        if "amazonaws.com" in runner.env["BACKUP_S3_ENDPOINT"]:
+            continue
+        tab = s.work / "jobs" / f"{runner.service}.crontab"
+        lines = [line for line in tab.read_text().splitlines() if line.strip() and not line.startswith("#")]
+        assert len(lines) == 1, lines
+        out.append((runner, lines[0].split(None, 5)[5]))
+    if not out:
+        pytest.skip("the backups go to AWS S3 here, which has no stand-in")
+    return out
+
+
+def in_backup(s: Stack, runner: Container, script: str, env: dict | None = None,
+              timeout: float = 120) -> subprocess.CompletedProcess:
+    return s.exec(runner, [script], shell=True, timeout=timeout, env=env)
+
+
+def admin_url(runner: Container) -> str:
+    """The backed-up server's maintenance database (`postgres`), as the backup's own user."""
+    url = urllib.parse.urlsplit(runner.env["BACKUP_DATABASE_URL"])
+    return urllib.parse.urlunsplit(url._replace(path="/postgres"))
+
+
+def table_digests(s: Stack, runner: Container) -> dict[str, str]:
+    """Every table of the database: its row count and a digest of every row, in order."""
+    sql = ("SELECT format('SELECT %L, count(*), md5(coalesce(string_agg(t::text, chr(10) ORDER BY t::text), %L)) "
+           "FROM %I.%I t', schemaname || '.' || tablename, '', schemaname, tablename) "
+           "FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")
+    r = in_backup(s, runner, f'psql "$BACKUP_DATABASE_URL" -X -At -v ON_ERROR_STOP=1 -c "{sql}"')
+    assert r.returncode == 0, r.stderr[-2000:]
+    digests = {}
+    for statement in r.stdout.splitlines():
+        q = in_backup(s, runner, "psql \"$BACKUP_DATABASE_URL\" -X -At -F ' ' -v ON_ERROR_STOP=1 -c "
+                      + shlex.quote(statement))
+        assert q.returncode == 0, q.stderr[-2000:]
+        name, count, digest = q.stdout.split()
+        digests[name] = f"{count} {digest}"
+    return digests
+
+
+def dumps(s: Stack, runner: Container) -> list[str]:
+    """The dump names restore.sh lists (its dry run)."""
+    r = in_backup(s, runner, "/bin/sh /etc/blueprint/restore.sh")
+    assert r.returncode == 0, r.stderr[-2000:]
+    return [line for line in r.stdout.splitlines() if re.fullmatch(r"\d{8}T\d{6}Z\.dump", line)]
+
+
+def bucket_keys(s: Stack, runner: Container, prefix: str) -> list[str]:
+    r = in_backup(s, runner, 'export MC_CONFIG_DIR="$(mktemp -d)"; '
+                  'mc alias set b "$BACKUP_S3_ENDPOINT" "$BACKUP_S3_ACCESS_KEY_ID" "$BACKUP_S3_SECRET_ACCESS_KEY" >/dev/null; '
+                  f'mc ls "b/$BACKUP_BUCKET/{prefix}/"')
+    assert r.returncode == 0, r.stderr[-2000:]
+    return sorted(line.split()[-1] for line in r.stdout.splitlines())
+
+
+def put_key(s: Stack, runner: Container, key: str, body: str) -> None:
+    r = in_backup(s, runner, 'export MC_CONFIG_DIR="$(mktemp -d)"; '
+                  'mc alias set b "$BACKUP_S3_ENDPOINT" "$BACKUP_S3_ACCESS_KEY_ID" "$BACKUP_S3_SECRET_ACCESS_KEY" >/dev/null; '
+                  f'printf %s {shlex.quote(body)} | mc pipe "b/$BACKUP_BUCKET/{key}"')
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def pushed(s: Stack, job: str) -> dict[str, float]:
+    """The gauges the Pushgateway holds for `job`."""
+    _, _, body = http(f"http://{s.addr('pushgateway')}:9091/metrics")
+    out = {}
+    for line in body.decode().splitlines():
+        m = re.match(r'^(\w+)\{([^}]*)\} (\S+)$', line)
+        if m and f'job="{job}"' in m.group(2):
+            out[m.group(1)] = float(m.group(3))
+    return out
+
+
+def test_a_backup_restores_every_row(booted: Stack):
+    """Seed rows, run the backup exactly as the scheduler runs it, drop the database, restore
+    the newest dump with the rendered restore script, and compare every row of every table."""
+    runners = backup_runners(booted)
+    booted.wait_all_healthy()
+    for runner, command in runners:
+        seed = ("CREATE TABLE IF NOT EXISTS backup_probe (id int PRIMARY KEY, note text, at timestamptz, blob bytea); "
+                "INSERT INTO backup_probe SELECT i, CASE WHEN i % 7 = 0 THEN NULL ELSE 'row ' || i || ' é\t\"q' END, "
+                "'2026-01-01'::timestamptz + i * interval '1 minute', decode(md5(i::text), 'hex') "
+                "FROM generate_series(1, 2000) i ON CONFLICT DO NOTHING")
+        r = in_backup(booted, runner, f'psql "$BACKUP_DATABASE_URL" -X -v ON_ERROR_STOP=1 -c {shlex.quote(seed)}')
+        assert r.returncode == 0, r.stderr[-2000:]
+        before = table_digests(booted, runner)
+        assert before["public.backup_probe"].startswith("2000 "), before
+
+        r = in_backup(booted, runner, command)
+        assert r.returncode == 0, f"{command}\n{r.stdout[-2000:]}{r.stderr[-2000:]}"
+        listed = dumps(booted, runner)
+        assert listed, r.stdout
+        # The size pushed is the size stored.
+        size = int(in_backup(booted, runner, 'export MC_CONFIG_DIR="$(mktemp -d)"; '
+                             'mc alias set b "$BACKUP_S3_ENDPOINT" "$BACKUP_S3_ACCESS_KEY_ID" "$BACKUP_S3_SECRET_ACCESS_KEY" >/dev/null; '
+                             f'mc stat --json "b/$BACKUP_BUCKET/$BACKUP_PREFIX/{listed[-1]}"').stdout.split('"size": ')[1].split(",")[0])
+        gauges = pushed(booted, runner.service)
+        assert gauges.get("blueprint_backup_size_bytes") == size > 0, (gauges, size)
+        assert gauges.get("blueprint_job_last_exit_code") == 0, gauges
+
+        admin = admin_url(runner)
+        for sql in ("DROP DATABASE app WITH (FORCE)", "CREATE DATABASE app"):
+            r = in_backup(booted, runner, f'psql {shlex.quote(admin)} -X -v ON_ERROR_STOP=1 -c {shlex.quote(sql)}')
+            assert r.returncode == 0, f"{sql}: {r.stderr[-2000:]}"
+        assert table_digests(booted, runner) == {}
+
+        r = in_backup(booted, runner, "/bin/sh /etc/blueprint/restore.sh --apply")
+        assert r.returncode == 0, f"{r.stdout[-2000:]}{r.stderr[-2000:]}"
+        assert listed[-1] in r.stdout, r.stdout
+        assert table_digests(booted, runner) == before
+
+
+def test_a_backup_that_cannot_log_in_alerts_and_keeps_no_dump(booted: Stack, webhook: Webhook):
+    """A wrong database password: the run fails, keeps no dump (nor a partial one), records the
+    failure in the Pushgateway, and BackupFailed reaches a receiver; the next good run clears it."""
+    if "alertmanager" not in booted.containers:
+        pytest.skip("no alerting here")
+    runners = backup_runners(booted)
+    booted.wait_all_healthy()
+    runner, command = runners[0]
+    prefix = runner.env["BACKUP_PREFIX"]
+    before = bucket_keys(booted, runner, prefix)
+    since = mark(webhook, booted)
+    wrong = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1wrong-password@", runner.env["BACKUP_DATABASE_URL"])
+    assert wrong != runner.env["BACKUP_DATABASE_URL"]
+    r = in_backup(booted, runner, command, env={"BACKUP_DATABASE_URL": wrong})
+    assert r.returncode != 0, r.stdout[-2000:]
+    assert f"run-job: {runner.service} failed" in r.stderr, r.stderr[-2000:]
+    assert "password authentication failed" in r.stderr, r.stderr[-2000:]
+    assert bucket_keys(booted, runner, prefix) == before
+    assert pushed(booted, runner.service).get("blueprint_job_last_exit_code") == 1
+    wait_for(lambda: arrived(webhook, booted, since, "BackupFailed", runner.service), 120,
+             f"BackupFailed for {runner.service}")
+
+    r = in_backup(booted, runner, command)
+    assert r.returncode == 0, f"{r.stdout[-2000:]}{r.stderr[-2000:]}"
+    wait_for(lambda: arrived(webhook, booted, since, "BackupFailed", runner.service, resolved=True), 120,
+             f"BackupFailed for {runner.service} resolved")
+
+
+def test_backup_retention_removes_only_expired_dumps(booted: Stack):
+    """Dumps older than the retention go, younger ones and every other key stay; and the newest
+    dump stays even when it too is older than the retention."""
+    runners = backup_runners(booted)
+    booted.wait_all_healthy()
+    runner, command = runners[0]
+    prefix = runner.env["BACKUP_PREFIX"]
+    retention = int(runner.env["BACKUP_RETENTION_SECONDS"])
+    now = time.time()
+    stamp = lambda t: time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(t)) + ".dump"  # noqa: E731
+    expired = [stamp(now - retention - 3600), stamp(now - 3 * retention)]
+    kept = [stamp(now - retention + 3600), stamp(now - 60)]
+    for name in expired + kept:
+        put_key(booted, runner, f"{prefix}/{name}", f"not a dump: {name}")
+    put_key(booted, runner, f"{prefix}/README.txt", "not a dump at all")
+    elsewhere = prefix.rsplit("/", 1)[0] + "/other-store"
+    put_key(booted, runner, f"{elsewhere}/{expired[0]}", "another store's dump")
+    existing = set(bucket_keys(booted, runner, prefix))
+
+    r = in_backup(booted, runner, command)
+    assert r.returncode == 0, f"{r.stdout[-2000:]}{r.stderr[-2000:]}"
+    after = set(bucket_keys(booted, runner, prefix))
+    new = after - existing
+    assert len(new) == 1, (sorted(existing), sorted(after))
+    assert not after & set(expired), sorted(after)
+    assert set(kept) | {"README.txt"} <= after, sorted(after)
+    assert bucket_keys(booted, runner, elsewhere) == [expired[0]]
+
+    # With no retention at all, every dump but the newest goes.
+    r = in_backup(booted, runner, command, env={"BACKUP_RETENTION_SECONDS": "0"})
+    assert r.returncode == 0, f"{r.stdout[-2000:]}{r.stderr[-2000:]}"
+    remaining = bucket_keys(booted, runner, prefix)
+    left = [k for k in remaining if k.endswith(".dump")]
+    assert len(left) == 1 and left[0] not in after and left[0] > max(after - {"README.txt"}), (sorted(after), left)
+    assert "README.txt" in remaining, remaining
 
 
 def kubelet_env(work: Path, env_name: str, service: str, container: str | None = None,

@@ -17,12 +17,12 @@ use super::compose_types::{
     NamedVolume, Network, Port, Resources, SecretSource,
 };
 use super::dockerfile::{HEALTH_TIMEOUT_SECONDS, health_command};
-use super::{images, jobs};
+use super::{backup, images, jobs};
 use crate::blueprint::{InternalTool, Provider, ProxyEngine, Runtime, StoreKind};
 use crate::generate::observability::tool_prefix;
 use crate::model::{
-    ALERTMANAGER_PORT, Environment, GRAFANA_PORT, Migration, Model, PROMETHEUS_PORT, Part, Service,
-    Store, Value, env_fragment,
+    ALERTMANAGER_PORT, Backup, Environment, GRAFANA_PORT, Migration, Model, PROMETHEUS_PORT, Part,
+    Service, Store, Value, env_fragment,
 };
 
 /// The proxy's Compose service.
@@ -121,6 +121,9 @@ pub fn compose(model: &Model, environment: &Environment) -> Rendered {
     }
     for service in jobs::scheduled_services(model).filter(|s| s.on_compose(&environment.name)) {
         stack.scheduler(service);
+    }
+    for (store, policy) in model.backups() {
+        stack.backup(store, policy);
     }
     for store in model.container_stores(environment) {
         match store.kind {
@@ -599,10 +602,12 @@ impl<'a> Stack<'a> {
         })
     }
 
-    fn scheduler(&mut self, service: &Service) {
-        let name = jobs::scheduler_name(&service.name);
-        let mut environment = self.environment_of(service, &name);
-        let mut depends_on = self.dependencies_after_migration(service);
+    /// Where a scheduler's jobs push their outcome (run-job.sh reads the URL), when monitored.
+    fn report_to_pushgateway(
+        &self,
+        environment: &mut IndexMap<String, String>,
+        depends_on: &mut IndexMap<String, DependsOn>,
+    ) {
         if self.model.monitoring.enabled {
             environment.insert(
                 "BLUEPRINT_PUSHGATEWAY_URL".into(),
@@ -610,15 +615,27 @@ impl<'a> Stack<'a> {
             );
             depends_on.insert(PUSHGATEWAY.into(), DependsOn::HEALTHY);
         }
+    }
+
+    /// The scheduler container's command: supercronic on the mounted crontab.
+    fn supercronic() -> Option<Vec<String>> {
+        Some(
+            ["supercronic", "-passthrough-logs", jobs::CRONTAB_MOUNT]
+                .map(String::from)
+                .to_vec(),
+        )
+    }
+
+    fn scheduler(&mut self, service: &Service) {
+        let name = jobs::scheduler_name(&service.name);
+        let mut environment = self.environment_of(service, &name);
+        let mut depends_on = self.dependencies_after_migration(service);
+        self.report_to_pushgateway(&mut environment, &mut depends_on);
         let ours = service.runtime != Runtime::Custom;
         let container = ComposeService {
             image: self.built_image(service, &name),
             build: Some(Self::build(service)),
-            command: Some(
-                ["supercronic", "-passthrough-logs", jobs::CRONTAB_MOUNT]
-                    .map(String::from)
-                    .to_vec(),
-            ),
+            command: Self::supercronic(),
             init: Some(true),
             depends_on,
             environment,
@@ -638,6 +655,59 @@ impl<'a> Stack<'a> {
             }),
             networks: Self::networks(&[NET_INTERNAL, NET_EGRESS]),
             ..self.confined(ours)
+        };
+        self.services.insert(name, container);
+    }
+
+    /// The scheduler of `store`'s backup job, in the image [`backup`] renders for it.
+    fn backup(&mut self, store: &Store, policy: &Backup) {
+        let name = policy.job.clone();
+        let mut environment = IndexMap::new();
+        for (variable, value) in self.model.backup_variables(store, policy, self.environment) {
+            let value = self.interpolate(&value, &name, &variable);
+            environment.insert(variable, value);
+        }
+        let mut depends_on = IndexMap::new();
+        for dependency in [&store.name, &policy.target] {
+            if let Some(s) = self.model.store(dependency)
+                && self.environment.provider(&s.name) == Provider::Container
+            {
+                depends_on.insert(s.name.clone(), DependsOn::HEALTHY);
+                if s.kind == StoreKind::S3 {
+                    depends_on.insert(bucket_init_name(&s.name), DependsOn::COMPLETED);
+                }
+            }
+        }
+        self.report_to_pushgateway(&mut environment, &mut depends_on);
+        let container = ComposeService {
+            image: backup::image(self.model, policy),
+            pull_policy: Some("build".into()),
+            build: Some(Build {
+                context: format!("./{}", backup::context(policy)),
+                dockerfile: "Dockerfile".into(),
+            }),
+            command: Self::supercronic(),
+            init: Some(true),
+            depends_on,
+            environment,
+            volumes: vec![
+                Mount::config(
+                    format!("./{}", backup::crontab_path(policy)),
+                    jobs::CRONTAB_MOUNT,
+                ),
+                Mount::config(format!("./{}", jobs::RUN_JOB_PATH), jobs::RUN_JOB_MOUNT),
+                Mount::config(format!("./{}", backup::BACKUP_PATH), backup::BACKUP_MOUNT),
+                Mount::config(format!("./{}", backup::RESTORE_PATH), backup::RESTORE_MOUNT),
+            ],
+            healthcheck: Some(exec_check(&["supercronic", "-test", jobs::CRONTAB_MOUNT])),
+            // Never more than one: two would dump twice.
+            deploy: Some(Deploy {
+                replicas: Some(1),
+                resources: None,
+            }),
+            // A managed database and S3 are outside.
+            networks: Self::networks(&[NET_INTERNAL, NET_EGRESS]),
+            ..self.confined(true)
         };
         self.services.insert(name, container);
     }
@@ -931,7 +1001,8 @@ impl<'a> Stack<'a> {
                 .service(&j.service)
                 .is_some_and(|s| s.on_compose(env))
         });
-        if jobs_here {
+        // The backup jobs report there too.
+        if jobs_here || self.model.backups().next().is_some() {
             self.pushgateway();
         }
         let postgres: Vec<&Store> = self

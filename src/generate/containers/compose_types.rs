@@ -31,6 +31,9 @@ pub struct ComposeService {
     /// How the image is built.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build: Option<Build>,
+    /// When the image is pulled or built (`build`: always built here, never pulled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_policy: Option<String>,
     /// Replaces the image's entrypoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<Vec<String>>,

@@ -130,6 +130,11 @@ struct Supercronic {
 /// The supercronic build stage, when jobs run in `service`'s image.
 fn supercronic_stage(model: &Model, service: &Service, base: &str) -> Option<String> {
     model.jobs_of(&service.name).next()?;
+    Some(supercronic_stage_on(base))
+}
+
+/// The supercronic build stage on `base` (the image the final stage is built from).
+pub fn supercronic_stage_on(base: &str) -> String {
     let context = minijinja::context! {
         base,
         supercronic => minijinja::Value::from(minijinja::value::Serde(Supercronic {
@@ -137,11 +142,9 @@ fn supercronic_stage(model: &Model, service: &Service, base: &str) -> Option<Str
             sums: images::SUPERCRONIC_SHA1.iter().map(|(arch, sha1)| Checksum { arch, sha1 }).collect(),
         })),
     };
-    Some(
-        render_template("supercronic.Dockerfile", SUPERCRONIC_TEMPLATE, context)
-            .trim_end()
-            .to_string(),
-    )
+    render_template("supercronic.Dockerfile", SUPERCRONIC_TEMPLATE, context)
+        .trim_end()
+        .to_string()
 }
 
 #[derive(Serialize)]

@@ -43,7 +43,8 @@ pub fn files(model: &Model) -> Vec<GeneratedFile> {
             GeneratedFile::hash_commented(crontab_path(&service.name), crontab(model, service))
         })
         .collect();
-    if !files.is_empty() {
+    // The backup job runs through the wrapper too.
+    if !files.is_empty() || !super::backup::compose_backups(model).is_empty() {
         files.push(GeneratedFile::hash_commented(RUN_JOB_PATH, RUN_JOB).executable());
     }
     files

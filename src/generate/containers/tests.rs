@@ -1302,3 +1302,108 @@ fn a_malformed_model_does_not_panic() {
         yaml(&f.contents);
     }
 }
+
+#[test]
+fn a_backed_up_database_gets_a_backup_job_in_every_compose_environment() {
+    let model = reference();
+    let all = files(&model);
+    for env in ["dev", "staging", "prod"] {
+        let compose = compose_of(&model, env);
+        let job = &services(&compose)["db-backup"];
+        assert_eq!(job["build"]["context"], "./jobs/db-backup", "{env}");
+        assert_eq!(job["pull_policy"], "build", "{env}");
+        assert_eq!(
+            strings(&job["command"]),
+            ["supercronic", "-passthrough-logs", "/etc/blueprint/crontab"]
+        );
+        let mounts: BTreeSet<(String, String)> = job["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["source"].as_str().unwrap().to_string(),
+                    m["target"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        for (source, target) in [
+            ("./jobs/db-backup.crontab", "/etc/blueprint/crontab"),
+            ("./jobs/run-job.sh", "/etc/blueprint/run-job.sh"),
+            ("./jobs/backup.sh", "/etc/blueprint/backup.sh"),
+            ("./jobs/restore.sh", "/etc/blueprint/restore.sh"),
+        ] {
+            assert!(
+                mounts.contains(&(source.into(), target.into())),
+                "{env}: {source}"
+            );
+            assert!(all.contains_key(&source[2..]), "{source} is generated");
+        }
+        let environment = &job["environment"];
+        assert_eq!(environment["BACKUP_BUCKET"], "acme-data-lake");
+        assert_eq!(environment["BACKUP_PREFIX"], "backups/db");
+        assert_eq!(environment["BACKUP_RETENTION_SECONDS"], "1209600");
+        assert_eq!(
+            environment["BLUEPRINT_PUSHGATEWAY_URL"],
+            "http://pushgateway:9091"
+        );
+        assert_eq!(
+            job["depends_on"]["pushgateway"]["condition"],
+            "service_healthy"
+        );
+        if env == "dev" {
+            // The database and MinIO are containers of the stack.
+            assert_eq!(
+                environment["BACKUP_DATABASE_URL"],
+                "postgres://app:${DB_PASSWORD:?set DB_PASSWORD in .env.dev}@db:5432/app"
+            );
+            assert_eq!(environment["BACKUP_S3_ENDPOINT"], "http://lake:9000");
+            assert_eq!(job["depends_on"]["db"]["condition"], "service_healthy");
+            assert_eq!(
+                job["depends_on"]["lake-init"]["condition"],
+                "service_completed_successfully"
+            );
+        } else {
+            // Supabase and AWS S3: the same off-provider copy.
+            assert_eq!(
+                environment["BACKUP_DATABASE_URL"],
+                format!("${{DATABASE_URL:?set DATABASE_URL in .env.{env}}}")
+            );
+            assert_eq!(
+                environment["BACKUP_S3_ENDPOINT"],
+                "https://s3.amazonaws.com"
+            );
+            assert!(job["depends_on"].get("db").is_none());
+        }
+        assert_eq!(
+            environment["BACKUP_S3_SECRET_ACCESS_KEY"],
+            format!("${{LAKE_SECRET_ACCESS_KEY:?set LAKE_SECRET_ACCESS_KEY in .env.{env}}}")
+        );
+    }
+    let crontab = file(&model, "jobs/db-backup.crontab");
+    let lines: Vec<&str> = crontab
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "0 3 * * * /bin/sh /etc/blueprint/run-job.sh db-backup 3600 -- /bin/sh /etc/blueprint/backup.sh"
+        ]
+    );
+    for script in [super::backup::BACKUP_PATH, super::backup::RESTORE_PATH] {
+        assert!(all[script].executable, "{script}");
+    }
+    let dockerfile = file(&model, "jobs/db-backup/Dockerfile");
+    // The database's own image, so that pg_dump is never older than the server.
+    assert!(dockerfile.contains(&format!("\nFROM {}\n", images::postgres("16"))));
+    assert!(dockerfile.contains(&format!("FROM {} AS mc\n", images::MINIO_CLIENT)));
+    assert!(dockerfile.contains("COPY --from=supercronic /usr/local/bin/supercronic"));
+}
+
+#[test]
+fn no_backup_job_without_a_backup_policy() {
+    let model = example("minimal");
+    assert!(model.backups().next().is_none());
+    assert!(!files(&model).keys().any(|p| p.contains("backup")));
+}

@@ -255,7 +255,7 @@ fn diagram(model: &Model, environment: &Environment) -> Diagram {
         }
     }
 
-    // Backups, as declared.
+    // Backups: the Compose stack's backup job; a cluster has none yet.
     for store in &model.stores {
         if let Some(backup) = &store.backup
             && d.nodes
@@ -269,10 +269,17 @@ fn diagram(model: &Model, environment: &Environment) -> Diagram {
                 &from,
                 &to,
                 "-.->",
-                &format!(
-                    "declared backup {} UTC, kept {} (no job rendered yet)",
-                    backup.schedule, backup.retention
-                ),
+                &if environment.on_compose() {
+                    format!(
+                        "pg_dump by {} {} UTC, kept {}",
+                        backup.job, backup.schedule, backup.retention
+                    )
+                } else {
+                    format!(
+                        "declared backup {} UTC, kept {} (no CronJob rendered yet)",
+                        backup.schedule, backup.retention
+                    )
+                },
             );
         }
     }

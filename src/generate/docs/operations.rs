@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::{Shell, runs_containers};
 use crate::blueprint::{Provider, ProxyEngine, StoreKind};
 use crate::generate::ci::delivery::container_environments;
+use crate::generate::containers::backup;
 use crate::generate::containers::compose::first_certificate_command;
 use crate::generate::containers::jobs::{run_job_command, scheduler_name};
 use crate::generate::kubernetes::routing::tls_secret_name;
@@ -58,9 +59,22 @@ struct StorePlace {
 #[derive(Debug, Serialize)]
 struct Backup {
     store: String,
+    job: String,
     schedule: String,
     retention: String,
     target: String,
+    /// Where the dumps are: `bucket/prefix/`.
+    location: String,
+    /// Per Compose environment: (name, run once, list, restore the newest).
+    commands: Vec<BackupCommands>,
+}
+
+#[derive(Debug, Serialize)]
+struct BackupCommands {
+    environment: String,
+    run: String,
+    list: String,
+    restore: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -124,6 +138,7 @@ pub fn render(model: &Model) -> String {
                         StorePlace {
                             environment: env.to_string(),
                             note: match provider {
+                                _ if dump.is_some() && store.backup.is_some() => "Its backup job dumps it (above); for a copy of your own before risky work, take a dump and restore it with these commands.",
                                 _ if dump.is_some() => "Nothing backs up its volume: take a dump before risky work, and restore it, with these commands.",
                                 Provider::Supabase => "Restore from Supabase's own backups (point-in-time recovery, in its dashboard).",
                                 Provider::Managed => "Restore from the provider's snapshots or versioning.",
@@ -193,15 +208,36 @@ pub fn render(model: &Model) -> String {
         })
         .collect();
     let backups: Vec<Backup> = model
-        .stores
-        .iter()
-        .filter_map(|s| {
-            s.backup.as_ref().map(|b| Backup {
-                store: s.name.clone(),
-                schedule: b.schedule.clone(),
-                retention: b.retention.clone(),
-                target: b.target.clone(),
-            })
+        .backups()
+        .map(|(s, b)| Backup {
+            store: s.name.clone(),
+            job: b.job.clone(),
+            schedule: b.schedule.clone(),
+            retention: b.retention.clone(),
+            target: b.target.clone(),
+            location: format!(
+                "{}/{}/",
+                model
+                    .store(&b.target)
+                    .and_then(|t| t.bucket.clone())
+                    .unwrap_or_default(),
+                b.prefix
+            ),
+            commands: model
+                .environments
+                .iter()
+                .filter(|e| e.on_compose())
+                .map(|e| {
+                    let c = Shell::of(e).compose_command;
+                    let list = backup::restore_command(&c, b);
+                    BackupCommands {
+                        environment: e.name.clone(),
+                        run: format!("{c} exec {} {}", b.job, backup::run_command(b)),
+                        restore: format!("{list} --apply"),
+                        list,
+                    }
+                })
+                .collect(),
         })
         .collect();
     let secrets: Vec<Secret> = model

@@ -11,11 +11,12 @@ use serde::Serialize;
 
 use super::{Shell, inline, runs_containers};
 use crate::blueprint::{InternalTool, Provider, StoreKind};
+use crate::generate::containers::backup;
 use crate::generate::containers::compose::external_url;
 use crate::generate::containers::jobs::scheduler_name;
 use crate::generate::observability::rules::{
-    self, AlertingRule, ERROR_RATIO, LAST_EXIT_CODE, LAST_SUCCESS, LATENCY_QUANTILES, REQUEST_RATE,
-    Rule, error_ratio_over, severity_name,
+    self, AlertingRule, BACKUP_PREVIOUS_SIZE, BACKUP_SIZE, ERROR_RATIO, LAST_EXIT_CODE,
+    LAST_SUCCESS, LATENCY_QUANTILES, REQUEST_RATE, Rule, error_ratio_over, severity_name,
 };
 use crate::generate::observability::{dashboards, exporter_host, tool_path, tool_prefix};
 use crate::generate::{GeneratedFile, render_template};
@@ -69,12 +70,16 @@ enum Subject<'a> {
     Service(&'a crate::model::Service),
     Job(&'a crate::model::Job),
     Store(&'a crate::model::Store),
+    /// The backup job of a store.
+    Backup(&'a crate::model::Store, &'a crate::model::Backup),
     /// A part of the monitoring stack (the blackbox exporter, a postgres_exporter...).
     Component(&'a str),
 }
 
 fn subject<'a>(model: &'a Model, name: &'a str) -> Subject<'a> {
-    if let Some(service) = model.service(name) {
+    if let Some((store, backup)) = model.backups().find(|(_, b)| b.job == name) {
+        Subject::Backup(store, backup)
+    } else if let Some(service) = model.service(name) {
         Subject::Service(service)
     } else if let Some(job) = model.jobs.iter().find(|j| j.name == name) {
         Subject::Job(job)
@@ -127,6 +132,10 @@ struct Place {
     amtool: String,
     /// The commands to restart each service subject.
     restarts: Vec<String>,
+    /// For a backup subject: run one backup now, list the dumps.
+    backups: Vec<String>,
+    /// The backed-up stores a managed provider (Supabase) runs here.
+    managed: Vec<String>,
 }
 
 fn render(model: &Model, alert: &str, rules: &[(String, AlertingRule)]) -> String {
@@ -147,6 +156,7 @@ fn render(model: &Model, alert: &str, rules: &[(String, AlertingRule)]) -> Strin
                 Subject::Service(_) => "service",
                 Subject::Job(_) => "job",
                 Subject::Store(_) => "store",
+                Subject::Backup(..) => "backup",
                 Subject::Component(_) => "component",
             },
             subject: name.to_string(),
@@ -257,6 +267,7 @@ fn dashboard_stem(alert: &str, subject: Subject<'_>, custom: bool) -> String {
         }
         Subject::Job(_) => "jobs".into(),
         Subject::Store(s) if s.kind == StoreKind::Postgres => "postgres".into(),
+        Subject::Backup(..) => "jobs".into(),
         _ => "overview".into(),
     }
 }
@@ -311,6 +322,17 @@ fn queries(alert: &str, subject: Subject<'_>) -> Vec<String> {
                 format!("pg_up{{job=\"{job}\"}}"),
             ]
         }
+        Subject::Backup(_, backup) => {
+            let name = &backup.job;
+            vec![
+                format!("time() - {LAST_SUCCESS}{{job=\"{name}\"}}"),
+                format!("{LAST_EXIT_CODE}{{job=\"{name}\"}}"),
+                format!("{BACKUP_SIZE}{{job=\"{name}\"}}"),
+                format!("{BACKUP_PREVIOUS_SIZE}{{job=\"{name}\"}}"),
+                format!("blueprint_job_duration_seconds{{job=\"{name}\"}}"),
+                "up{job=\"pushgateway\"}".to_string(),
+            ]
+        }
         Subject::Component(name) => vec![format!("up{{job=\"{name}\"}}")],
     }
 }
@@ -325,6 +347,8 @@ fn runs_in(model: &Model, environment: &Environment, subject: Subject<'_>) -> bo
             .is_some_and(|s| s.in_container(env)),
         // Stores are watched wherever the stack runs.
         Subject::Store(_) => true,
+        // The backup job runs in the Compose stack only.
+        Subject::Backup(..) => environment.on_compose(),
         // The Compose stack's own components; a cluster brings its own.
         Subject::Component(_) => environment.on_compose(),
     }
@@ -342,6 +366,8 @@ fn place(model: &Model, environment: &Environment, subjects: &[Subject<'_>]) -> 
     }
     let mut commands = Vec::new();
     let mut restarts = Vec::new();
+    let mut backups = Vec::new();
+    let mut managed = Vec::new();
     let push = |list: &mut Vec<String>, line: String| {
         if !list.contains(&line) {
             list.push(line);
@@ -369,6 +395,7 @@ fn place(model: &Model, environment: &Environment, subjects: &[Subject<'_>]) -> 
                     }
                     names
                 }
+                Subject::Backup(_, backup) => vec![backup.job.clone()],
                 Subject::Component(name) => vec![(*name).to_string()],
             };
             for container in containers {
@@ -381,6 +408,16 @@ fn place(model: &Model, environment: &Environment, subjects: &[Subject<'_>]) -> 
                     &mut restarts,
                     format!("{c} up -d --force-recreate {}", s.name),
                 );
+            }
+            if let Subject::Backup(store, policy) = subject {
+                push(
+                    &mut backups,
+                    format!("{c} exec {} {}", policy.job, backup::run_command(policy)),
+                );
+                push(&mut backups, backup::restore_command(c, policy));
+                if environment.provider(&store.name) == Provider::Supabase {
+                    push(&mut managed, store.name.clone());
+                }
             }
         } else {
             let k = &shell.kubectl;
@@ -420,7 +457,7 @@ fn place(model: &Model, environment: &Environment, subjects: &[Subject<'_>]) -> 
                         );
                     }
                 }
-                Subject::Component(_) => {}
+                Subject::Backup(..) | Subject::Component(_) => {}
             }
             push(
                 &mut commands,
@@ -478,5 +515,7 @@ fn place(model: &Model, environment: &Environment, subjects: &[Subject<'_>]) -> 
         grafana_url,
         amtool,
         restarts,
+        backups,
+        managed,
     })
 }

@@ -362,7 +362,11 @@ fn operations_cover_every_task_for_every_environment() {
         )
     );
     assert!(ops.contains("blueprint env add NAME --from staging BLUEPRINT"));
-    assert!(ops.contains("does not render a backup job yet"));
+    // The backup job, by hand, and the restore script, per Compose environment.
+    assert!(ops.contains("docker compose --env-file .env.prod -f compose.prod.yaml exec db-backup /bin/sh /etc/blueprint/run-job.sh db-backup 3600 -- /bin/sh /etc/blueprint/backup.sh"));
+    assert!(ops.contains("docker compose --env-file .env.dev -f compose.dev.yaml run --rm --no-deps db-backup /bin/sh /etc/blueprint/restore.sh --apply"));
+    assert!(ops.contains("`lake`: `acme-data-lake/backups/db/`"));
+    assert!(!ops.contains("does not render a backup job yet"));
     assert!(ops.contains("`DJANGO_SECRET_KEY`"));
     assert!(ops.contains("exec api-scheduler /bin/sh /etc/blueprint/run-job.sh ingest-prices 900 -- python manage.py ingest_prices"));
     assert!(
@@ -390,5 +394,40 @@ fn output_is_deterministic_markdown_with_one_trailing_newline() {
                 file.path
             );
         }
+    }
+}
+
+#[test]
+fn backup_runbooks_say_how_to_run_list_and_restore() {
+    let model = model_from(&reference_yaml());
+    let files: BTreeMap<String, String> = runbooks::files(&model)
+        .into_iter()
+        .map(|f| (f.path, f.contents))
+        .collect();
+    for alert in ["BackupFailed", "BackupStale", "BackupTooSmall"] {
+        let text = &files[&format!("docs/runbooks/{alert}.md")];
+        assert!(text.contains("| `db-backup` | backup |"), "{alert}: {text}");
+        assert!(text.contains("docker compose --env-file .env.staging -f compose.staging.yaml exec db-backup /bin/sh /etc/blueprint/run-job.sh db-backup 3600 -- /bin/sh /etc/blueprint/backup.sh"), "{alert}");
+        assert!(
+            text.contains(
+                "compose.dev.yaml run --rm --no-deps db-backup /bin/sh /etc/blueprint/restore.sh"
+            ),
+            "{alert}"
+        );
+        assert!(text.contains("logs --tail=200 db-backup"), "{alert}");
+        assert!(
+            text.contains("blueprint_backup_size_bytes{job=\"db-backup\"}"),
+            "{alert}"
+        );
+        // What Supabase's own backups cover, where the database is on Supabase (staging, prod).
+        assert_eq!(
+            text.matches("Here the database is on Supabase").count(),
+            2,
+            "{alert}"
+        );
+        assert!(
+            !text.contains("The alert's own summary and description are in the table above."),
+            "{alert}"
+        );
     }
 }

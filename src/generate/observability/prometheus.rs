@@ -135,7 +135,7 @@ pub fn component_targets(model: &Model) -> Vec<(String, String)> {
         ),
         ("blackbox".to_string(), BLACKBOX_ADDRESS.to_string()),
     ];
-    if super::monitored_jobs(model).next().is_some() {
+    if super::monitored_jobs(model).next().is_some() || model.backups().next().is_some() {
         targets.push(("pushgateway".to_string(), PUSHGATEWAY_ADDRESS.to_string()));
     }
     if model.monitoring.grafana.enabled {
@@ -165,7 +165,9 @@ pub fn config(model: &Model, environment: &Environment) -> PrometheusConfig {
         .metrics_path(tool_path(model, InternalTool::Alertmanager, "/metrics")),
         ScrapeConfig::new("blackbox", vec![BLACKBOX_ADDRESS.to_string()]),
     ];
-    if jobs_in(model, environment).next().is_some() {
+    if jobs_in(model, environment).next().is_some()
+        || (environment.on_compose() && model.backups().next().is_some())
+    {
         // The wrapper pushes with the job name as grouping key: keep it as the `job` label.
         let mut pushgateway =
             ScrapeConfig::new("pushgateway", vec![PUSHGATEWAY_ADDRESS.to_string()]);
@@ -491,12 +493,20 @@ mod tests {
     }
 
     #[test]
-    fn no_pushgateway_without_jobs() {
+    fn no_pushgateway_without_jobs_or_backups() {
         let yaml = reference_yaml();
         let start = yaml.find("\njobs:").expect("the reference has jobs");
         let end = yaml.find("\nstores:").expect("the reference has stores");
-        let model = model_from(&format!("{}{}", &yaml[..start], &yaml[end..]));
+        let without_jobs = format!("{}{}", &yaml[..start], &yaml[end..]);
+        // The backup job reports to the Pushgateway too.
+        let model = model_from(&without_jobs);
         assert!(model.jobs.is_empty());
+        let text = to_yaml(&config(&model, &model.environments[0]));
+        assert!(text.contains("pushgateway:9091"), "{text}");
+        let policy = "    backup:\n      schedule: \"0 3 * * *\"\n      retention: 14d\n      target: lake\n";
+        assert!(without_jobs.contains(policy));
+        let model = model_from(&without_jobs.replace(policy, ""));
+        assert!(model.backups().next().is_none());
         let text = to_yaml(&config(&model, &model.environments[0]));
         assert!(!text.contains("pushgateway"), "{text}");
     }

@@ -24,7 +24,9 @@ use super::{
     postgres_stores, probe_url, scrape_addresses,
 };
 use crate::blueprint::Severity;
-use crate::model::{AlertFamily, Job, Metrics, Model, Service, Slo, Store};
+use crate::model::{
+    AlertFamily, BACKUP_TOO_SMALL_RATIO, Backup, Job, Metrics, Model, Service, Slo, Store,
+};
 use crate::syntax::parse_duration;
 
 /// One rule file (`services.rules.yml`).
@@ -193,6 +195,13 @@ pub fn catalog(model: &Model) -> Catalog {
     builder.file("stores", Vec::new(), store_groups(model), STEP_SECONDS);
     let job_step = job_step(model);
     builder.file("jobs", Vec::new(), job_groups(model, job_step), job_step);
+    let backup_step = backup_step(model);
+    builder.file(
+        "backups",
+        Vec::new(),
+        backup_groups(model, backup_step),
+        backup_step,
+    );
     builder.file("slo", recording, slo_groups(model), STEP_SECONDS);
     builder.file(
         "custom",
@@ -955,33 +964,24 @@ pub const LAST_FAILURE: &str = "blueprint_job_last_failure_timestamp_seconds";
 /// The exit code of a job's last run.
 pub const LAST_EXIT_CODE: &str = "blueprint_job_last_exit_code";
 
-/// The last run failed: a non-zero exit code, or (should the exit code not have been pushed) a
-/// failure more recent than the last success.
-fn job_failed(
-    model: &Model,
-    family: &AlertFamily,
-    job: &Job,
+/// The last run of the pushed job `name` failed: a non-zero exit code, or (should the exit
+/// code not have been pushed) a failure more recent than the last success.
+fn failure(name: &str) -> String {
+    format!(
+        "{LAST_EXIT_CODE}{{job=\"{name}\"}} != 0\nor\n{LAST_FAILURE}{{job=\"{name}\"}} > {LAST_SUCCESS}{{job=\"{name}\"}}"
+    )
+}
+
+/// The scenarios of a [`failure`] rule: a failure after a success and a failed first run fire
+/// it, a success after a failure does not.
+fn failure_scenarios(
+    rule: &AlertingRule,
+    name: &str,
+    for_seconds: u64,
     step: u64,
-) -> (AlertingRule, Vec<Scenario>) {
-    let name = job.name.as_str();
-    let rule = alerting_rule(
-        model,
-        "JobFailed",
-        format!(
-            "{LAST_EXIT_CODE}{{job=\"{name}\"}} != 0\nor\n{LAST_FAILURE}{{job=\"{name}\"}} > {LAST_SUCCESS}{{job=\"{name}\"}}"
-        ),
-        &family.for_,
-        family.severity,
-        name,
-        format!("Scheduled job {name} failed"),
-        format!(
-            "The last run of {name} failed. {} Schedule `{}` (UTC); its output is in the log of the {}-scheduler container.",
-            template_literal(&sentence(&job.description)),
-            job.schedule,
-            job.service
-        ),
-    );
-    let timing = timing_in_steps(step, 0, seconds(&family.for_));
+) -> Vec<Scenario> {
+    let alert = rule.alert.as_str();
+    let timing = timing_in_steps(step, 0, for_seconds);
     let job_label = [("job", name)];
     let gauges = |exit: &str, success: Option<&str>, failure: &str| {
         let mut series = vec![
@@ -998,24 +998,51 @@ fn job_failed(
         series
     };
     let output = labels(&job_label);
-    let firing: Vec<Firing> = Firing::of(&rule, &output, None).into_iter().collect();
-    let scenarios = vec![
+    let firing: Vec<Firing> = Firing::of(rule, &output, None).into_iter().collect();
+    vec![
         Scenario::new(
-            format!("JobFailed: {name} exited 1 after a success"),
+            format!("{alert}: {name} exited 1 after a success"),
             gauges("1", Some("60"), "120"),
         )
         .expect(timing.fire_at, &rule.alert, firing.clone()),
         Scenario::new(
-            format!("JobFailed: {name} failed its first run"),
+            format!("{alert}: {name} failed its first run"),
             gauges("1", None, "60"),
         )
         .expect(timing.fire_at, &rule.alert, firing),
         Scenario::new(
-            format!("JobFailed: quiet when {name} succeeded after a failure"),
+            format!("{alert}: quiet when {name} succeeded after a failure"),
             gauges("0", Some("120"), "60"),
         )
         .expect(timing.fire_at, &rule.alert, Vec::new()),
-    ];
+    ]
+}
+
+/// The last run failed: a non-zero exit code, or (should the exit code not have been pushed) a
+/// failure more recent than the last success.
+fn job_failed(
+    model: &Model,
+    family: &AlertFamily,
+    job: &Job,
+    step: u64,
+) -> (AlertingRule, Vec<Scenario>) {
+    let name = job.name.as_str();
+    let rule = alerting_rule(
+        model,
+        "JobFailed",
+        failure(name),
+        &family.for_,
+        family.severity,
+        name,
+        format!("Scheduled job {name} failed"),
+        format!(
+            "The last run of {name} failed. {} Schedule `{}` (UTC); its output is in the log of the {}-scheduler container.",
+            template_literal(&sentence(&job.description)),
+            job.schedule,
+            job.service
+        ),
+    );
+    let scenarios = failure_scenarios(&rule, name, seconds(&family.for_), step);
     (rule, scenarios)
 }
 
@@ -1043,16 +1070,10 @@ fn job_stale(
     let everywhere = model
         .service(&job.service)
         .is_some_and(|s| model.environments.iter().all(|e| s.in_container(&e.name)));
-    let mut expr = format!("time() - {LAST_SUCCESS}{{job=\"{name}\"}} > {window}");
-    if everywhere {
-        expr.push_str(&format!(
-            "\nor\n(\n  absent({LAST_SUCCESS}{{job=\"{name}\"}})\nand on ()\n  time() - {PUSHGATEWAY_START} > {window}\n)"
-        ));
-    }
     let rule = alerting_rule(
         model,
         "JobStale",
-        expr,
+        staleness(name, window, everywhere),
         &family.for_,
         family.severity,
         name,
@@ -1072,13 +1093,220 @@ fn job_stale(
             job.schedule
         ),
     );
-    let for_seconds = seconds(&family.for_);
+    let scenarios = stale_scenarios(
+        &rule,
+        name,
+        &job.stale_after,
+        window,
+        seconds(&family.for_),
+        others,
+        everywhere,
+        step,
+    );
+    (rule, scenarios)
+}
+
+/// The size of the last dump, as backup.sh reports it through run-job.sh.
+pub const BACKUP_SIZE: &str = "blueprint_backup_size_bytes";
+/// The size of the dump before it.
+pub const BACKUP_PREVIOUS_SIZE: &str = "blueprint_backup_previous_size_bytes";
+
+/// The backups suite's step: like the jobs suite's, about 500 steps over the longest window.
+fn backup_step(model: &Model) -> u64 {
+    let longest = model
+        .backups()
+        .map(|(_, b)| b.stale_after_seconds)
+        .max()
+        .unwrap_or(0);
+    whole(STEP_SECONDS, longest / 500).max(STEP_SECONDS)
+}
+
+/// BackupFailed, BackupStale and BackupTooSmall for each backed-up store (wherever the backup
+/// job runs: on Compose).
+fn backup_groups(model: &Model, step: u64) -> Vec<(RuleGroup, Vec<Scenario>)> {
+    let mut rules = Vec::new();
+    let mut scenarios = Vec::new();
+    if !model.environments.iter().any(|e| e.on_compose()) {
+        return Vec::new();
+    }
+    // The never-reported branch only where every environment runs the job: rule files are
+    // shared, and elsewhere it would fire forever.
+    let everywhere = model.environments.iter().all(|e| e.on_compose());
+    let names: Vec<&str> = model.backups().map(|(_, b)| b.job.as_str()).collect();
+    for (store, backup) in model.backups() {
+        let others: Vec<&str> = names.iter().copied().filter(|n| *n != backup.job).collect();
+        for (rule, s) in [
+            backup_failed(model, &store.name, backup, step),
+            backup_stale(model, &store.name, backup, &others, everywhere, step),
+            backup_too_small(model, &store.name, backup, step),
+        ] {
+            rules.push(Rule::Alert(rule));
+            scenarios.extend(s);
+        }
+    }
+    vec![(
+        RuleGroup {
+            name: "backups".into(),
+            rules,
+        },
+        scenarios,
+    )]
+}
+
+/// The last backup run failed (pg_dump, the upload or the retention pass).
+fn backup_failed(
+    model: &Model,
+    store: &str,
+    backup: &Backup,
+    step: u64,
+) -> (AlertingRule, Vec<Scenario>) {
+    let name = backup.job.as_str();
+    let rule = alerting_rule(
+        model,
+        "BackupFailed",
+        failure(name),
+        "0s",
+        Severity::Warning,
+        name,
+        format!("The backup of {store} failed"),
+        format!(
+            "The last run of {name} (schedule `{}`, UTC) kept no dump of the {store} database; the dumps before it are still there. Its output is in the log of the {name} container.",
+            backup.schedule
+        ),
+    );
+    let scenarios = failure_scenarios(&rule, name, 0, step);
+    (rule, scenarios)
+}
+
+/// No successful backup within twice the longest gap between two scheduled runs.
+fn backup_stale(
+    model: &Model,
+    store: &str,
+    backup: &Backup,
+    others: &[&str],
+    everywhere: bool,
+    step: u64,
+) -> (AlertingRule, Vec<Scenario>) {
+    let name = backup.job.as_str();
+    let window = backup.stale_after_seconds;
+    let rule = alerting_rule(
+        model,
+        "BackupStale",
+        staleness(name, window, everywhere),
+        "0s",
+        Severity::Critical,
+        name,
+        format!("No backup of {store} for {}", backup.stale_after),
+        format!(
+            "{name} has not reported a successful dump of the {store} database for more than {} (twice the longest gap of its schedule `{}`, UTC){}: the newest dump is at least that old.",
+            backup.stale_after,
+            backup.schedule,
+            if everywhere {
+                ", or never since the Pushgateway started"
+            } else {
+                ""
+            }
+        ),
+    );
+    let scenarios = stale_scenarios(
+        &rule,
+        name,
+        &backup.stale_after,
+        window,
+        0,
+        others,
+        everywhere,
+        step,
+    );
+    (rule, scenarios)
+}
+
+/// The newest dump is far smaller than the one before it: a table emptied, the wrong database
+/// dumped. (Growth, and a slow shrink, do not fire.)
+fn backup_too_small(
+    model: &Model,
+    store: &str,
+    backup: &Backup,
+    step: u64,
+) -> (AlertingRule, Vec<Scenario>) {
+    let name = backup.job.as_str();
+    let ratio = super::number(BACKUP_TOO_SMALL_RATIO);
+    let percent = super::number(BACKUP_TOO_SMALL_RATIO * 100.0);
+    let rule = alerting_rule(
+        model,
+        "BackupTooSmall",
+        format!(
+            "{BACKUP_SIZE}{{job=\"{name}\"}} < {ratio} * {BACKUP_PREVIOUS_SIZE}{{job=\"{name}\"}}"
+        ),
+        "0s",
+        Severity::Warning,
+        name,
+        format!("The newest backup of {store} is far smaller than the one before"),
+        format!(
+            "The newest dump of the {store} database is less than {percent}% of the size of the one before it: check that it holds what the database holds before the older dumps expire."
+        ),
+    );
+    let timing = timing_in_steps(step, 0, 0);
     let job_label = [("job", name)];
+    let sizes = |size: &str, previous: &str| {
+        vec![
+            Series::new(BACKUP_SIZE, &job_label, constant(size, timing.samples)),
+            Series::new(
+                BACKUP_PREVIOUS_SIZE,
+                &job_label,
+                constant(previous, timing.samples),
+            ),
+        ]
+    };
     let firing: Vec<Firing> = Firing::of(&rule, &labels(&job_label), None)
         .into_iter()
         .collect();
-    let mut scenarios = Vec::new();
+    let scenarios = vec![
+        Scenario::new(
+            format!("BackupTooSmall: {name} shrank from 1000000 to 100000 bytes"),
+            sizes("100000", "1000000"),
+        )
+        .expect(timing.fire_at, &rule.alert, firing),
+        Scenario::new(
+            format!("BackupTooSmall: quiet when {name} shrank from 1000000 to 900000 bytes"),
+            sizes("900000", "1000000"),
+        )
+        .expect(timing.fire_at, &rule.alert, Vec::new()),
+    ];
+    (rule, scenarios)
+}
 
+/// No success of the pushed job `name` for more than `window` seconds; with `everywhere`, also
+/// no success ever while the Pushgateway has been up for longer than the window.
+fn staleness(name: &str, window: u64, everywhere: bool) -> String {
+    let mut expr = format!("time() - {LAST_SUCCESS}{{job=\"{name}\"}} > {window}");
+    if everywhere {
+        expr.push_str(&format!(
+            "\nor\n(\n  absent({LAST_SUCCESS}{{job=\"{name}\"}})\nand on ()\n  time() - {PUSHGATEWAY_START} > {window}\n)"
+        ));
+    }
+    expr
+}
+
+/// The scenarios of a [`staleness`] rule: quiet within the window, firing after it; and, with
+/// `everywhere`, the same when no success was ever pushed. `others` (the other pushed jobs)
+/// get a success every step, so that only `name`'s alert can fire.
+#[allow(clippy::too_many_arguments)]
+fn stale_scenarios(
+    rule: &AlertingRule,
+    name: &str,
+    stale_after: &str,
+    window: u64,
+    for_seconds: u64,
+    others: &[&str],
+    everywhere: bool,
+    step: u64,
+) -> Vec<Scenario> {
+    let alert = rule.alert.as_str();
+    let job_label = [("job", name)];
+    let firing: Vec<Firing> = Firing::of(rule, &labels(&job_label), None)
+        .into_iter()
+        .collect();
     // Last success at t=60s: the age exceeds the window from t = window + 60s on.
     let fire = timing_in_steps(step, window.saturating_add(STEP_SECONDS), for_seconds);
     let within = (window.saturating_sub(step) / step * step).max(step);
@@ -1099,29 +1327,26 @@ fn job_stale(
         constant("60", fire.samples),
     )];
     series.extend(background(fire.samples));
-    scenarios.push(
+    let mut scenarios = vec![
         Scenario::new(
-            format!(
-                "JobStale: {name} last succeeded more than {} ago",
-                job.stale_after
-            ),
+            format!("{alert}: {name} last succeeded more than {stale_after} ago"),
             series,
         )
-        .expect(within, "JobStale", Vec::new())
-        .expect(fire.fire_at, "JobStale", firing.clone()),
-    );
+        .expect(within, alert, Vec::new())
+        .expect(fire.fire_at, alert, firing.clone()),
+    ];
     if everywhere {
         // The Pushgateway is up from t=0 and has the other jobs' successes, never this one's.
         scenarios.push(
             Scenario::new(
-                format!("JobStale: {name} never reported a success"),
+                format!("{alert}: {name} never reported a success"),
                 background(fire.samples),
             )
-            .expect(within, "JobStale", Vec::new())
-            .expect(fire.fire_at, "JobStale", firing),
+            .expect(within, alert, Vec::new())
+            .expect(fire.fire_at, alert, firing),
         );
     }
-    (rule, scenarios)
+    scenarios
 }
 
 /// The Pushgateway's own start time, scraped from it (its own metrics carry its scrape job).
