@@ -487,6 +487,11 @@ pub struct Backup {
     pub stale_after: String,
 }
 
+/// The name of the backup job of store `store`: its Compose container, its Pushgateway group.
+pub fn backup_job_name(store: &str) -> String {
+    format!("{store}-backup")
+}
+
 /// How long one backup run may take: a dump that takes longer than an hour needs a physical
 /// backup (the provider's, or pgBackRest), not `pg_dump`.
 pub const BACKUP_TIMEOUT_SECONDS: u64 = 3_600;
@@ -1288,7 +1293,7 @@ fn resolve_store(name: &str, s: &blueprint::Store) -> Store {
                 retention_days: retention_seconds.div_ceil(86_400),
                 retention_seconds,
                 target: b.target.clone(),
-                job: format!("{name}-backup"),
+                job: backup_job_name(name),
                 prefix: format!("backups/{name}"),
                 timeout_seconds: BACKUP_TIMEOUT_SECONDS,
                 interval_seconds,

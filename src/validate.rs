@@ -1632,7 +1632,26 @@ impl Context<'_> {
                     self.at_key(
                         &path!("stores", name, "backup"),
                         "backups are supported for `postgres` stores",
-                    );
+                    )
+                    .hint = Some(match store.kind {
+                        StoreKind::S3 => "blueprint renders no backup of a bucket: turn on versioning (and a lifecycle rule for old versions) at the provider, and remove `backup`".into(),
+                        _ => "Redis holds a cache or a queue here, which blueprint does not dump: remove `backup`".into(),
+                    });
+                }
+                let job = crate::model::backup_job_name(name);
+                let taken = bp.services.contains_key(&job)
+                    || bp.jobs.contains_key(&job)
+                    || bp.stores.contains_key(&job)
+                    || bp
+                        .services
+                        .keys()
+                        .any(|s| crate::generate::containers::jobs::scheduler_name(s) == job);
+                if taken {
+                    self.at_key(
+                        &path!("stores", name, "backup"),
+                        format!("the backup job of `{name}` runs as `{job}`, which is already the name of a service, job, store or scheduler"),
+                    )
+                    .hint = Some(format!("rename the store, or the `{job}` it collides with"));
                 }
                 self.check_cron(
                     &path!("stores", name, "backup", "schedule"),
