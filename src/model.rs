@@ -1034,6 +1034,26 @@ impl Model {
                 }
             }
         }
+        // The backup job runs in Compose's scheduler only: its image is built on the host, so a
+        // cluster has nothing to pull. Said, so that a declared backup is not silently missing.
+        let clusters: Vec<&str> = self
+            .environments
+            .iter()
+            .filter(|e| e.on_kubernetes())
+            .map(|e| e.name.as_str())
+            .collect();
+        if !clusters.is_empty() {
+            for (store, _) in self.backups() {
+                out.push((
+                    format!("stores.{}.backup", store.name),
+                    format!(
+                        "the backup of `{}` runs on Compose only: blueprint renders no backup CronJob for {}, so back that database up there by other means (the provider's own backups, or a CronJob of yours)",
+                        store.name,
+                        clusters.join(", ")
+                    ),
+                ));
+            }
+        }
         out
     }
 

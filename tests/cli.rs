@@ -173,6 +173,25 @@ fn list_names_generated_files() {
 }
 
 #[test]
+fn validate_warns_that_a_cluster_environment_takes_no_backup() {
+    let output = blueprint(&["validate", "blueprints/data-cluster/blueprint.yaml"]);
+    assert_eq!(output.status.code(), Some(0), "a caution is not an error");
+    assert!(
+        stderr(&output).contains(
+            "warning: stores.db.backup: the backup of `db` runs on Compose only: blueprint renders no backup CronJob for staging, prod"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    let output = blueprint(&["validate", "blueprints/data-platform/blueprint.yaml"]);
+    assert!(
+        !stderr(&output).contains("stores.db.backup"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn validate_warns_when_alerts_have_no_receiver() {
     let output = blueprint(&["validate", "blueprints/minimal/blueprint.yaml"]);
     assert_eq!(output.status.code(), Some(0), "a caution is not an error");

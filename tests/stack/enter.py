@@ -98,7 +98,12 @@ def create_database_later(spec):
 
 def main():
     spec = json.loads(Path(sys.argv[1]).read_text())
-    mount_all(spec["mounts"], spec["user"])
+    mounts = spec["mounts"]
+    if not any(target == "/tmp" for _, _, target in mounts):
+        # Every container has a /tmp of its own, as its image's file system gives it: shared,
+        # one PostgreSQL's socket lock (/tmp/.s.PGSQL.5432.lock) stops the next stack's.
+        mounts = [("tmpfs", "", "/tmp")] + mounts
+    mount_all(mounts, spec["user"])
     env = dict(spec["env"])
     env["STACK_ADDR"] = spec["addr"]
     env["LD_PRELOAD"] = str(stack.netshim())
