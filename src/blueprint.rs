@@ -563,6 +563,11 @@ pub struct Backup {
     pub retention: String,
     /// The `s3` store backups are written to.
     pub target: String,
+    /// Encrypt every dump before it leaves the job (gpg, AES-256) with this passphrase, a
+    /// secret reference. Restoring needs the same secret, so keep a copy outside the stack:
+    /// a dump cannot be read without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_key: Option<SecretRef>,
 }
 
 /// The reverse proxy engine.

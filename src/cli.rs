@@ -196,7 +196,8 @@ pub enum Command {
         #[arg(long, value_name = "OWNER/NAME")]
         repository: Option<String>,
     },
-    /// The secrets checklist: every secret the rendered stack needs and where to set it.
+    /// The secrets checklist: every secret (and operator-written file) the rendered stack needs,
+    /// where to set it, and where its value comes from if it is lost.
     Secrets {
         /// The blueprint file.
         file: PathBuf,

@@ -485,6 +485,8 @@ pub struct Backup {
     pub stale_after_seconds: u64,
     /// The staleness window as a duration (`2d`).
     pub stale_after: String,
+    /// The secret holding the passphrase dumps are encrypted with, when they are.
+    pub encryption_secret: Option<String>,
 }
 
 /// The name of the backup job of store `store`: its Compose container, its Pushgateway group.
@@ -704,6 +706,9 @@ pub enum SecretHome {
     KubernetesSecret,
     /// A GitHub Actions secret (repository or environment).
     GitHub,
+    /// A file the operator writes on the environment's Compose host, beside the Compose file
+    /// (the proxy's `htpasswd`): its name is its path from the output root.
+    HostFile,
 }
 
 /// The Kubernetes `Secret` that holds `secret` (one Secret per secret, so each is created,
@@ -730,6 +735,58 @@ pub struct Secret {
     pub environments: BTreeSet<String>,
     /// Who reads it (`service api`, `grafana`, `workflow deploy`).
     pub used_by: BTreeSet<String>,
+    /// Where its value comes from, so that a lost one can be recovered or replaced, by
+    /// environment (`""` for a repository-wide secret): nothing can be read back from where
+    /// it is set (GitHub and `.env` files are no backup).
+    pub recovery: BTreeMap<String, String>,
+}
+
+/// The GitHub environment secrets the SSH deployment of a Compose environment reads.
+pub const DEPLOY_SECRETS: DeploySecrets = DeploySecrets {
+    host: "DEPLOY_HOST",
+    user: "DEPLOY_USER",
+    ssh_key: "DEPLOY_SSH_KEY",
+    known_hosts: "DEPLOY_KNOWN_HOSTS",
+};
+
+/// Repository secrets holding registry credentials when the registry is not `ghcr.io` (where the
+/// workflow's own token is used instead).
+pub const REGISTRY_SECRETS: RegistrySecrets = RegistrySecrets {
+    username: "REGISTRY_USERNAME",
+    password: "REGISTRY_PASSWORD",
+};
+
+/// The registry whose credentials the workflow token provides.
+pub const GITHUB_REGISTRY: &str = "ghcr.io";
+
+/// The variables Caddy reads its basic-auth credentials from: a user name and a bcrypt hash.
+pub const PROXY_BASIC_AUTH_SECRETS: [&str; 2] = ["PROXY_BASIC_AUTH_USER", "PROXY_BASIC_AUTH_HASH"];
+
+/// The file nginx reads basic-auth credentials from, from the output root: written on each
+/// Compose host by the operator (`htpasswd -B`), never generated or committed.
+pub const HTPASSWD_FILE: &str = "proxy/htpasswd";
+
+/// Names of the deployment's GitHub environment secrets.
+#[derive(Debug, Clone, Copy)]
+pub struct DeploySecrets {
+    /// The Docker host's name or address.
+    pub host: &'static str,
+    /// The SSH user (in the `docker` group).
+    pub user: &'static str,
+    /// The private key (its public half in the user's `authorized_keys`).
+    pub ssh_key: &'static str,
+    /// The host's public keys, one `known_hosts` line each (from `ssh-keyscan`, checked out of
+    /// band): the connection never trusts a key on first use.
+    pub known_hosts: &'static str,
+}
+
+/// Names of the registry credential secrets.
+#[derive(Debug, Clone, Copy)]
+pub struct RegistrySecrets {
+    /// The user name.
+    pub username: &'static str,
+    /// The password or token.
+    pub password: &'static str,
 }
 
 /// The default Python version of Python presets.
@@ -957,6 +1014,12 @@ impl Model {
             ));
         }
         vars.push(("BACKUP_PREFIX".to_string(), Value::text(&backup.prefix)));
+        if let Some(secret) = &backup.encryption_secret {
+            vars.push((
+                "BACKUP_ENCRYPTION_KEY".to_string(),
+                Value::secret(secret.clone()),
+            ));
+        }
         vars.push((
             "BACKUP_RETENTION_SECONDS".to_string(),
             Value::text(backup.retention_seconds.to_string()),
@@ -1072,21 +1135,29 @@ impl Model {
         self.jobs.iter().filter(move |j| j.service == service)
     }
 
-    /// Every secret the rendered stack needs, by name.
+    /// Every secret the rendered stack needs, by name: what services, stores, backups, the
+    /// proxy, Alertmanager, Grafana and the workflows read, each with where it is set and how
+    /// a lost one is recovered.
     pub fn secrets(&self) -> BTreeMap<String, Secret> {
         let mut out: BTreeMap<String, Secret> = BTreeMap::new();
-        let mut add = |name: &str, home: SecretHome, env: Option<&str>, user: String| {
-            let entry = out.entry(name.to_string()).or_insert_with(|| Secret {
-                name: name.to_string(),
-                home,
-                environments: BTreeSet::new(),
-                used_by: BTreeSet::new(),
-            });
-            if let Some(env) = env {
-                entry.environments.insert(env.to_string());
-            }
-            entry.used_by.insert(user);
-        };
+        let mut add =
+            |name: &str, home: SecretHome, env: Option<&str>, user: String, recovery: &str| {
+                let entry = out.entry(name.to_string()).or_insert_with(|| Secret {
+                    name: name.to_string(),
+                    home,
+                    environments: BTreeSet::new(),
+                    used_by: BTreeSet::new(),
+                    recovery: BTreeMap::new(),
+                });
+                if let Some(env) = env {
+                    entry.environments.insert(env.to_string());
+                }
+                entry
+                    .recovery
+                    .entry(env.unwrap_or_default().to_string())
+                    .or_insert_with(|| recovery.to_string());
+                entry.used_by.insert(user);
+            };
         for env in &self.environments {
             let home = if env.on_kubernetes() {
                 SecretHome::KubernetesSecret
@@ -1105,6 +1176,7 @@ impl Model {
                                 home,
                                 Some(&env.name),
                                 format!("service {}", service.name),
+                                &self.recovery_of(secret, env),
                             );
                         }
                     }
@@ -1120,32 +1192,59 @@ impl Model {
                         home,
                         Some(&env.name),
                         format!("store {}", store.name),
+                        &self.recovery_of(secret, env),
                     );
                 }
             }
             // The backup job runs on Compose (its scheduler container) only, for now.
-            if env.on_compose() {
-                for (store, backup) in self.backups() {
-                    for (_, value) in self.backup_variables(store, backup, env) {
-                        for secret in value.secrets() {
-                            add(
-                                secret,
-                                home,
-                                Some(&env.name),
-                                format!("backup {}", backup.job),
-                            );
-                        }
+            for (store, backup) in self.backups().filter(|_| env.on_compose()) {
+                for (_, value) in self.backup_variables(store, backup, env) {
+                    for secret in value.secrets() {
+                        add(
+                            secret,
+                            home,
+                            Some(&env.name),
+                            format!("backup {}", backup.job),
+                            &self.recovery_of(secret, env),
+                        );
                     }
                 }
             }
-            // On Kubernetes the cluster's monitoring stack owns Grafana and Alertmanager.
-            if self.monitoring.enabled && env.on_compose() {
-                if self.monitoring.grafana.enabled {
+            // On Kubernetes the cluster's monitoring stack owns Grafana and Alertmanager, and
+            // its ingress controller the routes.
+            if !env.on_compose() {
+                continue;
+            }
+            if self.proxy_basic_auth() {
+                if self.proxy.engine == ProxyEngine::Caddy {
+                    for secret in PROXY_BASIC_AUTH_SECRETS {
+                        add(
+                            secret,
+                            home,
+                            Some(&env.name),
+                            "proxy".into(),
+                            &self.recovery_of(secret, env),
+                        );
+                    }
+                } else {
                     add(
-                        &self.monitoring.grafana.admin_password_secret,
+                        HTPASSWD_FILE,
+                        SecretHome::HostFile,
+                        Some(&env.name),
+                        "proxy".into(),
+                        &self.recovery_of(HTPASSWD_FILE, env),
+                    );
+                }
+            }
+            if self.monitoring.enabled {
+                if self.monitoring.grafana.enabled {
+                    let secret = &self.monitoring.grafana.admin_password_secret;
+                    add(
+                        secret,
                         home,
                         Some(&env.name),
                         "grafana".into(),
+                        &self.recovery_of(secret, env),
                     );
                 }
                 for receiver in &self.monitoring.receivers {
@@ -1153,9 +1252,31 @@ impl Model {
                         .into_iter()
                         .flatten()
                     {
-                        add(secret, home, Some(&env.name), "alertmanager".into());
+                        add(
+                            secret,
+                            home,
+                            Some(&env.name),
+                            "alertmanager".into(),
+                            &self.recovery_of(secret, env),
+                        );
                     }
                 }
+            }
+        }
+        for env in self.deployed_compose_environments() {
+            for secret in [
+                DEPLOY_SECRETS.host,
+                DEPLOY_SECRETS.user,
+                DEPLOY_SECRETS.ssh_key,
+                DEPLOY_SECRETS.known_hosts,
+            ] {
+                add(
+                    secret,
+                    SecretHome::GitHub,
+                    Some(&env.name),
+                    "workflow deploy".into(),
+                    &self.recovery_of(secret, env),
+                );
             }
         }
         for env in self.deployed_clusters() {
@@ -1164,21 +1285,33 @@ impl Model {
                 SecretHome::GitHub,
                 Some(&env.name),
                 "workflow deploy".into(),
+                &self.recovery_of(KUBE_CONFIG_SECRET, env),
             );
         }
+        let any = self.environments.first();
+        let repository_wide =
+            |secret: &str| any.map_or_else(String::new, |e| self.recovery_of(secret, e));
+        if self.pushes_images() && self.project.registry != GITHUB_REGISTRY {
+            for secret in [REGISTRY_SECRETS.username, REGISTRY_SECRETS.password] {
+                add(
+                    secret,
+                    SecretHome::GitHub,
+                    None,
+                    "workflow images".into(),
+                    &repository_wide(secret),
+                );
+            }
+        }
         if self.services.iter().any(Service::on_vercel) {
-            add(
-                &self.vercel.token_secret,
-                SecretHome::GitHub,
-                None,
-                "workflow deploy".into(),
-            );
-            add(
-                &self.vercel.org_secret,
-                SecretHome::GitHub,
-                None,
-                "workflow deploy".into(),
-            );
+            for secret in [&self.vercel.token_secret, &self.vercel.org_secret] {
+                add(
+                    secret,
+                    SecretHome::GitHub,
+                    None,
+                    "workflow deploy".into(),
+                    &repository_wide(secret),
+                );
+            }
             for service in self.services.iter().filter(|s| s.on_vercel()) {
                 if let Some(project) = &service.vercel_project {
                     add(
@@ -1186,11 +1319,140 @@ impl Model {
                         SecretHome::GitHub,
                         None,
                         format!("workflow deploy ({})", service.name),
+                        &repository_wide(project),
                     );
                 }
             }
         }
         out
+    }
+
+    /// Where the value of secret `name` comes from in `environment`, and so how a lost one is
+    /// recovered or replaced. Secrets are write-only where they are set (GitHub, a Kubernetes
+    /// Secret the team may not read, an `.env` file on one host), so each names its source.
+    pub fn recovery_of(&self, name: &str, environment: &Environment) -> String {
+        let rotate = "then restart what reads it (docs/operations.md, Rotate a secret)";
+        if name == HTPASSWD_FILE {
+            return format!(
+                "write it again on the host: `htpasswd -B -c {HTPASSWD_FILE} USER` (package apache2-utils); nothing else holds it"
+            );
+        }
+        if name == PROXY_BASIC_AUTH_SECRETS[0] || name == PROXY_BASIC_AUTH_SECRETS[1] {
+            return "choose a user and password again; the hash is `caddy hash-password --plaintext PASSWORD`".into();
+        }
+        if name == DEPLOY_SECRETS.host {
+            return format!(
+                "the address of `{}`'s Compose host, from your inventory",
+                environment.name
+            );
+        }
+        if name == DEPLOY_SECRETS.user {
+            return format!(
+                "the SSH user on `{}`'s Compose host, in its `docker` group",
+                environment.name
+            );
+        }
+        if name == DEPLOY_SECRETS.ssh_key {
+            return "not readable back from GitHub: make a new key pair (`ssh-keygen -t ed25519 -N ''`), add the public half to the deploy user's authorized_keys, set the private half, remove the old key".into();
+        }
+        if name == DEPLOY_SECRETS.known_hosts {
+            return "`ssh-keyscan HOST`, compared with the host's own key (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on it) before it is trusted".into();
+        }
+        if name == KUBE_CONFIG_SECRET {
+            return "from the cluster's provider, for a service account that may deploy to its namespace (docs/kubernetes.md); base64-encode it on one line".into();
+        }
+        if name == REGISTRY_SECRETS.username || name == REGISTRY_SECRETS.password {
+            return format!(
+                "a new access token from {}'s account settings; revoke the old one",
+                self.project.registry
+            );
+        }
+        if name == self.vercel.token_secret {
+            return "a new token in Vercel's account settings (Tokens); revoke the old one".into();
+        }
+        if name == self.vercel.org_secret
+            || self
+                .services
+                .iter()
+                .any(|s| s.vercel_project.as_deref() == Some(name))
+        {
+            return "`vercel link` in the service's folder writes both IDs to .vercel/project.json"
+                .into();
+        }
+        if name == self.monitoring.grafana.admin_password_secret {
+            return format!(
+                "choose a new one; Grafana keeps the first in its volume, so also run `grafana cli admin reset-admin-password NEW` in its container, {rotate}"
+            );
+        }
+        if let Some(receiver) = self.monitoring.receivers.iter().find(|r| {
+            r.url_secret.as_deref() == Some(name) || r.password_secret.as_deref() == Some(name)
+        }) {
+            let source = match receiver.kind {
+                ReceiverKind::Slack => "a new incoming-webhook URL from the Slack app's settings",
+                ReceiverKind::Email => "the SMTP account's password, from the mail provider",
+                ReceiverKind::Webhook => "the URL from the receiving service",
+            };
+            return format!("{source}, {rotate}");
+        }
+        if let Some((store, backup)) = self
+            .backups()
+            .find(|(_, b)| b.encryption_secret.as_deref() == Some(name))
+        {
+            return format!(
+                "cannot be recovered: without it no encrypted dump of `{}` can be restored. Keep a copy outside the stack (a password manager) from the day it is made; a new one applies to the next dump of {} only",
+                store.name, backup.job
+            );
+        }
+        for store in &self.stores {
+            let provider = environment.provider(&store.name);
+            if store.url_env.as_deref() == Some(name) && provider != Provider::Container {
+                return format!(
+                    "the connection string in the provider's dashboard (`{}` is {}), {rotate}",
+                    store.name,
+                    match provider {
+                        Provider::Supabase => "on Supabase",
+                        _ => "managed",
+                    }
+                );
+            }
+            if store.password_secret.as_deref() == Some(name)
+                || store.access_key_secret.as_deref() == Some(name)
+            {
+                return match (store.kind, provider) {
+                    (StoreKind::S3, Provider::Container) => format!(
+                        "MinIO took it as its root credentials at first start and keeps them in its volume: set the same again, or change them with `mc admin` first, {rotate}"
+                    ),
+                    (StoreKind::S3, _) => format!(
+                        "a new access key of the bucket's IAM user (the provider's console), then delete the old one, {rotate}"
+                    ),
+                    _ => format!(
+                        "PostgreSQL took it at first start and keeps it in its volume: set the same again, or change it with `ALTER ROLE ... PASSWORD` first, {rotate}"
+                    ),
+                };
+            }
+        }
+        format!(
+            "your team's: blueprint knows only its name. Restore it from where you keep it, or make a new one, {rotate}"
+        )
+    }
+
+    /// Compose environments the deploy workflow deploys (development runs on laptops).
+    pub fn deployed_compose_environments(&self) -> Vec<&Environment> {
+        self.environments
+            .iter()
+            .filter(|env| env.tier != Tier::Development)
+            .filter(|env| self.services.iter().any(|s| s.on_compose(&env.name)))
+            .collect()
+    }
+
+    /// Whether CI builds and pushes container images (a service runs in a container somewhere).
+    pub fn pushes_images(&self) -> bool {
+        self.services.iter().any(Service::in_container_anywhere)
+    }
+
+    /// Whether the proxy asks for credentials on some route (an exposed tool with basic auth).
+    pub fn proxy_basic_auth(&self) -> bool {
+        self.proxy.expose.iter().any(|e| e.basic_auth)
     }
 }
 
@@ -1319,6 +1581,7 @@ fn resolve_store(name: &str, s: &blueprint::Store) -> Store {
                 interval_seconds,
                 stale_after_seconds,
                 stale_after: format_duration(stale_after_seconds),
+                encryption_secret: b.encryption_key.as_ref().map(|k| k.secret.clone()),
             }
         }),
     }

@@ -189,6 +189,45 @@ fn init_writes_a_gitattributes_that_keeps_line_endings_lf_and_keeps_an_existing_
 }
 
 #[test]
+fn init_keeps_every_environments_secrets_out_of_git() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = ["init", "p", "--preset", "data-platform", "--repository", "acme/p"];
+    let out = blueprint(&args, dir.path());
+    assert_eq!(code(&out), 0, "{}", all(&out));
+    let project = dir.path().join("p");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(&project)
+            .output()
+            .expect("git runs")
+    };
+    assert!(git(&["init", "-q"]).status.success());
+    for env in ["dev", "staging", "prod"] {
+        fs::write(project.join(format!(".env.{env}")), "SECRET=x\n").expect("write");
+    }
+    fs::write(project.join("proxy/htpasswd"), "ops:$2y$05$x\n").expect("write");
+    let ignored = |path: &str| git(&["check-ignore", "-q", path]).status.success();
+    for secret in [".env.dev", ".env.staging", ".env.prod", "proxy/htpasswd"] {
+        assert!(ignored(secret), "{secret} would be committed");
+    }
+    for kept in [".env.prod.example", "compose.prod.yaml", "blueprint.yaml"] {
+        assert!(!ignored(kept), "{kept} would not be committed");
+    }
+    // The project's own .gitignore is kept; one without the rule gets a note.
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::create_dir(dir.path().join("p")).expect("mkdir");
+    fs::write(dir.path().join("p/.gitignore"), "/target\n").expect("write");
+    let out = blueprint(&args, dir.path());
+    assert_eq!(code(&out), 0, "{}", all(&out));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("p/.gitignore")).expect("kept"),
+        "/target\n"
+    );
+    assert!(stdout(&out).contains("has no `.env.*` line"), "{}", all(&out));
+}
+
+#[test]
 fn init_defaults_the_name_to_the_directory() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = blueprint(

@@ -16,6 +16,9 @@ use super::secrets::{Scope, checklist};
 /// The `.gitattributes` `init` writes where there is none.
 const GITATTRIBUTES: &str = "# Written by blueprint init: text files keep LF line endings on every checkout, so the\n# generated files stay byte for byte what `blueprint check` compares them with.\n* text=auto eol=lf\n";
 
+/// The `.gitignore` `init` writes where there is none: what only a host holds stays out of git.
+const GITIGNORE: &str = "# Written by blueprint init: what only a host holds stays out of git. Each environment's\n# secrets (.env.<env>) and the proxy's credentials file are set where they are used\n# (`blueprint secrets` lists them); the .env.<env>.example templates are committed.\n.env\n.env.*\n!.env.*.example\nproxy/htpasswd\n";
+
 /// The name of the blueprint file `init` writes.
 pub const BLUEPRINT_FILE: &str = "blueprint.yaml";
 
@@ -403,6 +406,25 @@ fn init(options: &Options, ask: Option<&mut dyn Ask>) -> Result<u8, Failure> {
             "wrote {} (line endings stay LF on every checkout, as blueprint check expects)\n",
             attributes.display()
         ))?;
+    }
+    // Secrets live in `.env.<env>` beside the Compose files: one `git add .` must not commit
+    // them. A .gitignore already there is the project's: kept, and checked for the rule.
+    let ignore = file.with_file_name(".gitignore");
+    match std::fs::read_to_string(&ignore) {
+        Err(_) if std::fs::symlink_metadata(&ignore).is_err() => {
+            super::write_new(&ignore, GITIGNORE)?;
+            super::print(&format!(
+                "wrote {} (each environment's secrets file and proxy/htpasswd are never committed)\n",
+                ignore.display()
+            ))?;
+        }
+        Ok(text) if !text.lines().any(|l| l.trim() == ".env.*") => {
+            super::print(&format!(
+                "note: {} has no `.env.*` line: add `.env.*` and `!.env.*.example` so that no environment's secrets are committed\n",
+                ignore.display()
+            ))?;
+        }
+        _ => {}
     }
     if let Err(code) = super::render(&file, &options.dir) {
         return Ok(code);

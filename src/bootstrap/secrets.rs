@@ -25,6 +25,8 @@ pub enum Location {
     GithubRepository,
     /// A `Secret` in the environment's Kubernetes namespace (one per secret, key = its name).
     KubernetesSecret,
+    /// A file on the environment's Compose host, beside its Compose file (`proxy/htpasswd`).
+    HostFile,
 }
 
 /// One secret to set in one place.
@@ -42,6 +44,8 @@ pub struct Entry {
     pub used_by: Vec<String>,
     /// How to set it: the line to put in the env file, or the `gh` command to run.
     pub set_with: String,
+    /// Where its value comes from: how a lost one is recovered or replaced.
+    pub recovery: String,
 }
 
 /// A secret named in the blueprint that no rendered file reads.
@@ -114,6 +118,7 @@ pub fn checklist(blueprint: &Blueprint, root: &Path, scope: Scope<'_>) -> Checkl
             // A secret read both on a Compose host and in a cluster is set in both places.
             let home = match (secret.home, model.environment(env)) {
                 (SecretHome::GitHub, _) => SecretHome::GitHub,
+                (SecretHome::HostFile, _) => SecretHome::HostFile,
                 (_, Some(e)) if e.on_kubernetes() => SecretHome::KubernetesSecret,
                 _ => SecretHome::EnvFile,
             };
@@ -125,6 +130,16 @@ pub fn checklist(blueprint: &Blueprint, root: &Path, scope: Scope<'_>) -> Checkl
                     target: format!(".env.{env}"),
                     used_by,
                     set_with: format!("{}=", secret.name),
+                    recovery: recovery_in(secret, Some(env)),
+                },
+                SecretHome::HostFile => Entry {
+                    name: secret.name.clone(),
+                    location: Location::HostFile,
+                    environment: Some(env.clone()),
+                    target: secret.name.clone(),
+                    used_by,
+                    set_with: format!("htpasswd -B -c {} USER", secret.name),
+                    recovery: recovery_in(secret, Some(env)),
                 },
                 SecretHome::KubernetesSecret => {
                     let namespace = model
@@ -142,6 +157,7 @@ pub fn checklist(blueprint: &Blueprint, root: &Path, scope: Scope<'_>) -> Checkl
                         ),
                         target: namespace,
                         used_by,
+                        recovery: recovery_in(secret, Some(env)),
                     }
                 }
                 SecretHome::GitHub => Entry {
@@ -159,6 +175,7 @@ pub fn checklist(blueprint: &Blueprint, root: &Path, scope: Scope<'_>) -> Checkl
                     } else {
                         format!("gh secret set {} --env {env}", secret.name)
                     },
+                    recovery: recovery_in(secret, Some(env)),
                 },
             });
         }
@@ -173,6 +190,7 @@ pub fn checklist(blueprint: &Blueprint, root: &Path, scope: Scope<'_>) -> Checkl
                     target: model.project.repository.clone(),
                     used_by: secret.used_by.iter().cloned().collect(),
                     set_with: format!("gh secret set {}", secret.name),
+                    recovery: recovery_in(secret, None),
                 });
             }
         }
@@ -191,6 +209,17 @@ pub fn checklist(blueprint: &Blueprint, root: &Path, scope: Scope<'_>) -> Checkl
         secrets,
         unused,
     }
+}
+
+/// Where `secret`'s value comes from in `env` (`None`: repository-wide).
+fn recovery_in(secret: &crate::model::Secret, env: Option<&String>) -> String {
+    let key = env.map_or("", String::as_str);
+    secret
+        .recovery
+        .get(key)
+        .or_else(|| secret.recovery.values().next())
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Secret references in the blueprint whose name the rendered stack never reads, with the
@@ -301,6 +330,37 @@ fn unused(blueprint: &Blueprint, model: &Model, used: &BTreeSet<&str>) -> Vec<Un
 }
 
 impl Checklist {
+    /// Writes where each secret's value comes from, so that a lost one is recovered: GitHub
+    /// secrets cannot be read back, and an `.env` file is on one host only.
+    pub fn write_recovery(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        // One line per secret, or one per source where its environments' sources differ.
+        let mut lines: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+        for entry in &self.secrets {
+            let env = entry.environment.as_deref();
+            match lines
+                .iter_mut()
+                .find(|(n, r, _)| *n == entry.name && *r == entry.recovery)
+            {
+                Some((_, _, envs)) => envs.extend(env),
+                None => lines.push((&entry.name, &entry.recovery, env.into_iter().collect())),
+            }
+        }
+        for (i, (name, recovery, envs)) in lines.iter().enumerate() {
+            if i == 0 {
+                writeln!(
+                    out,
+                    "\nIf one is lost (nothing can be read back from where it is set), its source:"
+                )?;
+            }
+            if lines.iter().filter(|(n, _, _)| n == name).count() > 1 {
+                writeln!(out, "  {name} ({}): {recovery}", envs.join(", "))?;
+            } else {
+                writeln!(out, "  {name}: {recovery}")?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the checklist for people. `file` is how the blueprint is named in the heading.
     pub fn write_text(&self, out: &mut impl std::io::Write, file: &str) -> std::io::Result<()> {
         if self.secrets.is_empty() {
@@ -346,6 +406,22 @@ impl Checklist {
                 };
                 writeln!(out, "\n{env}: on the Compose host, in {env_file} ({how}):")?;
                 for entry in files {
+                    line(out, entry)?;
+                }
+            }
+            let host_files: Vec<&Entry> = self
+                .secrets
+                .iter()
+                .filter(|s| {
+                    s.location == Location::HostFile && s.environment.as_deref() == Some(env)
+                })
+                .collect();
+            if !host_files.is_empty() {
+                writeln!(
+                    out,
+                    "\n{env}: on the Compose host, files beside compose.{env}.yaml (write each there):"
+                )?;
+                for entry in host_files {
                     line(out, entry)?;
                 }
             }
@@ -447,6 +523,7 @@ pub fn run(file: &Path, env: Option<&str>, json: bool) -> Result<(), super::Fail
         let mut text = Vec::new();
         // Writing into memory cannot fail.
         let _ = list.write_text(&mut text, &file.display().to_string());
+        let _ = list.write_recovery(&mut text);
         String::from_utf8_lossy(&text).into_owned()
     };
     super::print(&text)

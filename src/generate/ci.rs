@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::blueprint::ActionPinning;
 use crate::generate::{GeneratedFile, shell_quote, to_yaml};
-use crate::model::{Model, Service};
+use crate::model::{Model, SecretHome, Service};
 use workflow::{Step, Workflow};
 
 /// Where the drift check expects the blueprint: `blueprint.yaml` at the repository root,
@@ -57,43 +57,7 @@ pub const VERCEL_CLI: &str = "vercel@60.1.3";
 /// `type=sha,format=long`); deployments select images by it.
 pub const IMAGE_TAG_PREFIX: &str = "sha-";
 
-/// The GitHub environment secrets the SSH deployment reads, set on each deployed environment.
-pub const DEPLOY_SECRETS: DeploySecrets = DeploySecrets {
-    host: "DEPLOY_HOST",
-    user: "DEPLOY_USER",
-    ssh_key: "DEPLOY_SSH_KEY",
-    known_hosts: "DEPLOY_KNOWN_HOSTS",
-};
-
-/// Repository secrets holding registry credentials when the registry is not `ghcr.io` (where the
-/// workflow's own token is used instead).
-pub const REGISTRY_SECRETS: RegistrySecrets = RegistrySecrets {
-    username: "REGISTRY_USERNAME",
-    password: "REGISTRY_PASSWORD",
-};
-
-/// Names of the deployment's GitHub environment secrets.
-#[derive(Debug, Clone, Copy)]
-pub struct DeploySecrets {
-    /// The Docker host's name or address.
-    pub host: &'static str,
-    /// The SSH user (in the `docker` group).
-    pub user: &'static str,
-    /// The private key (its public half in the user's `authorized_keys`).
-    pub ssh_key: &'static str,
-    /// The host's public keys, one `known_hosts` line each (from `ssh-keyscan`, checked out of
-    /// band): the connection never trusts a key on first use.
-    pub known_hosts: &'static str,
-}
-
-/// Names of the registry credential secrets.
-#[derive(Debug, Clone, Copy)]
-pub struct RegistrySecrets {
-    /// The user name.
-    pub username: &'static str,
-    /// The password or token.
-    pub password: &'static str,
-}
+pub use crate::model::{DEPLOY_SECRETS, REGISTRY_SECRETS};
 
 /// The command that installs the blueprint version that rendered the files.
 pub fn install_command() -> String {
@@ -109,45 +73,14 @@ pub fn check_command() -> String {
 }
 
 /// The GitHub Actions secrets the generated workflows read, by name, each with the GitHub
-/// environments it must be set on (empty: a repository secret). For `blueprint secrets` and
-/// the docs: the model's own list covers the Vercel secrets but not the deployment's.
+/// environments it must be set on (empty: a repository secret): the model's GitHub secrets.
 pub fn github_secrets(model: &Model) -> BTreeMap<String, BTreeSet<String>> {
-    let mut secrets: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let environments = delivery::container_environments(model);
-    for name in [
-        DEPLOY_SECRETS.host,
-        DEPLOY_SECRETS.user,
-        DEPLOY_SECRETS.ssh_key,
-        DEPLOY_SECRETS.known_hosts,
-    ] {
-        for env in &environments {
-            secrets
-                .entry(name.to_string())
-                .or_default()
-                .insert(env.name.clone());
-        }
-    }
-    for env in model.deployed_clusters() {
-        secrets
-            .entry(crate::model::KUBE_CONFIG_SECRET.to_string())
-            .or_default()
-            .insert(env.name.clone());
-    }
-    if !image_services(model).is_empty() && !delivery::uses_github_registry(model) {
-        for name in [REGISTRY_SECRETS.username, REGISTRY_SECRETS.password] {
-            secrets.entry(name.to_string()).or_default();
-        }
-    }
-    for service in model.services.iter().filter(|s| s.on_vercel()) {
-        let project = service.vercel_project.iter();
-        for name in [&model.vercel.token_secret, &model.vercel.org_secret]
-            .into_iter()
-            .chain(project)
-        {
-            secrets.entry(name.clone()).or_default();
-        }
-    }
-    secrets
+    model
+        .secrets()
+        .into_values()
+        .filter(|s| s.home == SecretHome::GitHub)
+        .map(|s| (s.name, s.environments))
+        .collect()
 }
 
 /// Renders this target's files.

@@ -554,11 +554,15 @@ def table_digests(s: Stack, runner: Container) -> dict[str, str]:
     return digests
 
 
+# A dump's name: its UTC time, `.dump`, and `.gpg` where the blueprint encrypts them.
+DUMP = re.compile(r"\d{8}T\d{6}Z\.dump(\.gpg)?")
+
+
 def dumps(s: Stack, runner: Container) -> list[str]:
     """The dump names restore.sh lists (its dry run)."""
     r = in_backup(s, runner, "/bin/sh /etc/blueprint/restore.sh")
     assert r.returncode == 0, r.stderr[-2000:]
-    return [line for line in r.stdout.splitlines() if re.fullmatch(r"\d{8}T\d{6}Z\.dump", line)]
+    return [line for line in r.stdout.splitlines() if DUMP.fullmatch(line)]
 
 
 def bucket_keys(s: Stack, runner: Container, prefix: str) -> list[str]:
@@ -686,9 +690,41 @@ def test_backup_retention_removes_only_expired_dumps(booted: Stack):
     r = in_backup(booted, runner, command, env={"BACKUP_RETENTION_SECONDS": "0"})
     assert r.returncode == 0, f"{r.stdout[-2000:]}{r.stderr[-2000:]}"
     remaining = bucket_keys(booted, runner, prefix)
-    left = [k for k in remaining if k.endswith(".dump")]
+    left = [k for k in remaining if DUMP.fullmatch(k)]
     assert len(left) == 1 and left[0] not in after and left[0] > max(after - {"README.txt"}), (sorted(after), left)
     assert "README.txt" in remaining, remaining
+
+
+def test_an_encrypted_dump_is_unreadable_without_its_key(booted: Stack):
+    """Where the blueprint gives the backup an encryption key, what reaches the bucket is a gpg
+    message, not a PostgreSQL dump; restoring it without the key, or with another, fails and
+    changes nothing; with the key it restores."""
+    runners = [(r, c) for r, c in backup_runners(booted) if r.env.get("BACKUP_ENCRYPTION_KEY")]
+    if not runners:
+        pytest.skip("no backup here is encrypted")
+    booted.wait_all_healthy()
+    for runner, command in runners:
+        r = in_backup(booted, runner, command)
+        assert r.returncode == 0, f"{r.stdout[-2000:]}{r.stderr[-2000:]}"
+        newest = dumps(booted, runner)[-1]
+        assert newest.endswith(".dump.gpg"), newest
+        head = in_backup(booted, runner, 'export MC_CONFIG_DIR="$(mktemp -d)"; '
+                         'mc alias set b "$BACKUP_S3_ENDPOINT" "$BACKUP_S3_ACCESS_KEY_ID" "$BACKUP_S3_SECRET_ACCESS_KEY" >/dev/null; '
+                         f'mc cat "b/$BACKUP_BUCKET/$BACKUP_PREFIX/{newest}" | head -c 5 | od -An -c')
+        assert head.returncode == 0 and "P   G   D   M   P" not in head.stdout, head.stdout
+        before = table_digests(booted, runner)
+        r = in_backup(booted, runner, "psql \"$BACKUP_DATABASE_URL\" -X -v ON_ERROR_STOP=1 -c 'CREATE TABLE IF NOT EXISTS after_the_dump (id int)'")
+        assert r.returncode == 0, r.stderr[-2000:]
+        changed = table_digests(booted, runner)
+        for env, says in (({"BACKUP_ENCRYPTION_KEY": ""}, "is encrypted; set BACKUP_ENCRYPTION_KEY"),
+                          ({"BACKUP_ENCRYPTION_KEY": "not-the-key"}, "nothing was changed")):
+            r = in_backup(booted, runner, "/bin/sh /etc/blueprint/restore.sh --apply", env=env)
+            assert r.returncode != 0 and says in r.stderr, f"{r.stdout[-2000:]}{r.stderr[-2000:]}"
+            assert table_digests(booted, runner) == changed
+        r = in_backup(booted, runner, "/bin/sh /etc/blueprint/restore.sh --apply")
+        assert r.returncode == 0, f"{r.stdout[-2000:]}{r.stderr[-2000:]}"
+        # --clean drops what the dump holds; a table made after it stays, the rest is the dump.
+        assert {k: v for k, v in table_digests(booted, runner).items() if k != "public.after_the_dump"} == before
 
 
 def kubelet_env(work: Path, env_name: str, service: str, container: str | None = None,

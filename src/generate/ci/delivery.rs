@@ -34,22 +34,9 @@ const KUBERNETES_DEPLOY_SCRIPT: &str = include_str!("../templates/ci/deploy-kube
 /// The GitHub environment of pull request previews on Vercel.
 pub const VERCEL_PREVIEW_ENVIRONMENT: &str = "preview";
 
-/// The registry whose credentials the workflow token provides.
-const GITHUB_REGISTRY: &str = "ghcr.io";
-
-/// Environments that run containers and are deployed by CI (development runs on laptops).
-pub fn container_environments(model: &Model) -> Vec<&ModelEnvironment> {
-    model
-        .environments
-        .iter()
-        .filter(|env| env.tier != Tier::Development)
-        .filter(|env| model.services.iter().any(|s| s.on_compose(&env.name)))
-        .collect()
-}
-
 /// Whether images go to GitHub's registry, where the workflow token is the credential.
 pub fn uses_github_registry(model: &Model) -> bool {
-    model.project.registry == GITHUB_REGISTRY
+    model.project.registry == crate::model::GITHUB_REGISTRY
 }
 
 /// The workflow token's grants for the registry (`ghcr.io` only: elsewhere it is not used).
@@ -64,8 +51,8 @@ fn registry_permissions(model: &Model, access: Access) -> Permissions {
 /// `images.yml`: build and push every container image.
 pub fn images_workflow(model: &Model) -> Workflow {
     let pinning = model.ci.pin_actions;
-    let standalone =
-        container_environments(model).is_empty() && model.deployed_clusters().next().is_none();
+    let standalone = model.deployed_compose_environments().is_empty()
+        && model.deployed_clusters().next().is_none();
     let github_registry = uses_github_registry(model);
 
     let (username, password) = if github_registry {
@@ -160,7 +147,7 @@ pub fn images_workflow(model: &Model) -> Workflow {
 
 /// `deploy.yml`, when anything deploys.
 pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
-    let compose = container_environments(model);
+    let compose = model.deployed_compose_environments();
     let clusters: Vec<&ModelEnvironment> = model.deployed_clusters().collect();
     // Compose and Kubernetes environments in the blueprint's order, in one chain.
     let environments: Vec<&ModelEnvironment> = model
@@ -290,12 +277,11 @@ fn compose_deploy_job(model: &Model, env: &ModelEnvironment, needs: Vec<String>)
     if model.monitoring.enabled {
         paths.push("monitoring".into());
     }
-    if !model.jobs.is_empty() {
+    // The scheduled jobs' crontabs and wrapper, and the backup jobs' scripts and image.
+    if !model.jobs.is_empty() || model.backups().next().is_some() {
         paths.push("jobs".into());
     }
-    let htpasswd = model.has_proxy()
-        && model.proxy.engine == ProxyEngine::Nginx
-        && model.proxy.expose.iter().any(|e| e.basic_auth);
+    let htpasswd = model.proxy.engine == ProxyEngine::Nginx && model.proxy_basic_auth();
     let compose = format!(
         "--env-file {} -f {}",
         shell_quote(&format!(".env.{}", env.name)),
@@ -306,7 +292,7 @@ fn compose_deploy_job(model: &Model, env: &ModelEnvironment, needs: Vec<String>)
         DEPLOY_SCRIPT,
         minijinja::context! {
             environment => &env.name,
-            htpasswd => htpasswd,
+            htpasswd => htpasswd.then_some(crate::model::HTPASSWD_FILE),
             paths => paths.iter().map(|p| shell_quote(p)).collect::<Vec<_>>().join(" "),
             directory => shell_quote(&model.project.name),
             registry => shell_quote(&model.project.registry),

@@ -863,9 +863,12 @@ impl<'a> Stack<'a> {
             format!("./proxy/{env}/nginx.conf"),
             "/etc/nginx/nginx.conf",
         )];
-        if self.model.proxy.expose.iter().any(|e| e.basic_auth) {
+        if self.model.proxy_basic_auth() {
             // Written by the operator (`htpasswd -B`), never generated.
-            volumes.push(Mount::config("./proxy/htpasswd", "/etc/nginx/htpasswd"));
+            volumes.push(Mount::config(
+                format!("./{}", crate::model::HTPASSWD_FILE),
+                "/etc/nginx/htpasswd",
+            ));
         }
         let mut ports = vec![Port {
             target: 8080,
@@ -942,13 +945,14 @@ impl<'a> Stack<'a> {
     fn caddy(&mut self) {
         let env = self.environment.name.clone();
         let mut environment = IndexMap::new();
-        if self.model.proxy.expose.iter().any(|e| e.basic_auth) {
-            for variable in ["PROXY_BASIC_AUTH_USER", "PROXY_BASIC_AUTH_HASH"] {
+        if self.model.proxy_basic_auth() {
+            let [_, hash] = crate::model::PROXY_BASIC_AUTH_SECRETS;
+            for variable in crate::model::PROXY_BASIC_AUTH_SECRETS {
                 let value = self.required(variable, PROXY, variable);
                 environment.insert(variable.to_string(), value);
             }
             self.note(
-                "PROXY_BASIC_AUTH_HASH",
+                hash,
                 "A bcrypt hash (`caddy hash-password`), in single quotes: it contains `$`.",
             );
         }

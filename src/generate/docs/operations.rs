@@ -1,10 +1,11 @@
 //! `docs/operations.md`: the day-2 tasks, with the commands of each environment's platform.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
 use super::{Shell, runs_containers};
 use crate::blueprint::{Provider, ProxyEngine, StoreKind};
-use crate::generate::ci::delivery::container_environments;
 use crate::generate::containers::backup;
 use crate::generate::containers::compose::first_certificate_command;
 use crate::generate::containers::jobs::{run_job_command, scheduler_name};
@@ -65,6 +66,8 @@ struct Backup {
     target: String,
     /// Where the dumps are: `bucket/prefix/`.
     location: String,
+    /// The secret the dumps are encrypted with, when they are.
+    encryption_secret: Option<String>,
     /// Per Compose environment: (name, run once, list, restore the newest).
     commands: Vec<BackupCommands>,
 }
@@ -85,11 +88,14 @@ struct Secret {
     used_by: String,
     /// The Kubernetes Secret holding it.
     kubernetes_secret: String,
+    /// How a lost one is recovered.
+    recovery: String,
 }
 
 /// The whole guide.
 pub fn render(model: &Model) -> String {
-    let ci_compose: Vec<String> = container_environments(model)
+    let ci_compose: Vec<String> = model
+        .deployed_compose_environments()
         .iter()
         .map(|e| e.name.clone())
         .collect();
@@ -215,6 +221,7 @@ pub fn render(model: &Model) -> String {
             schedule: b.schedule.clone(),
             retention: b.retention.clone(),
             target: b.target.clone(),
+            encryption_secret: b.encryption_secret.clone(),
             location: format!(
                 "{}/{}/",
                 model
@@ -248,6 +255,20 @@ pub fn render(model: &Model) -> String {
                 SecretHome::EnvFile => "env_file",
                 SecretHome::KubernetesSecret => "kubernetes",
                 SecretHome::GitHub => "github",
+                SecretHome::HostFile => "host_file",
+            },
+            recovery: {
+                // One source, or each environment's where they differ.
+                let distinct: BTreeSet<&String> = s.recovery.values().collect();
+                if distinct.len() == 1 {
+                    distinct.into_iter().next().cloned().unwrap_or_default()
+                } else {
+                    s.recovery
+                        .iter()
+                        .map(|(env, how)| format!("{env}: {how}"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                }
             },
             environments: s.environments.into_iter().collect(),
             used_by: s.used_by.into_iter().collect::<Vec<_>>().join(", "),

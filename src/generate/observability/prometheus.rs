@@ -503,8 +503,15 @@ mod tests {
         assert!(model.jobs.is_empty());
         let text = to_yaml(&config(&model, &model.environments[0]));
         assert!(text.contains("pushgateway:9091"), "{text}");
-        let policy = "    backup:\n      schedule: \"0 3 * * *\"\n      retention: 14d\n      target: lake\n";
-        assert!(without_jobs.contains(policy));
+        let start = without_jobs
+            .find("    backup:\n")
+            .expect("the reference backs db up");
+        let end = without_jobs[start..]
+            .find("\n  lake:")
+            .expect("the lake follows")
+            + start
+            + 1;
+        let policy = &without_jobs[start..end];
         let model = model_from(&without_jobs.replace(policy, ""));
         assert!(model.backups().next().is_none());
         let text = to_yaml(&config(&model, &model.environments[0]));

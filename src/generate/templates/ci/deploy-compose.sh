@@ -1,6 +1,6 @@
 # Deploys the {{ environment }} stack to its Docker host over SSH: ship the rendered Compose file
 # and the configuration it mounts, then pull this commit's images and recreate what changed.
-# What is not generated stays on the host: .env.{{ environment }} (the secrets){% if htpasswd %} and proxy/htpasswd{% endif %}.
+# What is not generated stays on the host: .env.{{ environment }} (the secrets){% if htpasswd %} and {{ htpasswd }}{% endif %}.
 # Everything comes from `env:`; the SSH key and known_hosts only ever touch the runner's temp dir.
 umask 077
 ssh_dir="$RUNNER_TEMP/deploy-ssh"

@@ -8,9 +8,14 @@
 # dump before it go to $BLUEPRINT_JOB_METRICS, which run-job.sh pushes with the run's outcome
 # (BackupTooSmall compares them).
 #
+# With BACKUP_ENCRYPTION_KEY set, the dump is encrypted before it leaves the container (gpg,
+# AES-256, the passphrase through a file descriptor, never an argument) and named
+# <UTC time>.dump.gpg; restore.sh decrypts it with the same key.
+#
 # Reads BACKUP_DATABASE_URL, BACKUP_S3_ENDPOINT, BACKUP_S3_ACCESS_KEY_ID,
-# BACKUP_S3_SECRET_ACCESS_KEY, BACKUP_BUCKET, BACKUP_PREFIX and BACKUP_RETENTION_SECONDS.
-# Needs pg_dump, mc (the MinIO client, which speaks to any S3) and GNU or BusyBox date.
+# BACKUP_S3_SECRET_ACCESS_KEY, BACKUP_BUCKET, BACKUP_PREFIX, BACKUP_RETENTION_SECONDS and
+# optionally BACKUP_ENCRYPTION_KEY. Needs pg_dump, mc (the MinIO client, which speaks to any
+# S3), GNU or BusyBox date, and gpg when encrypting (the official PostgreSQL images carry it).
 set -eu
 
 : "${BACKUP_DATABASE_URL:?}" "${BACKUP_S3_ENDPOINT:?}" "${BACKUP_S3_ACCESS_KEY_ID:?}"
@@ -19,14 +24,21 @@ set -eu
 
 # The root file system is read-only: mc keeps its configuration in the scratch space.
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# gpg starts an agent for its home; it is stopped with it, so no process outlives the run.
+cleanup() {
+    if [ -d "$work/gnupg" ]; then
+        gpgconf --homedir "$work/gnupg" --kill gpg-agent 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
 export MC_CONFIG_DIR="$work/mc"
 mc --quiet alias set backup "$BACKUP_S3_ENDPOINT" "$BACKUP_S3_ACCESS_KEY_ID" "$BACKUP_S3_SECRET_ACCESS_KEY" >/dev/null
 base="backup/${BACKUP_BUCKET}/${BACKUP_PREFIX}"
 
 # The dumps, oldest first: their names are their UTC times, which sort as the times do.
 dumps() {
-    mc --quiet ls "${base}/" | awk '{ print $NF }' | grep -E '^[0-9]{8}T[0-9]{6}Z[.]dump$' | sort || true
+    mc --quiet ls "${base}/" | awk '{ print $NF }' | grep -E '^[0-9]{8}T[0-9]{6}Z[.]dump([.]gpg)?$' | sort || true
 }
 
 size_of() {
@@ -36,12 +48,30 @@ size_of() {
 previous=$(dumps | tail -n 1)
 name="$(date -u +%Y%m%dT%H%M%SZ).dump"
 
-# `mc pipe` completes the upload whenever its input ends, even when pg_dump died half-way, so
-# pg_dump's own exit status decides. dd counts the bytes on the way.
+# The dump as it is stored: encrypted when there is a key (custom-format dumps are compressed
+# already, so gpg does not compress again).
+seal() {
+    if [ -z "${BACKUP_ENCRYPTION_KEY:-}" ]; then
+        cat
+        return
+    fi
+    mkdir -m 700 "$work/gnupg"
+    gpg --batch --quiet --no-tty --homedir "$work/gnupg" --pinentry-mode loopback \
+        --passphrase-fd 3 --symmetric --cipher-algo AES256 --compress-algo none --output - 3<<KEY
+${BACKUP_ENCRYPTION_KEY}
+KEY
+}
+if [ -n "${BACKUP_ENCRYPTION_KEY:-}" ]; then
+    name="${name}.gpg"
+fi
+
+# `mc pipe` completes the upload whenever its input ends, even when pg_dump or gpg died
+# half-way, so their own exit statuses decide. dd counts the bytes on the way.
 { pg_dump --format=custom --dbname="$BACKUP_DATABASE_URL"; echo "$?" >"$work/dump-status"; } |
+    { seal; echo "$?" >"$work/seal-status"; } |
     dd bs=65536 2>"$work/dd" | mc --quiet pipe "${base}/${name}.partial" >/dev/null || upload=$?
-if [ "$(cat "$work/dump-status")" != 0 ] || [ "${upload:-0}" != 0 ]; then
-    echo "backup: pg_dump exited $(cat "$work/dump-status"), the upload ${upload:-0}; no dump was kept" >&2
+if [ "$(cat "$work/dump-status")" != 0 ] || [ "$(cat "$work/seal-status")" != 0 ] || [ "${upload:-0}" != 0 ]; then
+    echo "backup: pg_dump exited $(cat "$work/dump-status"), the encryption $(cat "$work/seal-status"), the upload ${upload:-0}; no dump was kept" >&2
     mc --quiet rm "${base}/${name}.partial" >/dev/null 2>&1 || true
     exit 1
 fi
@@ -54,7 +84,7 @@ now=$(date -u +%s)
 cutoff=$(date -u -d "@$((now - BACKUP_RETENTION_SECONDS))" +%Y%m%d%H%M%S)
 newest=$(dumps | tail -n 1)
 for dump in $(dumps); do
-    stamp=$(printf '%s' "${dump%.dump}" | tr -d 'TZ')
+    stamp=$(printf '%s' "${dump%%.*}" | tr -d 'TZ')
     if [ "$dump" != "$newest" ] && [ "$stamp" -lt "$cutoff" ]; then
         mc --quiet rm "${base}/${dump}" >/dev/null
         echo "backup: deleted ${BACKUP_PREFIX}/${dump}, older than the retention"
