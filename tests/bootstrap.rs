@@ -191,7 +191,14 @@ fn init_writes_a_gitattributes_that_keeps_line_endings_lf_and_keeps_an_existing_
 #[test]
 fn init_keeps_every_environments_secrets_out_of_git() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let args = ["init", "p", "--preset", "data-platform", "--repository", "acme/p"];
+    let args = [
+        "init",
+        "p",
+        "--preset",
+        "data-platform",
+        "--repository",
+        "acme/p",
+    ];
     let out = blueprint(&args, dir.path());
     assert_eq!(code(&out), 0, "{}", all(&out));
     let project = dir.path().join("p");
@@ -224,7 +231,11 @@ fn init_keeps_every_environments_secrets_out_of_git() {
         fs::read_to_string(dir.path().join("p/.gitignore")).expect("kept"),
         "/target\n"
     );
-    assert!(stdout(&out).contains("has no `.env.*` line"), "{}", all(&out));
+    assert!(
+        stdout(&out).contains("has no `.env.*` line"),
+        "{}",
+        all(&out)
+    );
 }
 
 #[test]

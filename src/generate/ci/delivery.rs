@@ -297,6 +297,11 @@ fn compose_deploy_job(model: &Model, env: &ModelEnvironment, needs: Vec<String>)
             directory => shell_quote(&model.project.name),
             registry => shell_quote(&model.project.registry),
             compose => compose,
+            local_builds => crate::generate::containers::backup::compose_backups(model)
+                .iter()
+                .map(|(_, b)| shell_quote(&b.job))
+                .collect::<Vec<_>>()
+                .join(" "),
         },
     );
     let secret = |name: &str| expr(&format!("secrets.{name}"));

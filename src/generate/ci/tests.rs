@@ -460,6 +460,12 @@ fn the_compose_deployment_ships_the_stack_and_pulls_the_commit_images() {
         run.contains("up --detach --no-build --remove-orphans --wait"),
         "{run}"
     );
+    // `up --no-build` never builds, not even a `pull_policy: build` image: the backup job's
+    // image, built on the host from its shipped context, is built first.
+    let build = run
+        .find("compose.staging.yaml build --pull db-backup")
+        .unwrap_or_else(|| panic!("the backup image is built on the host: {run}"));
+    assert!(build < run.find("up --detach").expect("up"), "{run}");
     assert!(run.contains("StrictHostKeyChecking=yes"), "{run}");
     assert!(run.contains("export TAG=$IMAGE_TAG"), "{run}");
     let env = &step["env"];

@@ -17,4 +17,9 @@ tar -czf - {{ paths }} | remote "mkdir -p {{ directory }} && tar -xzf - -C {{ di
 printf '%s' "$REGISTRY_PASSWORD" | remote "docker login {{ registry }} --username '$REGISTRY_USERNAME' --password-stdin"
 trap 'remote "docker logout {{ registry }}" > /dev/null || true' EXIT
 # TAG from the shell wins over the env file: the host runs exactly the images built for this commit.
+{% if local_builds %}
+# Images only the host builds (`pull_policy: build`; `up --no-build` would never build them):
+# built first from their shipped context, on a freshly pulled base image.
+remote "cd {{ directory }} && docker compose {{ compose }} build --pull {{ local_builds }}"
+{% endif %}
 remote "cd {{ directory }} && export TAG=$IMAGE_TAG && docker compose {{ compose }} pull && docker compose {{ compose }} up --detach --no-build --remove-orphans --wait --wait-timeout 300"
