@@ -449,3 +449,47 @@ fn every_cluster_backs_up_the_database_with_a_cronjob_that_runs_the_compose_comm
         "S3 over HTTPS: {base}"
     );
 }
+
+#[test]
+fn a_cluster_only_project_backs_up_in_the_image_ci_pushes() {
+    let files = render(
+        "project: { name: shop, repository: acme/shop }
+environments:
+  prod: { domain: shop.example.com, platform: kubernetes, stores: { db: managed, lake: managed } }
+services:
+  api: { runtime: fastapi, path: api, port: 8000, routes: [{ path: /api }], stores: [db, lake] }
+stores:
+  db: { kind: postgres, backup: { schedule: '0 4 * * *', retention: 7d, target: lake } }
+  lake: { kind: s3 }
+",
+    );
+    let cronjob = &files["kubernetes/base/jobs/db-backup.yaml"];
+    assert!(
+        cronjob.contains("image: ghcr.io/acme/shop-db-backup\n"),
+        "{cronjob}"
+    );
+    // CI builds the image from the rendered Dockerfile and pushes it; nothing of Compose's.
+    let dockerfile = &files["jobs/db-backup/Dockerfile"];
+    assert!(
+        dockerfile.contains("images.yml builds and pushes it"),
+        "{dockerfile}"
+    );
+    assert!(!dockerfile.contains("Compose builds it"), "{dockerfile}");
+    let images = &files[".github/workflows/images.yml"];
+    assert!(
+        images.contains("image: ghcr.io/acme/shop-db-backup\n"),
+        "{images}"
+    );
+    for compose_only in [
+        "jobs/db-backup.crontab",
+        "jobs/backup.sh",
+        "jobs/restore.sh",
+    ] {
+        assert!(!files.contains_key(compose_only), "{compose_only}");
+    }
+    // The alerts that watch it are in the cluster's PrometheusRule.
+    let rules = &files["kubernetes/base/monitoring/rules.yaml"];
+    for alert in ["BackupFailed", "BackupStale", "BackupTooSmall"] {
+        assert!(rules.contains(&format!("alert: {alert}\n")), "{alert}");
+    }
+}
