@@ -474,6 +474,9 @@ pub struct Backup {
     pub target: String,
     /// The job's name (`db-backup`): its Compose container, its CronJob, its Pushgateway group.
     pub job: String,
+    /// The registry repository of the job's image, without tag
+    /// (`ghcr.io/acme/data-cluster-db-backup`): CI pushes it where a cluster runs the backup.
+    pub image: String,
     /// The key prefix of the dumps in the target bucket (`backups/db`), without a slash.
     pub prefix: String,
     /// Kill a run after this many seconds.
@@ -489,7 +492,8 @@ pub struct Backup {
     pub encryption_secret: Option<String>,
 }
 
-/// The name of the backup job of store `store`: its Compose container, its Pushgateway group.
+/// The name of the backup job of store `store`: its Compose container, its CronJob, its
+/// Pushgateway group.
 pub fn backup_job_name(store: &str) -> String {
     format!("{store}-backup")
 }
@@ -856,7 +860,7 @@ impl Model {
         let stores: Vec<Store> = bp
             .stores
             .iter()
-            .map(|(name, s)| resolve_store(name, s))
+            .map(|(name, s)| resolve_store(&project, name, s))
             .collect();
 
         let services = bp
@@ -975,6 +979,14 @@ impl Model {
         self.stores
             .iter()
             .filter_map(|s| s.backup.as_ref().map(|b| (s, b)))
+    }
+
+    /// The backups that run in a cluster: all of them when any environment runs on Kubernetes
+    /// (each one's CronJob is in the shared base), none otherwise. Their images are pushed for
+    /// the clusters to pull.
+    pub fn cluster_backups(&self) -> impl Iterator<Item = (&Store, &Backup)> {
+        let clusters = self.environments.iter().any(Environment::on_kubernetes);
+        self.backups().filter(move |_| clusters)
     }
 
     /// The variables the backup job of `store` reads in `environment`: where the database is
@@ -1097,26 +1109,6 @@ impl Model {
                 }
             }
         }
-        // The backup job runs in Compose's scheduler only: its image is built on the host, so a
-        // cluster has nothing to pull. Said, so that a declared backup is not silently missing.
-        let clusters: Vec<&str> = self
-            .environments
-            .iter()
-            .filter(|e| e.on_kubernetes())
-            .map(|e| e.name.as_str())
-            .collect();
-        if !clusters.is_empty() {
-            for (store, _) in self.backups() {
-                out.push((
-                    format!("stores.{}.backup", store.name),
-                    format!(
-                        "the backup of `{}` runs on Compose only: blueprint renders no backup CronJob for {}, so back that database up there by other means (the provider's own backups, or a CronJob of yours)",
-                        store.name,
-                        clusters.join(", ")
-                    ),
-                ));
-            }
-        }
         out
     }
 
@@ -1196,8 +1188,9 @@ impl Model {
                     );
                 }
             }
-            // The backup job runs on Compose (its scheduler container) only, for now.
-            for (store, backup) in self.backups().filter(|_| env.on_compose()) {
+            // Every environment runs the backups: Compose in its scheduler container, a cluster
+            // as a CronJob.
+            for (store, backup) in self.backups() {
                 for (_, value) in self.backup_variables(store, backup, env) {
                     for secret in value.secrets() {
                         add(
@@ -1537,7 +1530,16 @@ fn resolve_kubernetes(
     }
 }
 
-fn resolve_store(name: &str, s: &blueprint::Store) -> Store {
+/// The registry repository, without tag, of the project's image `component` (a service's, a
+/// backup job's): `ghcr.io/acme/data-platform-api`.
+fn image_repository(project: &Project, component: &str) -> String {
+    format!(
+        "{}/{}/{}-{component}",
+        project.registry, project.owner, project.name
+    )
+}
+
+fn resolve_store(project: &Project, name: &str, s: &blueprint::Store) -> Store {
     let upper = env_fragment(name);
     let (version, port) = match s.kind {
         StoreKind::Postgres => ("16", 5432),
@@ -1576,6 +1578,7 @@ fn resolve_store(name: &str, s: &blueprint::Store) -> Store {
                 retention_seconds,
                 target: b.target.clone(),
                 job: backup_job_name(name),
+                image: image_repository(project, &backup_job_name(name)),
                 prefix: format!("backups/{name}"),
                 timeout_seconds: BACKUP_TIMEOUT_SECONDS,
                 interval_seconds,
@@ -1959,10 +1962,7 @@ fn resolve_service(
         deploy,
         dockerfile,
         generates_dockerfile: runtime != Runtime::Custom,
-        image: format!(
-            "{}/{}/{}-{}",
-            project.registry, project.owner, project.name, name
-        ),
+        image: image_repository(project, name),
         lint: s.lint.clone(),
         test: s.test.clone(),
         vercel_project,

@@ -173,22 +173,31 @@ fn list_names_generated_files() {
 }
 
 #[test]
-fn validate_warns_that_a_cluster_environment_takes_no_backup() {
+fn a_cluster_environment_runs_the_backup_as_a_cronjob() {
+    // It once warned that the backup ran on Compose only; now each cluster runs it too.
     let output = blueprint(&["validate", "blueprints/data-cluster/blueprint.yaml"]);
-    assert_eq!(output.status.code(), Some(0), "a caution is not an error");
-    assert!(
-        stderr(&output).contains(
-            "warning: stores.db.backup: the backup of `db` runs on Compose only: blueprint renders no backup CronJob for staging, prod"
-        ),
-        "{}",
-        stderr(&output)
-    );
-    let output = blueprint(&["validate", "blueprints/data-platform/blueprint.yaml"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         !stderr(&output).contains("stores.db.backup"),
         "{}",
         stderr(&output)
     );
+    let output = blueprint(&["list", "blueprints/data-cluster/blueprint.yaml"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let listed = stdout(&output);
+    for path in [
+        "kubernetes/base/jobs/db-backup.yaml",
+        "kubernetes/base/jobs/backup.yaml",
+        "kubernetes/overlays/staging/config/db-backup.yaml",
+        "kubernetes/overlays/staging/patches/job-db-backup.yaml",
+        "kubernetes/overlays/prod/config/db-backup.yaml",
+        "kubernetes/overlays/prod/patches/job-db-backup.yaml",
+    ] {
+        assert!(
+            listed.lines().any(|l| l.ends_with(&format!(" {path}"))),
+            "{path} is not rendered:\n{listed}"
+        );
+    }
 }
 
 #[test]

@@ -39,13 +39,15 @@ fn adding_a_kubernetes_environment_changes_no_compose_file() {
     let with_cluster = render(&with_cluster_environment(&example("data-platform")));
 
     // The deploy workflow gains the cluster's job, and the docs (which describe every
-    // environment) its diagram and commands; everything else stays byte for byte.
-    // BackupStale's "never reported" branch, too: the backup job runs on Compose only, and the
-    // rule files are shared, so with a cluster environment it would fire there forever.
+    // environment) its diagram and commands. The backup job's image, which the cluster pulls,
+    // is now built, scanned and pushed by CI (and its Dockerfile says so); everything else
+    // stays byte for byte.
     let allowed_to_change = [
         ".github/workflows/deploy.yml",
-        "monitoring/prometheus/rules/backups.rules.yml",
-        "monitoring/prometheus/tests/backups.test.yml",
+        ".github/workflows/ci.yml",
+        ".github/workflows/images.yml",
+        ".github/workflows/security.yml",
+        "jobs/db-backup/Dockerfile",
     ];
     let mut compared = 0;
     for (path, contents) in &compose_only {
@@ -315,4 +317,179 @@ fn an_in_cluster_database_is_rendered_with_a_warning_that_it_is_not_highly_avail
         compose.stderr.is_empty(),
         "a container database on Compose warns of nothing"
     );
+}
+
+#[test]
+fn every_cluster_backs_up_the_database_with_a_cronjob_that_runs_the_compose_command() {
+    let files = render(&example("data-cluster"));
+    let all = objects(&files);
+    let cronjob = all
+        .iter()
+        .find(|(p, o)| {
+            p.contains("/base/") && kind_of(o) == "CronJob" && o["metadata"]["name"] == "db-backup"
+        })
+        .map(|(_, o)| o)
+        .expect("a db-backup CronJob in the base");
+    assert_eq!(cronjob["spec"]["schedule"], "0 3 * * *");
+    assert_eq!(cronjob["spec"]["timeZone"], "Etc/UTC");
+    assert_eq!(cronjob["spec"]["concurrencyPolicy"], "Forbid");
+    let job = &cronjob["spec"]["jobTemplate"]["spec"];
+    assert_eq!(job["backoffLimit"], 0);
+    assert_eq!(job["activeDeadlineSeconds"], 3600 + 60);
+    let pod = &job["template"]["spec"];
+    assert_eq!(
+        pod["securityContext"]["runAsUser"], 999,
+        "the image's postgres"
+    );
+    assert_eq!(pod["restartPolicy"], "Never");
+    let container = &pod["containers"][0];
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+
+    // The very command the Compose scheduler runs (its crontab line after the schedule).
+    let crontab = &files["jobs/db-backup.crontab"];
+    let line = crontab
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .expect("a crontab line");
+    let compose_command: Vec<&str> = line.split_whitespace().skip(5).collect();
+    let command: Vec<&str> = container["command"]
+        .as_array()
+        .expect("a command")
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(command, compose_command);
+
+    // Its scripts come from ConfigMaps of the base: the wrapper, backup.sh and restore.sh.
+    let volumes = pod["volumes"].as_array().expect("volumes");
+    let mounts = container["volumeMounts"].as_array().expect("mounts");
+    for (path, script) in [
+        ("/etc/blueprint/run-job.sh", "timeout -k 30"),
+        ("/etc/blueprint/backup.sh", "pg_dump --format=custom"),
+        ("/etc/blueprint/restore.sh", "pg_restore"),
+    ] {
+        let mount = mounts
+            .iter()
+            .find(|m| m["mountPath"] == path)
+            .unwrap_or_else(|| panic!("{path} is mounted"));
+        let volume = volumes
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .expect("the mount's volume");
+        let name = volume["configMap"]["name"].as_str().expect("a ConfigMap");
+        let config = all
+            .iter()
+            .find(|(p, o)| {
+                p.contains("/base/") && kind_of(o) == "ConfigMap" && o["metadata"]["name"] == name
+            })
+            .map(|(_, o)| o)
+            .unwrap_or_else(|| panic!("the ConfigMap {name} is in the base"));
+        let text = config["data"][mount["subPath"].as_str().unwrap()]
+            .as_str()
+            .expect("the script");
+        assert!(text.contains(script), "{path}: {text}");
+    }
+    assert!(
+        mounts.iter().any(|m| m["mountPath"] == "/tmp"),
+        "a scratch /tmp"
+    );
+
+    // The image is the one images.yml pushes, and each overlay pins it.
+    let image = container["image"].as_str().unwrap();
+    assert_eq!(image, "ghcr.io/acme/data-cluster-db-backup");
+    let images = &files[".github/workflows/images.yml"];
+    assert!(images.contains(&format!("image: {image}\n")), "{images}");
+    assert!(
+        images.contains("dockerfile: jobs/db-backup/Dockerfile"),
+        "{images}"
+    );
+    for overlay in ["staging", "prod"] {
+        let kustomization = &files[&format!("kubernetes/overlays/{overlay}/kustomization.yaml")];
+        assert!(
+            kustomization.contains(&format!("- name: {image}\n")),
+            "{overlay}: {kustomization}"
+        );
+        // The overlay's variables: plain ones in the job's ConfigMap, secrets by reference.
+        let config = &files[&format!("kubernetes/overlays/{overlay}/config/db-backup.yaml")];
+        assert!(config.contains("BACKUP_PREFIX: backups/db"), "{config}");
+        assert!(config.contains("BACKUP_BUCKET: acme-data-lake"), "{config}");
+        let patch = &files[&format!("kubernetes/overlays/{overlay}/patches/job-db-backup.yaml")];
+        for secret in ["LAKE_ACCESS_KEY_ID", "LAKE_SECRET_ACCESS_KEY"] {
+            assert!(
+                patch.contains(&format!("key: {secret}")),
+                "{overlay}: {patch}"
+            );
+        }
+        assert!(patch.contains("BACKUP_DATABASE_URL"), "{overlay}: {patch}");
+        assert!(
+            patch.contains("BLUEPRINT_PUSHGATEWAY_URL"),
+            "{overlay}: {patch}"
+        );
+    }
+    // Staging's in-cluster database admits the backup; prod's Supabase is reached outside.
+    let staging = &files["kubernetes/overlays/staging/network-policies.yaml"];
+    assert!(
+        staging.contains("name: db-backup-egress-staging"),
+        "{staging}"
+    );
+    assert!(
+        staging.contains("api, ingest-prices, reconcile, db-backup use the in-cluster database db"),
+        "{staging}"
+    );
+    let prod = &files["kubernetes/overlays/prod/network-policies.yaml"];
+    assert!(
+        prod.contains(
+            "In prod, db-backup reaches db outside the cluster on 5432 and 6543; the Pushgateway"
+        ),
+        "{prod}"
+    );
+    let base = &files["kubernetes/base/network-policies.yaml"];
+    assert!(
+        base.contains("name: db-backup-egress"),
+        "S3 over HTTPS: {base}"
+    );
+}
+
+#[test]
+fn a_cluster_only_project_backs_up_in_the_image_ci_pushes() {
+    let files = render(
+        "project: { name: shop, repository: acme/shop }
+environments:
+  prod: { domain: shop.example.com, platform: kubernetes, stores: { db: managed, lake: managed } }
+services:
+  api: { runtime: fastapi, path: api, port: 8000, routes: [{ path: /api }], stores: [db, lake] }
+stores:
+  db: { kind: postgres, backup: { schedule: '0 4 * * *', retention: 7d, target: lake } }
+  lake: { kind: s3 }
+",
+    );
+    let cronjob = &files["kubernetes/base/jobs/db-backup.yaml"];
+    assert!(
+        cronjob.contains("image: ghcr.io/acme/shop-db-backup\n"),
+        "{cronjob}"
+    );
+    // CI builds the image from the rendered Dockerfile and pushes it; nothing of Compose's.
+    let dockerfile = &files["jobs/db-backup/Dockerfile"];
+    assert!(
+        dockerfile.contains("images.yml builds and pushes it"),
+        "{dockerfile}"
+    );
+    assert!(!dockerfile.contains("Compose builds it"), "{dockerfile}");
+    let images = &files[".github/workflows/images.yml"];
+    assert!(
+        images.contains("image: ghcr.io/acme/shop-db-backup\n"),
+        "{images}"
+    );
+    for compose_only in [
+        "jobs/db-backup.crontab",
+        "jobs/backup.sh",
+        "jobs/restore.sh",
+    ] {
+        assert!(!files.contains_key(compose_only), "{compose_only}");
+    }
+    // The alerts that watch it are in the cluster's PrometheusRule.
+    let rules = &files["kubernetes/base/monitoring/rules.yaml"];
+    for alert in ["BackupFailed", "BackupStale", "BackupTooSmall"] {
+        assert!(rules.contains(&format!("alert: {alert}\n")), "{alert}");
+    }
 }

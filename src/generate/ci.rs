@@ -238,6 +238,36 @@ fn image_services(model: &Model) -> Vec<&Service> {
         .collect()
 }
 
+/// An image CI builds, and images.yml pushes: a service's, or the image of a backup job that a
+/// cluster runs as a CronJob (Compose builds its own copy on the host).
+struct BuiltImage {
+    /// The matrix's `service`: the service or job name (job titles, cache scopes, scan names).
+    name: String,
+    /// The build context, from the output root.
+    context: String,
+    /// The Dockerfile, from the output root.
+    dockerfile: String,
+    /// The registry repository, without tag.
+    repository: String,
+}
+
+/// Every image CI builds: the services' that run as containers, then the cluster backups'.
+fn built_images(model: &Model) -> Vec<BuiltImage> {
+    let services = image_services(model).into_iter().map(|s| BuiltImage {
+        name: s.name.clone(),
+        context: s.path.clone(),
+        dockerfile: s.dockerfile.clone(),
+        repository: s.image.clone(),
+    });
+    let backups = model.cluster_backups().map(|(_, b)| BuiltImage {
+        name: b.job.clone(),
+        context: crate::generate::containers::backup::context(b),
+        dockerfile: crate::generate::containers::backup::dockerfile(b),
+        repository: b.image.clone(),
+    });
+    services.chain(backups).collect()
+}
+
 /// What an image job needs of each image besides the registry repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum MatrixImage {
@@ -258,16 +288,16 @@ fn image_job(
     steps: Vec<Step>,
 ) -> workflow::Job {
     let pinning = model.ci.pin_actions;
-    let include = image_services(model)
-        .iter()
-        .map(|s| {
+    let include = built_images(model)
+        .into_iter()
+        .map(|image| {
             let mut entry = indexmap::IndexMap::from([
-                ("service".to_string(), s.name.clone()),
-                ("context".to_string(), s.path.clone()),
-                ("dockerfile".to_string(), s.dockerfile.clone()),
+                ("service".to_string(), image.name),
+                ("context".to_string(), image.context),
+                ("dockerfile".to_string(), image.dockerfile),
             ]);
             if images == MatrixImage::Push {
-                entry.insert("image".to_string(), s.image.clone());
+                entry.insert("image".to_string(), image.repository);
             }
             entry
         })

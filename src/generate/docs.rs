@@ -20,8 +20,9 @@ mod tests;
 use serde::Serialize;
 
 use crate::generate::GeneratedFile;
+use crate::generate::containers::backup;
 use crate::generate::containers::compose::compose_command;
-use crate::model::{Environment, Model};
+use crate::model::{Backup, Environment, Model};
 
 /// The architecture document.
 pub const ARCHITECTURE: &str = "docs/architecture.md";
@@ -160,4 +161,62 @@ pub fn label(text: &str) -> String {
         }
     }
     out
+}
+
+/// The commands that back up with `policy` in one environment, as lines of a shell session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupCommands {
+    /// Run one backup now.
+    pub run: Vec<String>,
+    /// List the dumps (changes nothing).
+    pub list: Vec<String>,
+    /// Restore the newest dump over the database.
+    pub restore: Vec<String>,
+}
+
+/// [`BackupCommands`] of `policy` in `environment`. On Compose they run in the backup
+/// container; in a cluster each is a Job made from the CronJob (its pod, variables, scripts
+/// and NetworkPolicies), with the command replaced for the restore script, whose log then
+/// follows.
+pub fn backup_commands(environment: &Environment, policy: &Backup) -> BackupCommands {
+    let shell = Shell::of(environment);
+    if shell.compose {
+        let c = &shell.compose_command;
+        let list = backup::restore_command(c, policy);
+        return BackupCommands {
+            run: vec![format!(
+                "{c} exec {} {}",
+                policy.job,
+                backup::run_command(policy)
+            )],
+            restore: vec![format!("{list} --apply")],
+            list: vec![list],
+        };
+    }
+    let k = &shell.kubectl;
+    let job = &policy.job;
+    // `logs -f` waits for the pod to start (up to the timeout) and ends when it exits.
+    let follow = |name: &str| format!("{k} logs -f job/{name} --pod-running-timeout=5m");
+    let with_command = |name: &str, command: &[&str]| {
+        let words: Vec<String> = command.iter().map(|w| format!("\"{w}\"")).collect();
+        vec![
+            format!(
+                "{k} create job {name} --from=cronjob/{job} --dry-run=client -o yaml | kubectl patch --local -f - --type=json -o yaml -p '[{{\"op\": \"replace\", \"path\": \"/spec/template/spec/containers/0/command\", \"value\": [{}]}}]' | {k} create -f -",
+                words.join(", ")
+            ),
+            follow(name),
+        ]
+    };
+    let now = format!("{job}-now");
+    BackupCommands {
+        run: vec![
+            format!("{k} create job {now} --from=cronjob/{job}"),
+            follow(&now),
+        ],
+        list: with_command(&format!("{job}-list"), &["/bin/sh", backup::RESTORE_MOUNT]),
+        restore: with_command(
+            &format!("{job}-restore"),
+            &["/bin/sh", backup::RESTORE_MOUNT, "--apply"],
+        ),
+    }
 }

@@ -209,9 +209,10 @@ impl Kustomization {
                 path: m.path.clone(),
             })
             .collect();
-        kustomization.images = workloads::cluster_services(model, environment)
-            .map(|s| ImageTag {
-                name: s.image.clone(),
+        kustomization.images = workloads::cluster_images(model, environment)
+            .into_iter()
+            .map(|image| ImageTag {
+                name: image.to_string(),
                 new_tag: "latest".into(),
             })
             .collect();

@@ -810,11 +810,14 @@ def kubernetes_jobs(work: Path) -> tuple[list[dict], dict[str, dict]]:
 
 
 def test_kubernetes_jobs_run_with_the_cronjob_environment(booted: Stack):
-    """Each CronJob's command, as its pod would run it: the image of the service it runs in, the
+    """Each CronJob's command, as its pod would run it: the image of the service it runs in (or
+    the backup job's own image, which the Compose stack builds from the same Dockerfile), the
     environment the kubelet builds (ConfigMap, base env, the overlay's patch, Secrets by stand-in),
-    its volumes (run-job.sh from its ConfigMap, emptyDir as tmpfs), against this stack's database
-    (staging's in-cluster `db`) or the managed one's stand-in (prod), and the outcome pushed to
-    the cluster's Pushgateway. No scheduler, Job controller or NetworkPolicy runs."""
+    its volumes (run-job.sh, backup.sh and restore.sh from their ConfigMaps, emptyDir as tmpfs),
+    against this stack's database (staging's in-cluster `db`) or the managed one's stand-in (prod)
+    and the AWS S3 stand-in, and the outcome pushed to the cluster's Pushgateway. Every backup
+    CronJob the blueprint's `backup` implies must be among them, and leave a dump under its
+    prefix. No scheduler, Job controller or NetworkPolicy runs."""
     overlays = booted.work / "kubernetes" / "overlays"
     if not (booted.work / "kubernetes" / "base" / "jobs").is_dir():
         pytest.skip("no Kubernetes jobs here")
@@ -829,10 +832,12 @@ def test_kubernetes_jobs_run_with_the_cronjob_environment(booted: Stack):
             job = cronjob["metadata"]["name"]
             pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
             spec = pod["containers"][0]
-            # The compose service built from the same image provides the filesystem.
-            image = spec["image"].rsplit(":", 1)[0]
+            # The compose service built from the same image provides the filesystem: the same
+            # repository (the backup job's is pushed under the registry's name, built locally
+            # by Compose under the same last path segment).
+            image = spec["image"].rsplit(":", 1)[0].rsplit("/", 1)[-1]
             source = next(cs[0] for cs in booted.containers.values()
-                          if cs[0].spec.get("image", "").rsplit(":", 1)[0] == image)
+                          if cs[0].spec.get("image", "").rsplit(":", 1)[0].rsplit("/", 1)[-1] == image)
             config = {}
             for ref in spec.get("envFrom", []):
                 cm = next(yaml.safe_load(p.read_text()) for p in sorted((overlay / "config").glob("*.yaml"))
@@ -844,10 +849,14 @@ def test_kubernetes_jobs_run_with_the_cronjob_environment(booted: Stack):
                 if c["name"] == spec["name"])
             env = dict(source.image_env)
             env.update(stack.aws_stand_in(expand_kubelet(config, entries, f"127.0.3.{20 + n}")))
-            if stack.MANAGED_DB_HOST in env.get("DATABASE_URL", ""):
+            if any(stack.MANAGED_DB_HOST in env.get(v, "") for v in ("DATABASE_URL", "BACKUP_DATABASE_URL")):
                 booted.managed_db()
             if "AWS_ENDPOINT_URL_S3" in env:
                 booted.managed_s3({env["S3_BUCKET"]})
+            # mc is pointed at the AWS S3 stand-in as the SDK is (see backup_runners).
+            if "amazonaws.com" in env.get("BACKUP_S3_ENDPOINT", ""):
+                env["BACKUP_S3_ENDPOINT"] = stack.MANAGED_S3_URL
+                booted.managed_s3({env["BACKUP_BUCKET"]})
             volumes = {v["name"]: v for v in pod.get("volumes", [])}
             mounts = [m for m in source.mounts if m[0] == "bind" and m[2] in (source.workdir, "/opt/venv")]
             for vm in spec.get("volumeMounts", []):
@@ -866,7 +875,8 @@ def test_kubernetes_jobs_run_with_the_cronjob_environment(booted: Stack):
             user = str(pod["securityContext"]["runAsUser"])
             runner = dataclasses.replace(source, name=f"{job}-{overlay.name}", addr=f"127.0.3.{20 + n}",
                                          env=env, mounts=mounts, user=user, proc=None)
-            if not any(r[0] == overlay.name for r in ran):
+            deployed = (booted.work / "kubernetes" / "base" / "services" / f"{source.service}.yaml").exists()
+            if deployed and not any(r[0] == overlay.name and r[2] for r in ran):
                 # The schema, as the service's pods migrate it before they start: the Deployment's
                 # init container with its own kubelet environment, as the CronJob's user.
                 service = source.service
@@ -883,11 +893,23 @@ def test_kubernetes_jobs_run_with_the_cronjob_environment(booted: Stack):
             assert r.returncode == 0, f"{overlay.name} {job}: {r.stdout[-1000:]}{r.stderr[-2000:]}"
             assert "run-job:" not in r.stderr, f"{overlay.name} {job}: {r.stderr[-2000:]}"
             _, _, body = http(f"{pushgateway}/metrics")
-            pushed = re.search(rf'^blueprint_job_last_success_timestamp_seconds{{[^}}]*job="{job}"[^}}]*}} (\S+)$',
+            success = re.search(rf'^blueprint_job_last_success_timestamp_seconds{{[^}}]*job="{job}"[^}}]*}} (\S+)$',
                                body.decode(), re.M)
-            assert pushed and float(pushed.group(1)) >= int(started), f"{overlay.name} {job}: no success pushed"
-            ran.append((overlay.name, job))
+            assert success and float(success.group(1)) >= int(started), f"{overlay.name} {job}: no success pushed"
+            if "BACKUP_PREFIX" in env:
+                # A dump of this run under the store's prefix, and its size pushed with the outcome.
+                stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
+                keys = bucket_keys(booted, runner, env["BACKUP_PREFIX"])
+                assert any(k.endswith(".dump") and k >= stamp for k in keys), f"{overlay.name} {job}: {keys}"
+                assert pushed(booted, job).get("blueprint_backup_size_bytes", 0) > 0, \
+                    f"{overlay.name} {job}: no dump size pushed"
+            ran.append((overlay.name, job, deployed))
     assert ran, "no CronJob ran"
+    bp = yaml.safe_load((REPO / "blueprints" / booted.example / "blueprint.yaml").read_text())
+    backups = {f"{name}-backup" for name, store in (bp.get("stores") or {}).items() if store.get("backup")}
+    for overlay in sorted(p.name for p in overlays.iterdir() if (p / "patches").is_dir()):
+        missing = backups - {job for env_name, job, _ in ran if env_name == overlay}
+        assert not missing, f"{overlay}: the backups of {sorted(missing)} ran nowhere (no CronJob)"
 
 
 # Grafana's $__rate_interval for the rendered 15 s scrape interval (4 scrapes).

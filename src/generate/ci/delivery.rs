@@ -370,8 +370,9 @@ fn deploy_job(
 /// Applies `env`'s overlay (`kubernetes/overlays/<env>`, relative to the repository root, where
 /// the files are rendered) with the environment's kubeconfig.
 fn kubernetes_deploy_job(model: &Model, env: &ModelEnvironment, needs: Vec<String>) -> Job {
-    let images: Vec<String> = kubernetes::workloads::cluster_services(model, env)
-        .map(|s| shell_quote(&s.image))
+    let images: Vec<String> = kubernetes::workloads::cluster_images(model, env)
+        .into_iter()
+        .map(shell_quote)
         .collect();
     let deployments: Vec<String> = kubernetes::workloads::cluster_services(model, env)
         .map(|s| shell_quote(&s.name))

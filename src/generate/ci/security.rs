@@ -9,7 +9,7 @@ use super::workflow::{
     Access, Always, Concurrency, Flag, Job, Permissions, PullRequestFilter, Schedule, Step,
     Triggers, Workflow,
 };
-use super::{MatrixImage, RUNNER, actions, checkout, expr, image_job, image_services};
+use super::{MatrixImage, RUNNER, actions, built_images, checkout, expr, image_job};
 use crate::model::Model;
 
 /// SARIF uploads need to write code scanning alerts; checkout needs to read.
@@ -27,8 +27,10 @@ const CAN_UPLOAD: &str = "github.event_name != 'pull_request' || github.event.pu
 /// The security workflow.
 pub fn workflow(model: &Model) -> Workflow {
     let pinning = model.ci.pin_actions;
-    let images = image_services(model);
-    let mut paths: BTreeSet<String> = images.iter().map(|s| s.dockerfile.clone()).collect();
+    let mut paths: BTreeSet<String> = built_images(model)
+        .into_iter()
+        .map(|image| image.dockerfile)
+        .collect();
     paths.insert(".github/workflows/security.yml".into());
 
     let config = Job {

@@ -551,7 +551,8 @@ fn kubernetes_environments_deploy_after_the_images_and_production_waits_for_appr
         "trap 'rm -f \"$KUBECONFIG\"' EXIT",
         "(cd kubernetes/overlays/prod && kustomize edit set image \
          ghcr.io/acme/data-cluster-api=ghcr.io/acme/data-cluster-api:\"$IMAGE_TAG\" \
-         ghcr.io/acme/data-cluster-dashboard=ghcr.io/acme/data-cluster-dashboard:\"$IMAGE_TAG\")",
+         ghcr.io/acme/data-cluster-dashboard=ghcr.io/acme/data-cluster-dashboard:\"$IMAGE_TAG\" \
+         ghcr.io/acme/data-cluster-db-backup=ghcr.io/acme/data-cluster-db-backup:\"$IMAGE_TAG\")",
         "kubectl apply --server-side --field-manager=blueprint --force-conflicts -k kubernetes/overlays/prod\n",
         "kubectl rollout status deployment/api --namespace data --timeout=300s\n",
         "kubectl rollout status deployment/dashboard --namespace data --timeout=300s\n",

@@ -1,7 +1,8 @@
-//! Backups of PostgreSQL stores: per store with a `backup` policy, a `<store>-backup` scheduler
-//! container whose crontab runs `backup.sh` through `run-job.sh` (so the run is timed out and
-//! its outcome pushed like any job's), the image it runs in, and `restore.sh`, which lists the
-//! dumps and restores one.
+//! Backups of PostgreSQL stores: per store with a `backup` policy, the image its `<store>-backup`
+//! job runs in, `backup.sh` and `restore.sh` (which lists the dumps and restores one), and on
+//! Compose the crontab of the job's scheduler container, which runs `backup.sh` through
+//! `run-job.sh` (so the run is timed out and its outcome pushed like any job's). On Kubernetes
+//! the same command is the CronJob's (`kubernetes::workloads`), in the same image, pushed.
 //!
 //! The image is the store's own PostgreSQL image (its `pg_dump` is never older than the server,
 //! which pg_dump requires) with two static binaries copied in: the MinIO client from its pinned
@@ -39,6 +40,11 @@ pub fn context(backup: &Backup) -> String {
     format!("jobs/{}", backup.job)
 }
 
+/// The Dockerfile of `backup`'s image, from the output root.
+pub fn dockerfile(backup: &Backup) -> String {
+    format!("{}/Dockerfile", context(backup))
+}
+
 /// The crontab of `backup`, from the output root.
 pub fn crontab_path(backup: &Backup) -> String {
     format!("jobs/{}.crontab", backup.job)
@@ -49,18 +55,29 @@ pub fn image(model: &Model, backup: &Backup) -> String {
     format!("{}-{}:local", model.project.name, backup.job)
 }
 
-/// The command that runs one backup, as the scheduler does (a `sh` line).
-pub fn run_command(backup: &Backup) -> String {
+/// The command that runs one backup, word by word: `backup.sh` through the wrapper, as the
+/// scheduler and the CronJob run it.
+pub fn run_argv(backup: &Backup) -> Vec<String> {
     [
         "/bin/sh",
         RUN_JOB_MOUNT,
-        &shell_quote(&backup.job),
+        &backup.job,
         &backup.timeout_seconds.to_string(),
         "--",
         "/bin/sh",
         BACKUP_MOUNT,
     ]
-    .join(" ")
+    .map(String::from)
+    .to_vec()
+}
+
+/// [`run_argv`] as a `sh` line.
+pub fn run_command(backup: &Backup) -> String {
+    run_argv(backup)
+        .iter()
+        .map(|word| shell_quote(word))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The command that runs the restore script in the backup container (listing by default).
@@ -89,11 +106,21 @@ struct Context<'a> {
     line: String,
 }
 
-/// Every backup file: per store its crontab and Dockerfile, and the two scripts.
+/// Every backup file: per store its Dockerfile (and its crontab where Compose runs it), and the
+/// two scripts Compose mounts. Every environment runs every backup, on Compose or in a cluster.
 pub fn files(model: &Model) -> Vec<GeneratedFile> {
-    let backups = compose_backups(model);
+    let compose = !compose_backups(model).is_empty();
+    let pushed = model.cluster_backups().next().is_some();
     let mut files = Vec::new();
-    for (store, backup) in &backups {
+    // Where the image comes from, for the Dockerfile's header.
+    let delivery = match (compose, pushed) {
+        (true, false) => "Compose builds it locally (`pull_policy: build`); nothing is pushed.",
+        (true, true) => {
+            "Compose builds it locally (`pull_policy: build`); images.yml pushes it for the clusters' CronJob."
+        }
+        _ => "images.yml builds and pushes it for the clusters' CronJob.",
+    };
+    for (store, backup) in model.backups() {
         let crontab = Context {
             store: &store.name,
             job: &backup.job,
@@ -102,17 +129,19 @@ pub fn files(model: &Model) -> Vec<GeneratedFile> {
             timeout: crate::syntax::format_duration(backup.timeout_seconds),
             line: format!("{} {}", backup.schedule, run_command(backup)),
         };
-        files.push(GeneratedFile::hash_commented(
-            crontab_path(backup),
-            render_template(
-                "backup.crontab",
-                CRONTAB_TEMPLATE,
-                minijinja::Value::from(minijinja::value::Serde(&crontab)),
-            ),
-        ));
+        if compose {
+            files.push(GeneratedFile::hash_commented(
+                crontab_path(backup),
+                render_template(
+                    "backup.crontab",
+                    CRONTAB_TEMPLATE,
+                    minijinja::Value::from(minijinja::value::Serde(&crontab)),
+                ),
+            ));
+        }
         let base = images::postgres(&store.version);
         files.push(GeneratedFile::hash_commented(
-            format!("{}/Dockerfile", context(backup)),
+            dockerfile(backup),
             render_template(
                 "backup.Dockerfile",
                 DOCKERFILE_TEMPLATE,
@@ -123,11 +152,13 @@ pub fn files(model: &Model) -> Vec<GeneratedFile> {
                     base,
                     minio_client => images::MINIO_CLIENT,
                     workdir => WORKDIR,
+                    delivery,
                 },
             ),
         ));
     }
-    if !backups.is_empty() {
+    // Compose mounts the scripts from here; a cluster gets them in its `backup` ConfigMap.
+    if compose && model.backups().next().is_some() {
         files.push(GeneratedFile::hash_commented(BACKUP_PATH, BACKUP).executable());
         files.push(GeneratedFile::hash_commented(RESTORE_PATH, RESTORE).executable());
     }

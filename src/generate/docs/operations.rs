@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use super::{Shell, runs_containers};
 use crate::blueprint::{Provider, ProxyEngine, StoreKind};
-use crate::generate::containers::backup;
 use crate::generate::containers::compose::first_certificate_command;
 use crate::generate::containers::jobs::{run_job_command, scheduler_name};
 use crate::generate::kubernetes::routing::tls_secret_name;
@@ -68,16 +67,17 @@ struct Backup {
     location: String,
     /// The secret the dumps are encrypted with, when they are.
     encryption_secret: Option<String>,
-    /// Per Compose environment: (name, run once, list, restore the newest).
+    /// Per environment: its name and the commands that run once, list, restore the newest.
     commands: Vec<BackupCommands>,
 }
 
 #[derive(Debug, Serialize)]
 struct BackupCommands {
     environment: String,
-    run: String,
-    list: String,
-    restore: String,
+    /// `Compose` or `Kubernetes`.
+    platform: &'static str,
+    /// Run once, list, restore the newest ([`super::backup_commands`]).
+    lines: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -233,15 +233,12 @@ pub fn render(model: &Model) -> String {
             commands: model
                 .environments
                 .iter()
-                .filter(|e| e.on_compose())
                 .map(|e| {
-                    let c = Shell::of(e).compose_command;
-                    let list = backup::restore_command(&c, b);
+                    let commands = super::backup_commands(e, b);
                     BackupCommands {
                         environment: e.name.clone(),
-                        run: format!("{c} exec {} {}", b.job, backup::run_command(b)),
-                        restore: format!("{list} --apply"),
-                        list,
+                        platform: Shell::of(e).platform,
+                        lines: [commands.run, commands.list, commands.restore].concat(),
                     }
                 })
                 .collect(),
@@ -313,6 +310,7 @@ pub fn render(model: &Model) -> String {
             staging_branch => &model.ci.staging_branch,
             places => minijinja::Value::from(minijinja::value::Serde(&places)),
             backups => minijinja::Value::from(minijinja::value::Serde(&backups)),
+            backup_clusters => model.cluster_backups().next().is_some(),
             stores => minijinja::Value::from(minijinja::value::Serde(places.iter().flat_map(|p| &p.stores).collect::<Vec<_>>())),
             secrets => minijinja::Value::from(minijinja::value::Serde(&secrets)),
             runbooks => runbooks,

@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Shell, inline, runs_containers};
+use super::{Shell, backup_commands, inline, runs_containers};
 use crate::blueprint::{InternalTool, Provider, StoreKind};
-use crate::generate::containers::backup;
 use crate::generate::containers::compose::external_url;
 use crate::generate::containers::jobs::scheduler_name;
 use crate::generate::observability::rules::{
@@ -20,7 +19,7 @@ use crate::generate::observability::rules::{
 };
 use crate::generate::observability::{dashboards, exporter_host, tool_path, tool_prefix};
 use crate::generate::{GeneratedFile, render_template};
-use crate::model::{ALERTMANAGER_PORT, Environment, Model, PROMETHEUS_PORT};
+use crate::model::{ALERTMANAGER_PORT, Backup, Environment, Job, Model, PROMETHEUS_PORT};
 
 const TEMPLATE: &str = include_str!("../templates/docs/runbook.md.j2");
 
@@ -347,8 +346,8 @@ fn runs_in(model: &Model, environment: &Environment, subject: Subject<'_>) -> bo
             .is_some_and(|s| s.in_container(env)),
         // Stores are watched wherever the stack runs.
         Subject::Store(_) => true,
-        // The backup job runs in the Compose stack only.
-        Subject::Backup(..) => environment.on_compose(),
+        // Every environment runs every backup: Compose in its scheduler, a cluster as a CronJob.
+        Subject::Backup(..) => true,
         // The Compose stack's own components; a cluster brings its own.
         Subject::Component(_) => environment.on_compose(),
     }
@@ -409,16 +408,6 @@ fn place(model: &Model, environment: &Environment, subjects: &[Subject<'_>]) -> 
                     format!("{c} up -d --force-recreate {}", s.name),
                 );
             }
-            if let Subject::Backup(store, policy) = subject {
-                push(
-                    &mut backups,
-                    format!("{c} exec {} {}", policy.job, backup::run_command(policy)),
-                );
-                push(&mut backups, backup::restore_command(c, policy));
-                if environment.provider(&store.name) == Provider::Supabase {
-                    push(&mut managed, store.name.clone());
-                }
-            }
         } else {
             let k = &shell.kubectl;
             match subject {
@@ -437,15 +426,15 @@ fn place(model: &Model, environment: &Environment, subjects: &[Subject<'_>]) -> 
                         format!("{k} rollout restart deploy/{}", s.name),
                     );
                 }
-                Subject::Job(j) => {
-                    push(&mut commands, format!("{k} get cronjob/{}", j.name));
+                Subject::Job(Job { name, .. }) | Subject::Backup(_, Backup { job: name, .. }) => {
+                    push(&mut commands, format!("{k} get cronjob/{name}"));
                     push(
                         &mut commands,
-                        format!("{k} get jobs,pods -l app.kubernetes.io/name={}", j.name),
+                        format!("{k} get jobs,pods -l app.kubernetes.io/name={name}"),
                     );
                     push(
                         &mut commands,
-                        format!("{k} logs -l app.kubernetes.io/name={} --tail=200", j.name),
+                        format!("{k} logs -l app.kubernetes.io/name={name} --tail=200"),
                     );
                 }
                 Subject::Store(s) => {
@@ -457,12 +446,22 @@ fn place(model: &Model, environment: &Environment, subjects: &[Subject<'_>]) -> 
                         );
                     }
                 }
-                Subject::Backup(..) | Subject::Component(_) => {}
+                Subject::Component(_) => {}
             }
             push(
                 &mut commands,
                 format!("{k} get events --sort-by=.lastTimestamp"),
             );
+        }
+        if let Subject::Backup(store, policy) = subject {
+            // Run and list only: the runbook restores into a scratch database, never over it.
+            let commands = backup_commands(environment, policy);
+            for line in commands.run.into_iter().chain(commands.list) {
+                push(&mut backups, line);
+            }
+            if environment.provider(&store.name) == Provider::Supabase {
+                push(&mut managed, store.name.clone());
+            }
         }
     }
     if !watched.is_empty() {

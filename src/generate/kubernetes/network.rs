@@ -37,14 +37,17 @@ const NOT_THE_INTERNET: [&str; 4] = [
     "169.254.0.0/16",
 ];
 
-/// A pod that runs the project's code: a service's Deployment or a job's CronJob (which runs
-/// in its service's image with its service's variables, so it needs the same connections).
+/// A pod of the project: a service's Deployment, a job's CronJob (which runs in its service's
+/// image with its service's variables, so it needs the same connections), or a backup job's
+/// CronJob (which reaches the database it dumps and the bucket the dumps go to).
 #[derive(Debug, Clone)]
 struct Workload<'a> {
     /// The pods' name label.
     name: String,
-    /// The service whose code and configuration it runs.
-    service: &'a Service,
+    /// The service whose code and configuration it runs (none for a backup).
+    service: Option<&'a Service>,
+    /// The stores it connects to.
+    stores: Vec<&'a Store>,
     /// Whether it is a job (reports to the Pushgateway).
     job: bool,
 }
@@ -52,17 +55,38 @@ struct Workload<'a> {
 fn workloads<'a>(model: &'a Model, environment: &'a Environment) -> Vec<Workload<'a>> {
     let services = cluster_services(model, environment).map(|s| Workload {
         name: s.name.clone(),
-        service: s,
+        service: Some(s),
+        stores: used_stores(model, s),
         job: false,
     });
     let jobs = cluster_jobs(model, environment).filter_map(|j| {
+        let service = model.service(&j.service)?;
         Some(Workload {
             name: j.name.clone(),
-            service: model.service(&j.service)?,
+            service: Some(service),
+            stores: used_stores(model, service),
             job: true,
         })
     });
-    services.chain(jobs).collect()
+    let backups = model.cluster_backups().map(|(store, policy)| Workload {
+        name: policy.job.clone(),
+        service: None,
+        stores: [Some(store), model.store(&policy.target)]
+            .into_iter()
+            .flatten()
+            .collect(),
+        job: true,
+    });
+    services.chain(jobs).chain(backups).collect()
+}
+
+impl Workload<'_> {
+    /// The services in the cluster it calls, with their ports.
+    fn calls<'a>(&'a self, model: &'a Model, environment: &'a Environment) -> Vec<(&'a str, u16)> {
+        self.service
+            .map(|s| called_services(model, environment, s).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// The services in the cluster `service` calls (`depends_on`), with their ports.
@@ -145,29 +169,37 @@ pub fn base(model: &Model, first: &Environment) -> Layer {
 
     let workloads = workloads(model, first);
     for workload in &workloads {
-        let mut egress: Vec<NetworkPolicyEgressRule> =
-            called_services(model, first, workload.service)
-                .map(|(name, port)| NetworkPolicyEgressRule {
-                    to: vec![pod_peer(model, name)],
-                    ports: vec![NetworkPolicyPort::tcp(port)],
-                })
-                .collect();
+        let calls = workload.calls(model, first);
+        let mut egress: Vec<NetworkPolicyEgressRule> = calls
+            .iter()
+            .map(|(name, port)| NetworkPolicyEgressRule {
+                to: vec![pod_peer(model, name)],
+                ports: vec![NetworkPolicyPort::tcp(*port)],
+            })
+            .collect();
         egress.push(NetworkPolicyEgressRule {
             to: vec![internet()],
             ports: vec![NetworkPolicyPort::tcp(443)],
         });
-        let calls: Vec<&str> = called_services(model, first, workload.service)
-            .map(|(n, _)| n)
-            .collect();
-        let mut why = format!(
-            "{} calls HTTPS APIs outside the cluster (object storage, webhooks, third-party \
-             services)",
-            workload.name
-        );
-        if !calls.is_empty() {
+        let calls: Vec<&str> = calls.iter().map(|(n, _)| *n).collect();
+        let mut why = if workload.service.is_some() {
+            format!(
+                "{} calls HTTPS APIs outside the cluster (object storage, webhooks, third-party \
+                 services)",
+                workload.name
+            )
+        } else {
+            format!(
+                "{} uploads its dumps to object storage outside the cluster over HTTPS",
+                workload.name
+            )
+        };
+        if let Some(service) = workload.service
+            && !calls.is_empty()
+        {
             why.push_str(&format!(
                 " and the services {} depends on: {}",
-                workload.service.name,
+                service.name,
                 calls.join(", ")
             ));
         }
@@ -183,7 +215,7 @@ pub fn base(model: &Model, first: &Environment) -> Layer {
     // Each called service admits its callers: the services that depend on it and their jobs.
     let mut callers: BTreeMap<(&str, u16), Vec<&str>> = BTreeMap::new();
     for workload in &workloads {
-        for target in called_services(model, first, workload.service) {
+        for target in workload.calls(model, first) {
             callers.entry(target).or_default().push(&workload.name);
         }
     }
@@ -269,7 +301,7 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
     for workload in workloads(model, environment) {
         let mut egress = Vec::new();
         let mut reasons = Vec::new();
-        for store in used_stores(model, workload.service) {
+        for store in workload.stores.iter().copied() {
             if databases.iter().any(|d| d.name == store.name) {
                 clients
                     .entry(&store.name)

@@ -476,6 +476,15 @@ fn every_pod_is_reachable_exactly_by_what_the_blueprint_implies() {
                     }
                 }
             }
+            // Each backup job dumps its database.
+            for (store, policy) in model.cluster_backups() {
+                if cluster_databases(&model, environment).any(|d| d.name == store.name) {
+                    expected
+                        .entry(store.name.clone())
+                        .or_default()
+                        .insert(policy.job.clone());
+                }
+            }
             for store in cluster_databases(&model, environment) {
                 expected.entry(store.name.clone()).or_default();
             }

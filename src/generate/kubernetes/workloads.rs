@@ -1,5 +1,6 @@
-//! Workloads: a Deployment (and a Service when it listens) per service, a CronJob per job, their
-//! variables per environment, autoscalers, disruption budgets and the in-cluster PostgreSQL.
+//! Workloads: a Deployment (and a Service when it listens) per service, a CronJob per job and per
+//! backed-up PostgreSQL store, their variables per environment, autoscalers, disruption budgets
+//! and the in-cluster PostgreSQL.
 
 use std::collections::BTreeMap;
 
@@ -17,8 +18,10 @@ use super::objects::{
 use super::{Layer, Manifest, document, labels, selector};
 use crate::blueprint::{Provider, Runtime, StoreKind};
 use crate::generate::containers::dockerfile::HEALTH_TIMEOUT_SECONDS;
-use crate::generate::containers::{images, jobs};
-use crate::model::{Environment, Job, Model, Part, Service, Store, Value, kubernetes_secret_name};
+use crate::generate::containers::{backup, images, jobs};
+use crate::model::{
+    Backup, Environment, Job, Model, Part, Service, Store, Value, kubernetes_secret_name,
+};
 
 /// The user and group the generated images run as.
 pub const APP_UID: u32 = 10001;
@@ -32,6 +35,11 @@ pub const HTTP_PORT_NAME: &str = "http";
 const POSTGRES_PORT_NAME: &str = "postgresql";
 /// The ConfigMap holding the job wrapper script.
 const RUN_JOB_CONFIG_MAP: &str = "run-job";
+/// The ConfigMap holding the backup and restore scripts.
+const BACKUP_CONFIG_MAP: &str = "backup";
+/// The script keys of [`BACKUP_CONFIG_MAP`].
+const BACKUP_KEY: &str = "backup.sh";
+const RESTORE_KEY: &str = "restore.sh";
 /// Annotation whose change rolls pods when their ConfigMap changes.
 const CONFIG_CHECKSUM: &str = "checksum/config";
 /// Size of each in-cluster PostgreSQL volume.
@@ -66,7 +74,16 @@ pub fn cluster_databases<'a>(
     })
 }
 
-/// The ConfigMap of a service's plain variables in one environment.
+/// The images of the project that `environment`'s cluster pulls: its services', then its backup
+/// jobs'. The overlay pins their tags and the deploy job points them at the commit's.
+pub fn cluster_images<'a>(model: &'a Model, environment: &'a Environment) -> Vec<&'a str> {
+    cluster_services(model, environment)
+        .map(|s| s.image.as_str())
+        .chain(model.cluster_backups().map(|(_, b)| b.image.as_str()))
+        .collect()
+}
+
+/// The ConfigMap of a service's (or a backup job's) plain variables in one environment.
 pub fn config_map_name(service: &str) -> String {
     format!("{service}-config")
 }
@@ -90,18 +107,32 @@ pub fn base(model: &Model, first: &Environment) -> Layer {
         ));
     }
     let jobs: Vec<&Job> = cluster_jobs(model, first).collect();
-    if !jobs.is_empty() {
-        let wrapper = Object::new(
-            "v1",
-            "ConfigMap",
-            ObjectMeta::named(RUN_JOB_CONFIG_MAP, labels(model, RUN_JOB_CONFIG_MAP, "job")),
-            Data {
-                data: BTreeMap::from([("run-job.sh".to_string(), jobs::RUN_JOB.to_string())]),
-            },
-        );
-        layer
-            .resources
-            .push(Manifest::new("jobs/run-job.yaml", vec![document(&wrapper)]));
+    let backups: Vec<(&Store, &Backup)> = model.cluster_backups().collect();
+    if !jobs.is_empty() || !backups.is_empty() {
+        layer.resources.push(Manifest::new(
+            "jobs/run-job.yaml",
+            vec![document(&scripts(
+                model,
+                RUN_JOB_CONFIG_MAP,
+                &[("run-job.sh", jobs::RUN_JOB)],
+            ))],
+        ));
+    }
+    if !backups.is_empty() {
+        layer.resources.push(Manifest::new(
+            "jobs/backup.yaml",
+            vec![document(&scripts(
+                model,
+                BACKUP_CONFIG_MAP,
+                &[(BACKUP_KEY, backup::BACKUP), (RESTORE_KEY, backup::RESTORE)],
+            ))],
+        ));
+    }
+    for (_, policy) in &backups {
+        layer.resources.push(Manifest::new(
+            format!("jobs/{}.yaml", policy.job),
+            vec![document(&backup_cron_job(model, policy))],
+        ));
     }
     for job in jobs {
         if let Some(service) = model.service(&job.service) {
@@ -124,7 +155,14 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
     // Each service's config checksum, which its CronJobs' pods carry too.
     let mut checksums: BTreeMap<&str, String> = BTreeMap::new();
     for service in cluster_services(model, environment) {
-        let (config, checksum) = config_map(model, environment, service);
+        let data = service
+            .env
+            .get(&environment.name)
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, variable)| Some((name.clone(), variable.value.as_text()?)))
+            .collect();
+        let (config, checksum) = config_map(model, &service.name, "service", data);
         checksums.insert(&service.name, checksum.clone());
         layer.resources.push(Manifest::new(
             format!("config/{}.yaml", service.name),
@@ -181,38 +219,29 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
             .cloned()
             .unwrap_or_default();
         let mut env = secret_env(service, environment);
-        // Where the wrapper reports each run; without monitoring it reports nowhere, as on
-        // Compose (and no policy lets it reach a Pushgateway).
-        if model.monitoring.enabled
-            && let Some(kubernetes) = &environment.kubernetes
-        {
-            env.push(EnvVar {
-                name: "BLUEPRINT_PUSHGATEWAY_URL".into(),
-                value: Some(format!("http://{}", kubernetes.pushgateway)),
-                value_from: None,
-            });
-        }
-        let patch = Object::new(
-            "batch/v1",
-            "CronJob",
-            ObjectMeta {
-                name: job.name.clone(),
-                ..ObjectMeta::default()
-            },
-            Spec {
-                spec: CronJobPatch {
-                    job_template: JobTemplatePatch {
-                        spec: JobSpecPatch {
-                            template: TemplatePatch::new(&[&job.name], &[], &checksum, env),
-                        },
-                    },
-                },
-            },
-        );
-        layer.patches.push(Manifest::new(
-            format!("patches/job-{}.yaml", job.name),
-            vec![document(&patch)],
+        env.extend(pushgateway_var(model, environment));
+        layer
+            .patches
+            .push(cron_job_patch(&job.name, &checksum, env));
+    }
+    // Each backup job's variables: the plain ones in a ConfigMap of its own, the secrets (and
+    // the database URL built from one) as references in the patch, as a service's.
+    for (store, policy) in model.cluster_backups() {
+        let variables = model.backup_variables(store, policy, environment);
+        let data = variables
+            .iter()
+            .filter_map(|(name, value)| Some((name.clone(), value.as_text()?)))
+            .collect();
+        let (config, checksum) = config_map(model, &policy.job, "job", data);
+        layer.resources.push(Manifest::new(
+            format!("config/{}.yaml", policy.job),
+            vec![document(&config)],
         ));
+        let mut env = secret_vars(variables.iter().map(|(name, value)| (name.as_str(), value)));
+        env.extend(pushgateway_var(model, environment));
+        layer
+            .patches
+            .push(cron_job_patch(&policy.job, &checksum, env));
     }
     for store in cluster_databases(model, environment) {
         layer.resources.push(Manifest::new(
@@ -336,6 +365,15 @@ fn resources(service: &Service) -> ResourceRequirements {
     ResourceRequirements {
         requests: BTreeMap::from([("cpu".into(), cpu), ("memory".into(), memory.clone())]),
         limits: BTreeMap::from([("memory".into(), memory)]),
+    }
+}
+
+/// Requests of `cpu` and `memory`, and a memory limit (no CPU limit, as for the apps), for the
+/// containers blueprint sizes itself.
+fn fixed_resources(cpu: &str, memory: &str, memory_limit: &str) -> ResourceRequirements {
+    ResourceRequirements {
+        requests: BTreeMap::from([("cpu".into(), cpu.into()), ("memory".into(), memory.into())]),
+        limits: BTreeMap::from([("memory".into(), memory_limit.into())]),
     }
 }
 
@@ -561,6 +599,28 @@ struct JobSpec {
     template: PodTemplate,
 }
 
+/// The ConfigMap volume `name`, its files executable (`sh` runs them either way).
+fn scripts_volume(name: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        empty_dir: None,
+        config_map: Some(ConfigMapVolume {
+            name: name.into(),
+            default_mode: Some(0o555),
+        }),
+    }
+}
+
+/// The file `key` of the ConfigMap volume `volume`, read-only at `path`.
+fn script_mount(volume: &str, key: &str, path: &str) -> VolumeMount {
+    VolumeMount {
+        name: volume.into(),
+        mount_path: path.into(),
+        read_only: true,
+        sub_path: Some(key.into()),
+    }
+}
+
 fn cron_job(model: &Model, job: &Job, service: &Service) -> Object<Spec<CronJobSpec>> {
     let mut container = app_container(service, &job.name);
     container.command = ["/bin/sh", jobs::RUN_JOB_MOUNT, &job.name]
@@ -570,38 +630,94 @@ fn cron_job(model: &Model, job: &Job, service: &Service) -> Object<Spec<CronJobS
         .chain(job.command.iter().cloned())
         .collect();
     container.args = Vec::new();
-    container.volume_mounts.push(VolumeMount {
-        name: RUN_JOB_CONFIG_MAP.into(),
-        mount_path: jobs::RUN_JOB_MOUNT.into(),
-        read_only: true,
-        sub_path: Some("run-job.sh".into()),
-    });
+    container.volume_mounts.push(script_mount(
+        RUN_JOB_CONFIG_MAP,
+        "run-job.sh",
+        jobs::RUN_JOB_MOUNT,
+    ));
     let mut volumes = if ours(service) {
         vec![tmp_volume().0]
     } else {
         Vec::new()
     };
-    volumes.push(Volume {
-        name: RUN_JOB_CONFIG_MAP.into(),
-        empty_dir: None,
-        config_map: Some(ConfigMapVolume {
-            name: RUN_JOB_CONFIG_MAP.into(),
-            default_mode: Some(0o555),
-        }),
-    });
+    volumes.push(scripts_volume(RUN_JOB_CONFIG_MAP));
     let mut pod = pod_spec(service, vec![container], volumes);
     pod.restart_policy = Some("Never");
-    let job_labels = labels(model, &job.name, "job");
+    scheduled(model, &job.name, &job.schedule, job.timeout_seconds, pod)
+}
+
+/// A backup job: `backup.sh` through the wrapper, exactly the Compose scheduler's
+/// command, in the job's own image (the database's PostgreSQL image with mc, pushed by
+/// images.yml), as that image's `postgres` user on a read-only root with a scratch `/tmp`.
+fn backup_cron_job(model: &Model, policy: &Backup) -> Object<Spec<CronJobSpec>> {
+    let (tmp, tmp_mount) = tmp_volume();
+    let container = Container {
+        name: policy.job.clone(),
+        image: policy.image.clone(),
+        image_pull_policy: Some("IfNotPresent"),
+        command: backup::run_argv(policy),
+        env_from: vec![EnvFromSource {
+            config_map_ref: LocalObjectReference {
+                name: config_map_name(&policy.job),
+            },
+        }],
+        // pg_dump streams to mc, which uploads in parts: little memory whatever the database's
+        // size.
+        resources: Some(fixed_resources("250m", "512Mi", "512Mi")),
+        security_context: Some(container_security(true)),
+        volume_mounts: vec![
+            tmp_mount,
+            script_mount(RUN_JOB_CONFIG_MAP, "run-job.sh", jobs::RUN_JOB_MOUNT),
+            script_mount(BACKUP_CONFIG_MAP, BACKUP_KEY, backup::BACKUP_MOUNT),
+            // For a restore run by hand in a pod of this job (docs/operations.md).
+            script_mount(BACKUP_CONFIG_MAP, RESTORE_KEY, backup::RESTORE_MOUNT),
+        ],
+        ..Container::default()
+    };
+    let pod = PodSpec {
+        automount_service_account_token: false,
+        enable_service_links: false,
+        restart_policy: Some("Never"),
+        security_context: pod_security(Some(POSTGRES_UID)),
+        termination_grace_period_seconds: Some(30),
+        topology_spread_constraints: Vec::new(),
+        init_containers: Vec::new(),
+        containers: vec![container],
+        volumes: vec![
+            tmp,
+            scripts_volume(RUN_JOB_CONFIG_MAP),
+            scripts_volume(BACKUP_CONFIG_MAP),
+        ],
+    };
+    scheduled(
+        model,
+        &policy.job,
+        &policy.schedule,
+        policy.timeout_seconds,
+        pod,
+    )
+}
+
+/// A CronJob `name` running `pod` on `schedule` (UTC): one run at a time, no retry, stopped a
+/// minute after the wrapper's own timeout.
+fn scheduled(
+    model: &Model,
+    name: &str,
+    schedule: &str,
+    timeout_seconds: u64,
+    pod: PodSpec,
+) -> Object<Spec<CronJobSpec>> {
+    let job_labels = labels(model, name, "job");
     Object::new(
         "batch/v1",
         "CronJob",
-        ObjectMeta::named(&job.name, job_labels.clone()),
+        ObjectMeta::named(name, job_labels.clone()),
         Spec {
             spec: CronJobSpec {
-                schedule: job.schedule.clone(),
+                schedule: schedule.to_string(),
                 time_zone: "Etc/UTC",
-                // A run still going when the next is due is left alone: two ingestions at once
-                // would race on the same data.
+                // A run still going when the next is due is left alone: two runs at once would
+                // race on the same data.
                 concurrency_policy: "Forbid",
                 starting_deadline_seconds: 300,
                 successful_jobs_history_limit: 3,
@@ -612,12 +728,12 @@ fn cron_job(model: &Model, job: &Job, service: &Service) -> Object<Spec<CronJobS
                         annotations: BTreeMap::new(),
                     },
                     spec: JobSpec {
-                        // A failed run alerts (JobFailed) and waits for the next schedule, as on
-                        // Compose; an automatic retry could apply a batch twice.
+                        // A failed run alerts (JobFailed, BackupFailed) and waits for the next
+                        // schedule, as on Compose; an automatic retry could apply a batch twice.
                         backoff_limit: 0,
                         // The wrapper stops the command at its timeout and reports it; this is
                         // the backstop if the wrapper itself hangs.
-                        active_deadline_seconds: job.timeout_seconds + 60,
+                        active_deadline_seconds: timeout_seconds + 60,
                         template: PodTemplate {
                             metadata: PodMeta {
                                 labels: job_labels,
@@ -632,20 +748,15 @@ fn cron_job(model: &Model, job: &Job, service: &Service) -> Object<Spec<CronJobS
     )
 }
 
-/// The plain variables of `service` in `environment` as a ConfigMap, with a checksum of them
-/// for the pod annotation that rolls pods when they change.
+/// Plain variables as the ConfigMap `<owner>-config` (`owner` is a service or a backup job, of
+/// kind `component`), with a checksum of them for the pod annotation that rolls pods when they
+/// change.
 fn config_map(
     model: &Model,
-    environment: &Environment,
-    service: &Service,
+    owner: &str,
+    component: &str,
+    data: BTreeMap<String, String>,
 ) -> (Object<Data>, String) {
-    let data: BTreeMap<String, String> = service
-        .env
-        .get(&environment.name)
-        .into_iter()
-        .flatten()
-        .filter_map(|(name, variable)| Some((name.clone(), variable.value.as_text()?)))
-        .collect();
     let mut hasher = Sha256::new();
     for (key, value) in &data {
         hasher.update(key.as_bytes());
@@ -658,14 +769,63 @@ fn config_map(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let name = config_map_name(&service.name);
+    let name = config_map_name(owner);
     let object = Object::new(
         "v1",
         "ConfigMap",
-        ObjectMeta::named(&name, labels(model, &service.name, "service")),
+        ObjectMeta::named(&name, labels(model, owner, component)),
         Data { data },
     );
     (object, checksum)
+}
+
+/// A ConfigMap of scripts the job pods mount, by key.
+fn scripts(model: &Model, name: &str, files: &[(&str, &str)]) -> Object<Data> {
+    Object::new(
+        "v1",
+        "ConfigMap",
+        ObjectMeta::named(name, labels(model, name, "job")),
+        Data {
+            data: files
+                .iter()
+                .map(|(key, text)| (key.to_string(), text.to_string()))
+                .collect(),
+        },
+    )
+}
+
+/// Where each run of a job reports; without monitoring it reports nowhere, as on Compose (and
+/// no policy lets it reach a Pushgateway).
+fn pushgateway_var(model: &Model, environment: &Environment) -> Option<EnvVar> {
+    let kubernetes = environment.kubernetes.as_ref()?;
+    model.monitoring.enabled.then(|| EnvVar {
+        name: "BLUEPRINT_PUSHGATEWAY_URL".into(),
+        value: Some(format!("http://{}", kubernetes.pushgateway)),
+        value_from: None,
+    })
+}
+
+/// The overlay's patch of the CronJob `name`: its container's variables and the checksum of
+/// the ConfigMap they come with.
+fn cron_job_patch(name: &str, checksum: &str, env: Vec<EnvVar>) -> Manifest {
+    let patch = Object::new(
+        "batch/v1",
+        "CronJob",
+        ObjectMeta {
+            name: name.to_string(),
+            ..ObjectMeta::default()
+        },
+        Spec {
+            spec: CronJobPatch {
+                job_template: JobTemplatePatch {
+                    spec: JobSpecPatch {
+                        template: TemplatePatch::new(&[name], &[], checksum, env),
+                    },
+                },
+            },
+        },
+    );
+    Manifest::new(format!("patches/job-{name}.yaml"), vec![document(&patch)])
 }
 
 /// Kubernetes expands `$(NAME)` in `value` and reads `$$` as one `$`. Every literal `$` is
@@ -682,24 +842,30 @@ pub fn secret_env(service: &Service, environment: &Environment) -> Vec<EnvVar> {
     let Some(vars) = service.env.get(&environment.name) else {
         return Vec::new();
     };
+    secret_vars(vars.iter().map(|(name, v)| (name.as_str(), &v.value)))
+}
+
+/// [`secret_env`] of any variables: those that involve no secret are skipped (they are the
+/// ConfigMap's).
+fn secret_vars<'a>(vars: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Vec<EnvVar> {
     let mut direct: BTreeMap<String, EnvVar> = BTreeMap::new();
     let mut composed = Vec::new();
-    for (name, variable) in vars {
-        if variable.value.as_text().is_some() {
+    for (name, value) in vars {
+        if value.as_text().is_some() {
             continue;
         }
-        if let [Part::Secret(secret)] = variable.value.parts.as_slice() {
-            direct.insert(name.clone(), secret_var(name, secret));
+        if let [Part::Secret(secret)] = value.parts.as_slice() {
+            direct.insert(name.to_string(), secret_var(name, secret));
             continue;
         }
-        for secret in variable.value.secrets() {
+        for secret in value.secrets() {
             direct
                 .entry(secret.to_string())
                 .or_insert_with(|| secret_var(secret, secret));
         }
         composed.push(EnvVar {
-            name: name.clone(),
-            value: Some(composed_value(&variable.value)),
+            name: name.to_string(),
+            value: Some(composed_value(value)),
             value_from: None,
         });
     }
@@ -1007,13 +1173,7 @@ fn postgres(model: &Model, store: &Store) -> Object<Spec<StatefulSetSpec>> {
                 value_from: None,
             },
         ],
-        resources: Some(ResourceRequirements {
-            requests: BTreeMap::from([
-                ("cpu".into(), "250m".into()),
-                ("memory".into(), "512Mi".into()),
-            ]),
-            limits: BTreeMap::from([("memory".into(), "1Gi".into())]),
-        }),
+        resources: Some(fixed_resources("250m", "512Mi", "1Gi")),
         security_context: Some(container_security(true)),
         startup_probe: Some(exec(5, 60)),
         readiness_probe: Some(exec(10, 3)),

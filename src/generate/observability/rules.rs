@@ -1121,17 +1121,13 @@ fn backup_step(model: &Model) -> u64 {
     whole(STEP_SECONDS, longest / 500).max(STEP_SECONDS)
 }
 
-/// BackupFailed, BackupStale and BackupTooSmall for each backed-up store (wherever the backup
-/// job runs: on Compose).
+/// BackupFailed, BackupStale and BackupTooSmall for each backed-up store.
 fn backup_groups(model: &Model, step: u64) -> Vec<(RuleGroup, Vec<Scenario>)> {
     let mut rules = Vec::new();
     let mut scenarios = Vec::new();
-    if !model.environments.iter().any(|e| e.on_compose()) {
-        return Vec::new();
-    }
-    // The never-reported branch only where every environment runs the job: rule files are
-    // shared, and elsewhere it would fire forever.
-    let everywhere = model.environments.iter().all(|e| e.on_compose());
+    // Every environment runs every backup (Compose in its scheduler, a cluster as a CronJob),
+    // so the never-reported branch holds wherever the shared rule files are loaded.
+    let everywhere = true;
     let names: Vec<&str> = model.backups().map(|(_, b)| b.job.as_str()).collect();
     for (store, backup) in model.backups() {
         let others: Vec<&str> = names.iter().copied().filter(|n| *n != backup.job).collect();
