@@ -485,9 +485,21 @@ impl Context<'_> {
                     if !allowed.is_empty() {
                         d.expected = Some(format!("one of {}", quoted_list(&allowed)));
                     }
-                    d.hint = Some(match suggestion {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => "remove it, or check that it is indented under the right key"
+                    let alert_family = match path.as_slice() {
+                        [
+                            PathSegment::Key(m),
+                            PathSegment::Key(a),
+                            PathSegment::Key(family),
+                        ] if m == "monitoring" && a == "alerts" => Some(family.as_str()),
+                        _ => None,
+                    };
+                    d.hint = Some(match (suggestion, alert_family) {
+                        (Some(s), _) => format!("did you mean `{s}`?"),
+                        // The families share a shape but for the threshold: say which have one.
+                        (None, Some(family)) if key == "threshold" => format!(
+                            "`{family}` fires on its condition alone, so it has no threshold (only `error_ratio` and `latency_p95` do): remove it, and tune `for` instead"
+                        ),
+                        (None, _) => "remove it, or check that it is indented under the right key"
                             .to_string(),
                     });
                 }

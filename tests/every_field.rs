@@ -45,22 +45,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "environments.*.env.*.default",
         "an environment's own variable has one environment: `per_env` elsewhere and `default` never apply",
     ),
-    (
-        "monitoring.alerts.service_down.threshold",
-        "a family without a threshold",
-    ),
-    (
-        "monitoring.alerts.probe_failed.threshold",
-        "a family without a threshold",
-    ),
-    (
-        "monitoring.alerts.job_failed.threshold",
-        "a family without a threshold",
-    ),
-    (
-        "monitoring.alerts.job_stale.threshold",
-        "a family without a threshold",
-    ),
 ];
 
 /// Valid replacement values, by schema path, tried before the generic changes: for values that
