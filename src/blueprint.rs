@@ -320,6 +320,8 @@ pub struct Service {
     pub migrate: Option<Vec<String>>,
     /// The Python module or entry point the preset starts (`config.wsgi` for Django, `app.main:app`
     /// for FastAPI, `app.py` for Streamlit, `server.js` for Node.js). Default: from the preset.
+    /// It only fills in the preset's command, so it is refused beside `command` and for `static`
+    /// and `custom` services.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<String>,
     /// The health endpoint path. Default: `/healthz` (`/_stcore/health` for Streamlit).

@@ -1257,6 +1257,47 @@ impl Context<'_> {
                     ));
                 }
             }
+            // `entrypoint` only fills in the preset's default command: beside `command`, or where
+            // the preset starts nothing (static, custom), it would be accepted and dropped.
+            if let Some(entrypoint) = &s.entrypoint {
+                let (message, hint) = if s.command.is_some() {
+                    (
+                        format!(
+                            "`{name}` has both `command` and `entrypoint`, and `command` replaces the preset's command that `entrypoint` names the module of"
+                        ),
+                        format!(
+                            "remove `entrypoint`, or remove `command` to start `{entrypoint}` with the preset's own command"
+                        ),
+                    )
+                } else if matches!(s.runtime, Runtime::Static | Runtime::Custom) {
+                    (
+                        format!(
+                            "`{name}` is `{}`, whose image has no preset command for `entrypoint` to name",
+                            if s.runtime == Runtime::Static {
+                                "static"
+                            } else {
+                                "custom"
+                            }
+                        ),
+                        if s.runtime == Runtime::Static {
+                            "remove `entrypoint`: a static site's web server serves `path` as it is"
+                                .to_string()
+                        } else {
+                            "remove `entrypoint`: a `custom` service starts what its Dockerfile's CMD or `command` says".to_string()
+                        },
+                    )
+                } else {
+                    (String::new(), String::new())
+                };
+                if !message.is_empty() {
+                    let d = self.at_key(&path!("services", name, "entrypoint"), message);
+                    d.expected = Some(
+                        "`entrypoint` only where the preset's own command starts it (no `command`; not `static` or `custom`)"
+                            .into(),
+                    );
+                    d.hint = Some(hint);
+                }
+            }
             if let Some(command) = &s.command
                 && (command.is_empty() || command.iter().any(|c| c.is_empty()))
             {
