@@ -320,6 +320,8 @@ pub struct Service {
     pub migrate: Option<Vec<String>>,
     /// The Python module or entry point the preset starts (`config.wsgi` for Django, `app.main:app`
     /// for FastAPI, `app.py` for Streamlit, `server.js` for Node.js). Default: from the preset.
+    /// It only fills in the preset's command, so it is refused beside `command` and for `static`
+    /// and `custom` services.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<String>,
     /// The health endpoint path. Default: `/healthz` (`/_stcore/health` for Streamlit).
@@ -741,10 +743,27 @@ pub struct Receiver {
     pub password: Option<SecretRef>,
 }
 
-/// An alert family that can be switched off or tuned.
+/// An alert family that can be switched off or tuned; its condition has no threshold (a target
+/// is down, a probe or a job failed), so none can be given.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertToggle {
+    /// Generate this family. Default: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// How long the condition must hold before the alert fires.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "for")]
+    #[schemars(pattern(DURATION_PATTERN))]
+    pub for_: Option<String>,
+    /// The severity. Default: the family's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+}
+
+/// An alert family with a threshold, that can be switched off or tuned.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdAlert {
     /// Generate this family. Default: true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
@@ -761,6 +780,17 @@ pub struct AlertToggle {
     pub severity: Option<Severity>,
 }
 
+impl ThresholdAlert {
+    /// The family's switch, duration and severity, without its threshold.
+    pub fn toggle(&self) -> AlertToggle {
+        AlertToggle {
+            enabled: self.enabled,
+            for_: self.for_.clone(),
+            severity: self.severity,
+        }
+    }
+}
+
 /// The built-in alert families.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -773,10 +803,10 @@ pub struct BuiltinAlerts {
     pub probe_failed: AlertToggle,
     /// The 5xx ratio is above `threshold`. Default: 0.05 for `10m`, warning.
     #[serde(default)]
-    pub error_ratio: AlertToggle,
+    pub error_ratio: ThresholdAlert,
     /// p95 latency above `threshold` seconds. Default: 1.0 for `10m`, warning.
     #[serde(default)]
-    pub latency_p95: AlertToggle,
+    pub latency_p95: ThresholdAlert,
     /// A job's last run failed. Default: warning, immediately.
     #[serde(default)]
     pub job_failed: AlertToggle,

@@ -2047,13 +2047,18 @@ fn main_branch(bp: &Blueprint) -> String {
 fn resolve_monitoring(bp: &Blueprint) -> Monitoring {
     let m = &bp.monitoring;
     let own_runbooks = repository_runbooks(&bp.project.repository, &main_branch(bp));
-    let family =
-        |t: &blueprint::AlertToggle, for_: &str, threshold: f64, severity: Severity| AlertFamily {
-            enabled: t.enabled.unwrap_or(true),
-            for_: t.for_.clone().unwrap_or_else(|| for_.to_string()),
-            threshold: t.threshold.unwrap_or(threshold),
-            severity: t.severity.unwrap_or(severity),
-        };
+    // A family without a threshold (`threshold` is not in its schema) keeps 0.0, unused.
+    let family = |t: &blueprint::AlertToggle,
+                  threshold: Option<f64>,
+                  for_: &str,
+                  default_threshold: f64,
+                  severity: Severity| AlertFamily {
+        enabled: t.enabled.unwrap_or(true),
+        for_: t.for_.clone().unwrap_or_else(|| for_.to_string()),
+        threshold: threshold.unwrap_or(default_threshold),
+        severity: t.severity.unwrap_or(severity),
+    };
+    let a = &m.alerts;
     let runbook_base_url = m
         .runbook_base_url
         .clone()
@@ -2100,12 +2105,24 @@ fn resolve_monitoring(bp: &Blueprint) -> Monitoring {
         receivers,
         routes,
         alerts: BuiltinAlerts {
-            service_down: family(&m.alerts.service_down, "2m", 0.0, Severity::Critical),
-            probe_failed: family(&m.alerts.probe_failed, "2m", 0.0, Severity::Critical),
-            error_ratio: family(&m.alerts.error_ratio, "10m", 0.05, Severity::Warning),
-            latency_p95: family(&m.alerts.latency_p95, "10m", 1.0, Severity::Warning),
-            job_failed: family(&m.alerts.job_failed, "0s", 0.0, Severity::Warning),
-            job_stale: family(&m.alerts.job_stale, "0s", 0.0, Severity::Critical),
+            service_down: family(&a.service_down, None, "2m", 0.0, Severity::Critical),
+            probe_failed: family(&a.probe_failed, None, "2m", 0.0, Severity::Critical),
+            error_ratio: family(
+                &a.error_ratio.toggle(),
+                a.error_ratio.threshold,
+                "10m",
+                0.05,
+                Severity::Warning,
+            ),
+            latency_p95: family(
+                &a.latency_p95.toggle(),
+                a.latency_p95.threshold,
+                "10m",
+                1.0,
+                Severity::Warning,
+            ),
+            job_failed: family(&a.job_failed, None, "0s", 0.0, Severity::Warning),
+            job_stale: family(&a.job_stale, None, "0s", 0.0, Severity::Critical),
         },
         custom_alerts: m
             .custom_alerts

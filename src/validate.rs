@@ -485,9 +485,21 @@ impl Context<'_> {
                     if !allowed.is_empty() {
                         d.expected = Some(format!("one of {}", quoted_list(&allowed)));
                     }
-                    d.hint = Some(match suggestion {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => "remove it, or check that it is indented under the right key"
+                    let alert_family = match path.as_slice() {
+                        [
+                            PathSegment::Key(m),
+                            PathSegment::Key(a),
+                            PathSegment::Key(family),
+                        ] if m == "monitoring" && a == "alerts" => Some(family.as_str()),
+                        _ => None,
+                    };
+                    d.hint = Some(match (suggestion, alert_family) {
+                        (Some(s), _) => format!("did you mean `{s}`?"),
+                        // The families share a shape but for the threshold: say which have one.
+                        (None, Some(family)) if key == "threshold" => format!(
+                            "`{family}` fires on its condition alone, so it has no threshold (only `error_ratio` and `latency_p95` do): remove it, and tune `for` instead"
+                        ),
+                        (None, _) => "remove it, or check that it is indented under the right key"
                             .to_string(),
                     });
                 }
@@ -1243,6 +1255,47 @@ impl Context<'_> {
                     .hint = Some(format!(
                         "remove `dockerfile`, or set `runtime: custom` to build `{name}` from your own Dockerfile"
                     ));
+                }
+            }
+            // `entrypoint` only fills in the preset's default command: beside `command`, or where
+            // the preset starts nothing (static, custom), it would be accepted and dropped.
+            if let Some(entrypoint) = &s.entrypoint {
+                let (message, hint) = if s.command.is_some() {
+                    (
+                        format!(
+                            "`{name}` has both `command` and `entrypoint`, and `command` replaces the preset's command that `entrypoint` names the module of"
+                        ),
+                        format!(
+                            "remove `entrypoint`, or remove `command` to start `{entrypoint}` with the preset's own command"
+                        ),
+                    )
+                } else if matches!(s.runtime, Runtime::Static | Runtime::Custom) {
+                    (
+                        format!(
+                            "`{name}` is `{}`, whose image has no preset command for `entrypoint` to name",
+                            if s.runtime == Runtime::Static {
+                                "static"
+                            } else {
+                                "custom"
+                            }
+                        ),
+                        if s.runtime == Runtime::Static {
+                            "remove `entrypoint`: a static site's web server serves `path` as it is"
+                                .to_string()
+                        } else {
+                            "remove `entrypoint`: a `custom` service starts what its Dockerfile's CMD or `command` says".to_string()
+                        },
+                    )
+                } else {
+                    (String::new(), String::new())
+                };
+                if !message.is_empty() {
+                    let d = self.at_key(&path!("services", name, "entrypoint"), message);
+                    d.expected = Some(
+                        "`entrypoint` only where the preset's own command starts it (no `command`; not `static` or `custom`)"
+                            .into(),
+                    );
+                    d.hint = Some(hint);
                 }
             }
             if let Some(command) = &s.command

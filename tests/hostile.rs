@@ -28,6 +28,7 @@ use std::path::Path;
 
 use blueprint::generate::GeneratedFile;
 use blueprint::model::Model;
+use common::resolve;
 use serde_json::Value as Json;
 
 /// Cases per base by default: six bases, about 6 s in all in a debug build on two cores.
@@ -1094,16 +1095,6 @@ fn the_structure_checks_catch_injections() {
 
 // ---------------------------------------------------------------------------------------------
 // Coverage: every free-text field of the schema is set in at least one base.
-
-fn resolve<'a>(schema: &'a Json, node: &'a Json) -> &'a Json {
-    match node.get("$ref").and_then(Json::as_str) {
-        Some(reference) => {
-            let name = reference.rsplit('/').next().expect("a $ref has a name");
-            resolve(schema, &schema["$defs"][name])
-        }
-        None => node,
-    }
-}
 
 /// `"type": "string"`, or a list of types with `"string"` in it (an optional string).
 fn is_string_type(node: &Json) -> bool {

@@ -68,6 +68,36 @@ pub fn inline(text: &str) -> String {
     out
 }
 
+/// User text as a Markdown code span on one line: a line break would end the list item or
+/// table row, so the caller gives text without one (an exec form as JSON, say); a backtick
+/// inside would end the span, so the span is delimited by a run of backticks longer than any
+/// inside it (and padded by a space where the text starts or ends with one).
+pub fn code_span(text: &str) -> String {
+    let longest = text
+        .split(|c| c != '`')
+        .map(str::len)
+        .max()
+        .unwrap_or_default();
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// An exec-form command as the blueprint writes it (`[alembic, upgrade, head]` is
+/// `["alembic", "upgrade", "head"]`), for a code span: JSON strings keep every word's line
+/// breaks and quotes visible and on one line.
+pub fn exec_form(words: &[String]) -> String {
+    let words: Vec<String> = words
+        .iter()
+        .map(|w| serde_json::to_string(w).expect("a string serializes"))
+        .collect();
+    format!("[{}]", words.join(", "))
+}
+
 /// How one environment is reached from a shell, for the commands the documents print.
 #[derive(Debug, Clone, Serialize)]
 pub struct Shell {

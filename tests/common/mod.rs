@@ -64,6 +64,20 @@ pub fn examples() -> Vec<(String, PathBuf)> {
     out
 }
 
+/// `node` of the JSON Schema `schema`, past its `$ref`s (`#/$defs/<name>`).
+pub fn resolve<'a>(
+    schema: &'a serde_json::Value,
+    node: &'a serde_json::Value,
+) -> &'a serde_json::Value {
+    match node.get("$ref").and_then(serde_json::Value::as_str) {
+        Some(reference) => {
+            let name = reference.rsplit('/').next().expect("a $ref has a name");
+            resolve(schema, &schema["$defs"][name])
+        }
+        None => node,
+    }
+}
+
 /// stdout and stderr, for assertion messages.
 pub fn text(out: &Output) -> String {
     format!(

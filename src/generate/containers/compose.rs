@@ -530,7 +530,7 @@ impl<'a> Stack<'a> {
         let mut container = ComposeService {
             image: self.built_image(service, &name),
             build: Some(Self::build(service)),
-            command: Some(migration.command.clone()),
+            command: Some(literal_words(&migration.command)),
             init: Some(true),
             depends_on: self.dependencies(service),
             environment: self.environment_of(service, &name),
@@ -568,7 +568,8 @@ impl<'a> Stack<'a> {
         let mut container = ComposeService {
             image: self.built_image(service, &name),
             build: Some(Self::build(service)),
-            command: (!ours && !service.command.is_empty()).then(|| service.command.clone()),
+            command: (!ours && !service.command.is_empty())
+                .then(|| literal_words(&service.command)),
             init: Some(true),
             depends_on: self.dependencies_after_migration(service),
             environment: self.environment_of(service, &name),
@@ -1290,4 +1291,10 @@ impl<'a> Stack<'a> {
         };
         self.services.insert(name, exporter);
     }
+}
+
+/// An exec-form command the blueprint gives, for Compose: Compose interpolates `$` in
+/// `command:` too, so each is doubled and reaches the process as the user wrote it.
+fn literal_words(words: &[String]) -> Vec<String> {
+    words.iter().map(|word| word.replace('$', "$$")).collect()
 }

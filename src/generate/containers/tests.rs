@@ -1189,7 +1189,8 @@ services:
     port: 9000
     health: /up
     dockerfile: Dockerfile.prod
-    command: [./server]
+    command: [./server, --home, $HOME]
+    migrate: [./migrate, --user, "${USER}"]
     env:
       PRICE: "$5 flat"
   root:
@@ -1224,7 +1225,15 @@ services:
     let legacy = &compose["services"]["legacy"];
     assert_eq!(legacy["build"]["context"], "./legacy");
     assert_eq!(legacy["build"]["dockerfile"], "Dockerfile.prod");
-    assert_eq!(strings(&legacy["command"]), ["./server"]);
+    assert_eq!(
+        strings(&legacy["command"]),
+        ["./server", "--home", "$$HOME"],
+        "Compose would interpolate a bare $ in a command too"
+    );
+    assert_eq!(
+        strings(&compose["services"]["legacy-migrate"]["command"]),
+        ["./migrate", "--user", "$${USER}"]
+    );
     assert!(
         legacy.get("healthcheck").is_none(),
         "what the image contains is unknown"

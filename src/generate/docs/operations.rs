@@ -291,7 +291,11 @@ pub fn render(model: &Model) -> String {
         .filter(|s| s.in_container_anywhere())
         .filter_map(|s| {
             let m = s.migration.as_ref()?;
-            Some((m.name.clone(), s.name.clone(), m.command.join(" ")))
+            Some((
+                m.name.clone(),
+                s.name.clone(),
+                super::code_span(&super::exec_form(&m.command)),
+            ))
         })
         .collect();
     let template_env = model

@@ -431,3 +431,29 @@ fn backup_runbooks_say_how_to_run_list_and_restore() {
         );
     }
 }
+
+#[test]
+fn a_migration_command_stays_one_code_span_whatever_it_holds() {
+    let model = model_from(
+        r#"
+project: { name: odd, repository: acme/odd }
+services:
+  api:
+    runtime: fastapi
+    path: api
+    migrate: [python, -c, "import app\napp.migrate()", "`x`"]
+"#,
+    );
+    let text = operations::render(&model);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("- `api-migrate` runs "))
+        .expect("the migration is listed");
+    assert_eq!(
+        line,
+        r#"- `api-migrate` runs ``["python", "-c", "import app\napp.migrate()", "`x`"]`` with api's image and environment."#,
+        "one line, and one code span"
+    );
+    assert_eq!(code_span("a`b"), "``a`b``");
+    assert_eq!(code_span("`"), "`` ` ``");
+}
