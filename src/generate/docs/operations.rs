@@ -1,7 +1,5 @@
 //! `docs/operations.md`: the day-2 tasks, with the commands of each environment's platform.
 
-use std::collections::BTreeSet;
-
 use serde::Serialize;
 
 use super::{Shell, runs_containers};
@@ -83,13 +81,44 @@ struct BackupCommands {
 #[derive(Debug, Serialize)]
 struct Secret {
     name: String,
-    home: &'static str,
+    /// Where it is set: one place, or each environment's where a Compose host and a cluster
+    /// both read it.
+    place: String,
     environments: Vec<String>,
     used_by: String,
-    /// The Kubernetes Secret holding it.
-    kubernetes_secret: String,
     /// How a lost one is recovered.
     recovery: String,
+}
+
+/// Where `secret` is set, per environment kind: an env file on a Compose host, a Kubernetes
+/// Secret in a cluster (the model's home is the first environment's), GitHub, a host file.
+fn secret_place(model: &Model, secret: &crate::model::Secret) -> String {
+    match secret.home {
+        SecretHome::GitHub => return "GitHub secret".into(),
+        SecretHome::HostFile => return "a file on the host".into(),
+        SecretHome::EnvFile | SecretHome::KubernetesSecret => {}
+    }
+    let (cluster, host): (Vec<&String>, Vec<&String>) = secret
+        .environments
+        .iter()
+        .partition(|e| model.environment(e).is_some_and(|e| e.on_kubernetes()));
+    let in_cluster = format!("Secret `{}`", kubernetes_secret_name(&secret.name));
+    let on_host = "`.env.<env>` on the host".to_string();
+    let list = |envs: &[&String]| {
+        envs.iter()
+            .map(|e| e.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (host.is_empty(), cluster.is_empty()) {
+        (false, false) => format!(
+            "{on_host} ({}); {in_cluster} ({})",
+            list(&host),
+            list(&cluster)
+        ),
+        (true, false) => in_cluster,
+        _ => on_host,
+    }
 }
 
 /// The whole guide.
@@ -248,28 +277,28 @@ pub fn render(model: &Model) -> String {
         .secrets()
         .into_values()
         .map(|s| Secret {
-            home: match s.home {
-                SecretHome::EnvFile => "env_file",
-                SecretHome::KubernetesSecret => "kubernetes",
-                SecretHome::GitHub => "github",
-                SecretHome::HostFile => "host_file",
-            },
+            place: secret_place(model, &s),
             recovery: {
                 // One source, or each environment's where they differ.
-                let distinct: BTreeSet<&String> = s.recovery.values().collect();
-                if distinct.len() == 1 {
-                    distinct.into_iter().next().cloned().unwrap_or_default()
+                let mut by_source: Vec<(&String, Vec<&str>)> = Vec::new();
+                for (env, how) in &s.recovery {
+                    match by_source.iter_mut().find(|(h, _)| *h == how) {
+                        Some((_, envs)) => envs.push(env),
+                        None => by_source.push((how, vec![env])),
+                    }
+                }
+                if by_source.len() == 1 {
+                    by_source[0].0.clone()
                 } else {
-                    s.recovery
+                    by_source
                         .iter()
-                        .map(|(env, how)| format!("{env}: {how}"))
+                        .map(|(how, envs)| format!("{}: {how}", envs.join(", ")))
                         .collect::<Vec<_>>()
                         .join("; ")
                 }
             },
             environments: s.environments.into_iter().collect(),
             used_by: s.used_by.into_iter().collect::<Vec<_>>().join(", "),
-            kubernetes_secret: kubernetes_secret_name(&s.name),
             name: s.name,
         })
         .collect();

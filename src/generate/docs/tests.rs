@@ -457,3 +457,28 @@ services:
     assert_eq!(code_span("a`b"), "``a`b``");
     assert_eq!(code_span("`"), "`` ` ``");
 }
+
+#[test]
+fn the_secrets_table_says_where_each_environment_reads_a_secret() {
+    // data-cluster: dev on Compose, staging and prod in a cluster. DB_PASSWORD is read from
+    // dev's env file and from staging's Kubernetes Secret: one home for both was wrong.
+    let (_, model) = example_models()
+        .into_iter()
+        .find(|(name, _)| name == "data-cluster")
+        .expect("the data-cluster example");
+    let text = render_all(&model)["docs/operations.md"].clone();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| `DB_PASSWORD` |"))
+        .expect("a DB_PASSWORD row");
+    assert!(
+        row.contains("`.env.<env>` on the host (dev); Secret `db-password` (staging)"),
+        "{row}"
+    );
+    // Where the source differs by environment, environments sharing one are listed together.
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| `LAKE_ACCESS_KEY_ID` |"))
+        .expect("a LAKE_ACCESS_KEY_ID row");
+    assert!(row.contains("; prod, staging: a new access key"), "{row}");
+}
