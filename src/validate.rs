@@ -931,6 +931,33 @@ impl Context<'_> {
             }
             return;
         }
+        // Settings of the other routing mode would be dropped: refused, naming what applies.
+        if let Some(k) = &env.kubernetes {
+            let gateway = k.routing == Some(blueprint::Routing::Gateway);
+            let unused: &[(&str, bool)] = if gateway {
+                &[
+                    ("ingress_class", k.ingress_class.is_some()),
+                    ("cluster_issuer", k.cluster_issuer.is_some()),
+                ]
+            } else {
+                &[("gateway", k.gateway.is_some())]
+            };
+            for &(field, _) in unused.iter().filter(|(_, set)| *set) {
+                let d = self.at_key(
+                    &path!("environments", name, "kubernetes", field),
+                    if gateway {
+                        format!("`{field}` configures the Ingress, but `{name}` routes through a Gateway (`routing: gateway`), so it would be ignored")
+                    } else {
+                        format!("`gateway` names the Gateway HTTPRoutes attach to, but `{name}` routes through an Ingress, so it would be ignored")
+                    },
+                );
+                d.hint = Some(if gateway {
+                    "remove it: the Gateway's own listener holds the TLS certificate and its class is the Gateway's".into()
+                } else {
+                    "add `routing: gateway` to use the Gateway API, or remove `gateway`".into()
+                });
+            }
+        }
         for (store, settings) in &bp.stores {
             match env.stores.get(store) {
                 None => {

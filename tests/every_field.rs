@@ -72,6 +72,18 @@ const COMPANIONS: &[(&str, &[&str])] = &[
         "/environments/edge/platform",
         &["/environments/edge/kubernetes"],
     ),
+    // The settings of one routing mode are refused under the other.
+    (
+        "/environments/cluster/kubernetes/routing",
+        &[
+            "/environments/cluster/kubernetes/ingress_class",
+            "/environments/cluster/kubernetes/cluster_issuer",
+        ],
+    ),
+    (
+        "/environments/edge/kubernetes/routing",
+        &["/environments/edge/kubernetes/gateway"],
+    ),
     ("/services/api/metrics/enabled", &["/monitoring/slos"]),
     ("/monitoring/enabled", &["/proxy/expose"]),
     ("/monitoring/grafana/enabled", &["/proxy/expose/grafana"]),
