@@ -449,6 +449,7 @@ const ORDER: &[&str] = &[
     "observability",
     "containers",
     "kubernetes",
+    "buckets",
 ];
 
 /// A render: each generator's files, in [`ORDER`].
