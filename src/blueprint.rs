@@ -554,20 +554,26 @@ pub struct Store {
     pub backup: Option<Backup>,
 }
 
-/// A backup policy.
+/// A backup policy. On a `postgres` store: a scheduled `pg_dump` to an `s3` store (`schedule`,
+/// `retention` and `target` are required). On an `s3` store: object versioning, with every
+/// overwritten or deleted object kept for `retention` (only `retention` is given).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Backup {
-    /// When backups run: a five-field cron expression, UTC.
-    pub schedule: String,
-    /// How long backups are kept (`14d`).
+    /// When backups run: a five-field cron expression, UTC (`postgres` only, and required
+    /// there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// How long backups are kept (`14d`). On an `s3` store: how long a previous version of an
+    /// object (overwritten or deleted) stays restorable.
     #[schemars(pattern(DURATION_PATTERN))]
     pub retention: String,
-    /// The `s3` store backups are written to.
-    pub target: String,
+    /// The `s3` store backups are written to (`postgres` only, and required there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Encrypt every dump before it leaves the job (gpg, AES-256) with this passphrase, a
     /// secret reference. Restoring needs the same secret, so keep a copy outside the stack:
-    /// a dump cannot be read without it.
+    /// a dump cannot be read without it (`postgres` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_key: Option<SecretRef>,
 }

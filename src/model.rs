@@ -121,6 +121,12 @@ impl Environment {
         self.platform == Platform::Kubernetes
     }
 
+    /// Whether the `s3` store `store` is an AWS bucket here: `managed`, or in a cluster, where
+    /// no MinIO runs.
+    pub fn bucket_on_aws(&self, store: &str) -> bool {
+        self.on_kubernetes() || self.provider(store) == Provider::Managed
+    }
+
     /// The provider backing `store` here.
     pub fn provider(&self, store: &str) -> Provider {
         self.providers
@@ -455,9 +461,32 @@ pub struct Store {
     pub password_secret: Option<String>,
     /// The secret holding the access key ID (`s3`).
     pub access_key_secret: Option<String>,
-    /// Backups.
+    /// The scheduled dump of a `postgres` store.
     pub backup: Option<Backup>,
+    /// The object versioning of an `s3` store with `backup`.
+    pub versioning: Option<Versioning>,
 }
+
+/// How an `s3` store is protected: versioning keeps every overwritten or deleted object as a
+/// noncurrent version, and one lifecycle rule expires those after the retention.
+#[derive(Debug, Clone, Serialize)]
+pub struct Versioning {
+    /// Retention (`30d`).
+    pub retention: String,
+    /// How many days a noncurrent version is kept: the retention in days, rounded up (S3
+    /// lifecycle rules count whole days).
+    pub noncurrent_days: u64,
+    /// Incomplete multipart uploads are aborted after this many days: their parts are billed
+    /// and invisible, and no upload takes that long.
+    pub abort_incomplete_upload_days: u64,
+    /// The lifecycle rule's ID (`lake-noncurrent-versions`).
+    pub rule_id: String,
+    /// Where the request bodies are rendered, relative to the output root (`s3/lake`).
+    pub dir: String,
+}
+
+/// Incomplete multipart uploads of a versioned bucket are aborted after this many days.
+pub const ABORT_INCOMPLETE_UPLOAD_DAYS: u64 = 7;
 
 /// A backup policy, and the scheduled job that carries it out.
 #[derive(Debug, Clone, Serialize)]
@@ -979,6 +1008,13 @@ impl Model {
         self.stores
             .iter()
             .filter_map(|s| s.backup.as_ref().map(|b| (s, b)))
+    }
+
+    /// The `s3` stores protected by versioning, with their policy.
+    pub fn versioned_buckets(&self) -> impl Iterator<Item = (&Store, &Versioning)> {
+        self.stores
+            .iter()
+            .filter_map(|s| s.versioning.as_ref().map(|v| (s, v)))
     }
 
     /// The backups that run in a cluster: all of them when any environment runs on Kubernetes
@@ -1564,29 +1600,49 @@ fn resolve_store(project: &Project, name: &str, s: &blueprint::Store) -> Store {
             StoreKind::Redis => None,
         },
         access_key_secret: (s.kind == StoreKind::S3).then(|| format!("{upper}_ACCESS_KEY_ID")),
-        backup: s.backup.as_ref().map(|b| {
-            let retention_seconds = parse_duration(&b.retention).unwrap_or(86_400);
-            let interval_seconds = Cron::parse(&b.schedule)
-                .ok()
-                .and_then(|c| c.longest_gap_seconds())
-                .unwrap_or(86_400);
-            let stale_after_seconds = interval_seconds.saturating_mul(2);
-            Backup {
-                schedule: b.schedule.split_whitespace().collect::<Vec<_>>().join(" "),
+        versioning: s
+            .backup
+            .as_ref()
+            .filter(|_| s.kind == StoreKind::S3)
+            .map(|b| Versioning {
                 retention: b.retention.clone(),
-                retention_days: retention_seconds.div_ceil(86_400),
-                retention_seconds,
-                target: b.target.clone(),
-                job: backup_job_name(name),
-                image: image_repository(project, &backup_job_name(name)),
-                prefix: format!("backups/{name}"),
-                timeout_seconds: BACKUP_TIMEOUT_SECONDS,
-                interval_seconds,
-                stale_after_seconds,
-                stale_after: format_duration(stale_after_seconds),
-                encryption_secret: b.encryption_key.as_ref().map(|k| k.secret.clone()),
-            }
-        }),
+                noncurrent_days: parse_duration(&b.retention)
+                    .unwrap_or(86_400)
+                    .div_ceil(86_400)
+                    .max(1),
+                abort_incomplete_upload_days: ABORT_INCOMPLETE_UPLOAD_DAYS,
+                rule_id: format!("{name}-noncurrent-versions"),
+                dir: format!("s3/{name}"),
+            }),
+        // Validation guarantees a schedule and a target on a `postgres` store's backup.
+        backup: s
+            .backup
+            .as_ref()
+            .filter(|_| s.kind == StoreKind::Postgres)
+            .map(|b| {
+                let schedule = b.schedule.clone().unwrap_or_default();
+                let retention_seconds = parse_duration(&b.retention).unwrap_or(86_400);
+                let interval_seconds = Cron::parse(&schedule)
+                    .ok()
+                    .and_then(|c| c.longest_gap_seconds())
+                    .unwrap_or(86_400);
+                let stale_after_seconds = interval_seconds.saturating_mul(2);
+                Backup {
+                    schedule: schedule.split_whitespace().collect::<Vec<_>>().join(" "),
+                    retention: b.retention.clone(),
+                    retention_days: retention_seconds.div_ceil(86_400),
+                    retention_seconds,
+                    target: b.target.clone().unwrap_or_default(),
+                    job: backup_job_name(name),
+                    image: image_repository(project, &backup_job_name(name)),
+                    prefix: format!("backups/{name}"),
+                    timeout_seconds: BACKUP_TIMEOUT_SECONDS,
+                    interval_seconds,
+                    stale_after_seconds,
+                    stale_after: format_duration(stale_after_seconds),
+                    encryption_secret: b.encryption_key.as_ref().map(|k| k.secret.clone()),
+                }
+            }),
     }
 }
 

@@ -8,7 +8,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value as Json;
 
 use crate::blueprint::{
-    self, Blueprint, DeployTarget, EnvValue, Provider, ReceiverKind, Runtime, StoreKind,
+    self, Backup, Blueprint, DeployTarget, EnvValue, Provider, ReceiverKind, Runtime, StoreKind,
 };
 use crate::diagnostic::{Diagnostic, did_you_mean, is_unprintable};
 use crate::load::{self, Node, PathSegment, display_path};
@@ -1708,71 +1708,115 @@ impl Context<'_> {
                 self.at_key(&path!("stores", name, "url_env"), "`s3` stores are configured through `S3_BUCKET` and `AWS_*` variables, not a URL");
             }
             if let Some(backup) = &store.backup {
-                if store.kind != StoreKind::Postgres {
-                    self.at_key(
-                        &path!("stores", name, "backup"),
-                        "backups are supported for `postgres` stores",
-                    )
-                    .hint = Some(match store.kind {
-                        StoreKind::S3 => "blueprint renders no backup of a bucket: turn on versioning (and a lifecycle rule for old versions) at the provider, and remove `backup`".into(),
-                        _ => "Redis holds a cache or a queue here, which blueprint does not dump: remove `backup`".into(),
-                    });
-                }
-                let job = crate::model::backup_job_name(name);
-                let taken = bp.services.contains_key(&job)
-                    || bp.jobs.contains_key(&job)
-                    || bp.stores.contains_key(&job)
-                    || bp
-                        .services
-                        .keys()
-                        .any(|s| crate::generate::containers::jobs::scheduler_name(s) == job);
-                if taken {
-                    self.at_key(
-                        &path!("stores", name, "backup"),
-                        format!("the backup job of `{name}` runs as `{job}`, which is already the name of a service, job, store or scheduler"),
-                    )
-                    .hint = Some(format!("rename the store, or the `{job}` it collides with"));
-                }
-                self.check_cron(
-                    &path!("stores", name, "backup", "schedule"),
-                    &backup.schedule,
-                );
-                match bp.stores.get(&backup.target) {
-                    None => self.unknown_reference(
-                        &path!("stores", name, "backup", "target"),
-                        "store",
-                        &backup.target,
-                        bp.stores.keys(),
-                    ),
-                    Some(t) if t.kind != StoreKind::S3 => {
-                        let buckets: Vec<String> = bp
-                            .stores
-                            .iter()
-                            .filter(|(_, s)| s.kind == StoreKind::S3)
-                            .map(|(n, _)| n.clone())
-                            .collect();
-                        let d = self.at(
-                            &path!("stores", name, "backup", "target"),
-                            format!(
-                                "backups go to an `s3` store, and `{}` is a `{}` store",
-                                backup.target,
-                                format!("{:?}", t.kind).to_lowercase()
-                            ),
-                        );
-                        d.expected = Some(if buckets.is_empty() {
-                            "the name of a store with `kind: s3`".into()
-                        } else {
-                            format!("one of {}", quoted_list(&buckets))
-                        });
-                        d.hint = Some(if buckets.is_empty() {
-                            "declare a store with `kind: s3` (MinIO in development) and name it here".into()
-                        } else {
-                            "name one of the `s3` stores".into()
-                        });
+                match store.kind {
+                    StoreKind::Postgres => self.check_dump_backup(bp, name, backup),
+                    StoreKind::S3 => self.check_bucket_backup(name, backup),
+                    StoreKind::Redis => {
+                        self.at_key(
+                            &path!("stores", name, "backup"),
+                            "backups are supported for `postgres` and `s3` stores",
+                        )
+                        .hint = Some("Redis holds a cache or a queue here, which blueprint does not dump: remove `backup`".into());
                     }
-                    Some(_) => {}
                 }
             }
+        }
+    }
+
+    /// A bucket's backup is versioning plus a lifecycle rule: only `retention` means anything,
+    /// so a schedule, a target or a key would be silently ignored; each is refused instead.
+    fn check_bucket_backup(&mut self, name: &str, backup: &Backup) {
+        let given = [
+            ("schedule", backup.schedule.is_some()),
+            ("target", backup.target.is_some()),
+            ("encryption_key", backup.encryption_key.is_some()),
+        ];
+        for (field, _) in given.into_iter().filter(|(_, set)| *set) {
+            self.at_key(
+                &path!("stores", name, "backup", field),
+                format!("`{field}` has no meaning for the backup of an `s3` store"),
+            )
+            .hint = Some(format!(
+                "a bucket is protected by versioning: every overwritten or deleted object stays restorable for `retention`, with nothing scheduled or copied; remove `{field}`"
+            ));
+        }
+    }
+
+    /// A database's backup is a scheduled dump into a bucket.
+    fn check_dump_backup(&mut self, bp: &Blueprint, name: &str, backup: &Backup) {
+        for (field, set) in [
+            ("schedule", backup.schedule.is_some()),
+            ("target", backup.target.is_some()),
+        ] {
+            if !set {
+                let d = self.at_key(
+                    &path!("stores", name, "backup"),
+                    format!("the backup of a `postgres` store is missing `{field}`"),
+                );
+                d.expected = Some(match field {
+                    "schedule" => "a five-field cron expression, such as `0 3 * * *`".into(),
+                    _ => "the name of a store with `kind: s3`".into(),
+                });
+                d.hint = Some(format!(
+                    "a database is backed up by a scheduled dump into a bucket: add `{field}:` under `stores.{name}.backup`"
+                ));
+            }
+        }
+        let job = crate::model::backup_job_name(name);
+        let taken = bp.services.contains_key(&job)
+            || bp.jobs.contains_key(&job)
+            || bp.stores.contains_key(&job)
+            || bp
+                .services
+                .keys()
+                .any(|s| crate::generate::containers::jobs::scheduler_name(s) == job);
+        if taken {
+            self.at_key(
+                &path!("stores", name, "backup"),
+                format!("the backup job of `{name}` runs as `{job}`, which is already the name of a service, job, store or scheduler"),
+            )
+            .hint = Some(format!("rename the store, or the `{job}` it collides with"));
+        }
+        if let Some(schedule) = &backup.schedule {
+            self.check_cron(&path!("stores", name, "backup", "schedule"), schedule);
+        }
+        let Some(target) = &backup.target else {
+            return;
+        };
+        match bp.stores.get(target) {
+            None => self.unknown_reference(
+                &path!("stores", name, "backup", "target"),
+                "store",
+                target,
+                bp.stores.keys(),
+            ),
+            Some(t) if t.kind != StoreKind::S3 => {
+                let buckets: Vec<String> = bp
+                    .stores
+                    .iter()
+                    .filter(|(_, s)| s.kind == StoreKind::S3)
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                let d = self.at(
+                    &path!("stores", name, "backup", "target"),
+                    format!(
+                        "backups go to an `s3` store, and `{}` is a `{}` store",
+                        target,
+                        format!("{:?}", t.kind).to_lowercase()
+                    ),
+                );
+                d.expected = Some(if buckets.is_empty() {
+                    "the name of a store with `kind: s3`".into()
+                } else {
+                    format!("one of {}", quoted_list(&buckets))
+                });
+                d.hint = Some(if buckets.is_empty() {
+                    "declare a store with `kind: s3` (MinIO in development) and name it here".into()
+                } else {
+                    "name one of the `s3` stores".into()
+                });
+            }
+            Some(_) => {}
         }
     }
 

@@ -461,6 +461,7 @@ const ORDER: &[&str] = &[
     "observability",
     "containers",
     "kubernetes",
+    "buckets",
 ];
 
 /// A render: each generator's files, in [`ORDER`].

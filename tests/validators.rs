@@ -44,6 +44,7 @@ const TOOLS: &[&str] = &[
     "kubernetes",
     "markdownlint",
     "mermaid",
+    "s3-request",
 ];
 
 /// The validators that take a Kustomize overlay directory rather than a file.
@@ -324,6 +325,26 @@ fn grafana_dashboard_fixtures() {
 }
 
 #[test]
+fn s3_request_fixtures() {
+    fixture_pair(
+        "s3-request",
+        &["versioning.json", "lifecycle.json"],
+        &[
+            (
+                "status/versioning.json",
+                &["Invalid value for VersioningConfiguration.Status: 'On'"],
+            ),
+            (
+                "unknown/lifecycle.json",
+                &[
+                    "Unknown parameter in LifecycleConfiguration.Rules[0].NoncurrentVersionExpiration: \"NoncurrentDay\"",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
 fn vercel_fixtures() {
     fixture_pair(
         "vercel",
@@ -565,6 +586,12 @@ fn validators_for(rel: &str) -> Vec<&'static str> {
     if name == "vercel.json" {
         tools.push("vercel");
     }
+    // The request bodies of `aws s3api` a protected bucket is configured with: `s3/<store>/`.
+    if dir.rsplit_once('/').map(|(parent, _)| parent) == Some("s3")
+        && (name == "versioning.json" || name == "lifecycle.json")
+    {
+        tools.push("s3-request");
+    }
     if yaml {
         tools.push("yamllint");
     }
@@ -584,6 +611,9 @@ fn validators_for(rel: &str) -> Vec<&'static str> {
 fn files_map_to_their_validators() {
     let cases: &[(&str, &[&str])] = &[
         ("compose.dev.yaml", &["compose", "yamllint"]),
+        ("s3/lake/lifecycle.json", &["s3-request"]),
+        ("s3/lake/versioning.json", &["s3-request"]),
+        ("s3/lake/other.json", &[]),
         ("deploy/compose.dev.yaml", &["yamllint"]),
         (".env.dev.example", &[]),
         ("docker/api/Dockerfile", &["hadolint"]),

@@ -3,6 +3,7 @@
 
 use crate::model::Model;
 
+pub mod buckets;
 pub mod ci;
 pub mod containers;
 pub mod docs;
@@ -97,6 +98,10 @@ pub const GENERATORS: &[Generator] = &[
     Generator {
         name: "ci",
         run: ci::generate,
+    },
+    Generator {
+        name: "buckets",
+        run: buckets::generate,
     },
     Generator {
         name: "kubernetes",

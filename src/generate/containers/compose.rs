@@ -832,11 +832,17 @@ impl<'a> Stack<'a> {
 
         let init = bucket_init_name(&name);
         let bucket = store.bucket.clone().unwrap_or_else(|| name.clone());
-        let script = format!(
+        let target = jobs::shell_quote(&format!("store/{bucket}"));
+        let mut script = format!(
             "mc alias set store http://{name}:{port} \"$$MINIO_ROOT_USER\" \"$$MINIO_ROOT_PASSWORD\" && mc mb --ignore-existing {target}",
             port = store.port,
-            target = jobs::shell_quote(&format!("store/{bucket}")),
         );
+        if store.versioning.is_some() {
+            // Idempotent, like the bucket's creation. The lifecycle rule is not applied here:
+            // `mc ilm rule add` appends a rule on every run, and this runs on every `up`
+            // (docs/operations.md gives the command).
+            script.push_str(&format!(" && mc version enable {target}"));
+        }
         let environment = credentials(self, &init);
         let creator = ComposeService {
             image: images::MINIO_CLIENT.into(),

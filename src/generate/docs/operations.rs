@@ -69,6 +69,25 @@ struct Backup {
     commands: Vec<BackupCommands>,
 }
 
+/// A bucket protected by versioning.
+#[derive(Debug, Serialize)]
+struct Lake {
+    store: String,
+    bucket: String,
+    retention: String,
+    noncurrent_days: u64,
+    abort_days: u64,
+    /// The lifecycle rule's ID.
+    rule_id: String,
+    /// Where its request bodies are rendered (`s3/lake`), when some environment has it on AWS.
+    dir: Option<String>,
+    /// The environments where it is an AWS bucket.
+    aws: Vec<String>,
+    /// Per Compose environment where it is MinIO: the environment and the command that adds
+    /// the lifecycle rule.
+    minio: Vec<(String, String)>,
+}
+
 #[derive(Debug, Serialize)]
 struct BackupCommands {
     environment: String,
@@ -273,6 +292,52 @@ pub fn render(model: &Model) -> String {
                 .collect(),
         })
         .collect();
+    let lakes: Vec<Lake> = model
+        .versioned_buckets()
+        .map(|(store, v)| {
+            let bucket = store.bucket.clone().unwrap_or_else(|| store.name.clone());
+            let aws: Vec<String> = model
+                .environments
+                .iter()
+                .filter(|e| e.bucket_on_aws(&store.name))
+                .map(|e| e.name.clone())
+                .collect();
+            let minio = model
+                .environments
+                .iter()
+                .filter(|e| !e.bucket_on_aws(&store.name))
+                .map(|e| {
+                    let script = format!(
+                        "mc alias set store http://{}:{} \"$MINIO_ROOT_USER\" \"$MINIO_ROOT_PASSWORD\" && mc ilm rule add --noncurrent-expire-days {} --expire-delete-marker {}",
+                        store.name,
+                        store.port,
+                        v.noncurrent_days,
+                        crate::generate::shell_quote(&format!("store/{bucket}")),
+                    );
+                    (
+                        e.name.clone(),
+                        format!(
+                            "{} run --rm --entrypoint /bin/sh {} -c {}",
+                            Shell::of(e).compose_command,
+                            crate::generate::containers::compose::bucket_init_name(&store.name),
+                            crate::generate::shell_quote(&script),
+                        ),
+                    )
+                })
+                .collect();
+            Lake {
+                store: store.name.clone(),
+                bucket,
+                retention: v.retention.clone(),
+                noncurrent_days: v.noncurrent_days,
+                abort_days: v.abort_incomplete_upload_days,
+                rule_id: v.rule_id.clone(),
+                dir: (!aws.is_empty()).then(|| v.dir.clone()),
+                aws,
+                minio,
+            }
+        })
+        .collect();
     let secrets: Vec<Secret> = model
         .secrets()
         .into_values()
@@ -344,6 +409,7 @@ pub fn render(model: &Model) -> String {
             places => minijinja::Value::from(minijinja::value::Serde(&places)),
             backups => minijinja::Value::from(minijinja::value::Serde(&backups)),
             backup_clusters => model.cluster_backups().next().is_some(),
+            lakes => minijinja::Value::from(minijinja::value::Serde(&lakes)),
             stores => minijinja::Value::from(minijinja::value::Serde(places.iter().flat_map(|p| &p.stores).collect::<Vec<_>>())),
             secrets => minijinja::Value::from(minijinja::value::Serde(&secrets)),
             runbooks => runbooks,
