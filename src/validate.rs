@@ -1691,15 +1691,17 @@ impl Context<'_> {
                         _ => "Redis holds a cache or a queue here, which blueprint does not dump: remove `backup`".into(),
                     });
                 }
+                let taken = |job: &str| {
+                    bp.services.contains_key(job)
+                        || bp.jobs.contains_key(job)
+                        || bp.stores.contains_key(job)
+                        || bp
+                            .services
+                            .keys()
+                            .any(|s| crate::generate::containers::jobs::scheduler_name(s) == job)
+                };
                 let job = crate::model::backup_job_name(name);
-                let taken = bp.services.contains_key(&job)
-                    || bp.jobs.contains_key(&job)
-                    || bp.stores.contains_key(&job)
-                    || bp
-                        .services
-                        .keys()
-                        .any(|s| crate::generate::containers::jobs::scheduler_name(s) == job);
-                if taken {
+                if taken(&job) {
                     self.at_key(
                         &path!("stores", name, "backup"),
                         format!("the backup job of `{name}` runs as `{job}`, which is already the name of a service, job, store or scheduler"),
@@ -1710,6 +1712,17 @@ impl Context<'_> {
                     &path!("stores", name, "backup", "schedule"),
                     &backup.schedule,
                 );
+                if let Some(schedule) = &backup.restore_test {
+                    let test = crate::model::restore_test_job_name(name);
+                    if taken(&test) {
+                        self.at_key(
+                            &path!("stores", name, "backup", "restore_test"),
+                            format!("the restore test of `{name}` runs as `{test}`, which is already the name of a service, job, store or scheduler"),
+                        )
+                        .hint = Some(format!("rename the store, or the `{test}` it collides with"));
+                    }
+                    self.check_cron(&path!("stores", name, "backup", "restore_test"), schedule);
+                }
                 match bp.stores.get(&backup.target) {
                     None => self.unknown_reference(
                         &path!("stores", name, "backup", "target"),
