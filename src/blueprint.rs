@@ -576,6 +576,13 @@ pub struct Backup {
     /// a dump cannot be read without it (`postgres` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_key: Option<SecretRef>,
+    /// When to prove the newest dump restores: a five-field cron expression, UTC. The
+    /// `<store>-restore-test` job restores it into a throwaway PostgreSQL server of the same
+    /// major version inside its own container (never into a real database) and checks that it
+    /// holds tables; BackupRestoreTestFailed fires when it does not. Its scratch space must
+    /// hold the restored database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_test: Option<String>,
 }
 
 /// The reverse proxy engine.

@@ -519,12 +519,38 @@ pub struct Backup {
     pub stale_after: String,
     /// The secret holding the passphrase dumps are encrypted with, when they are.
     pub encryption_secret: Option<String>,
+    /// The scheduled restore test of the newest dump, when the blueprint asks for one.
+    pub restore_test: Option<RestoreTest>,
+}
+
+/// The job that restores a store's newest dump into a throwaway PostgreSQL server inside its
+/// own container, on its own schedule, to prove the dumps restore.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreTest {
+    /// Cron schedule.
+    pub schedule: String,
+    /// The job's name (`db-restore-test`): its crontab line's, its CronJob's, its Pushgateway
+    /// group's.
+    pub job: String,
+    /// Kill a run after this many seconds.
+    pub timeout_seconds: u64,
+    /// BackupRestoreTestStale fires when no success was reported for this many seconds: twice
+    /// the longest gap of the schedule, as BackupStale.
+    pub stale_after_seconds: u64,
+    /// The staleness window as a duration (`2d`).
+    pub stale_after: String,
 }
 
 /// The name of the backup job of store `store`: its Compose container, its CronJob, its
 /// Pushgateway group.
 pub fn backup_job_name(store: &str) -> String {
     format!("{store}-backup")
+}
+
+/// The name of the restore-test job of store `store`: its crontab line's, its CronJob's, its
+/// Pushgateway group's.
+pub fn restore_test_job_name(store: &str) -> String {
+    format!("{store}-restore-test")
 }
 
 /// How long one backup run may take: a dump that takes longer than an hour needs a physical
@@ -1627,6 +1653,21 @@ fn resolve_store(project: &Project, name: &str, s: &blueprint::Store) -> Store {
                     .and_then(|c| c.longest_gap_seconds())
                     .unwrap_or(86_400);
                 let stale_after_seconds = interval_seconds.saturating_mul(2);
+                let restore_test = b.restore_test.as_ref().map(|schedule| {
+                    let stale_after_seconds = Cron::parse(schedule)
+                        .ok()
+                        .and_then(|c| c.longest_gap_seconds())
+                        .unwrap_or(86_400)
+                        .saturating_mul(2);
+                    RestoreTest {
+                        schedule: schedule.split_whitespace().collect::<Vec<_>>().join(" "),
+                        job: restore_test_job_name(name),
+                        // A restore takes about as long as the dump, plus the scratch server.
+                        timeout_seconds: BACKUP_TIMEOUT_SECONDS,
+                        stale_after_seconds,
+                        stale_after: format_duration(stale_after_seconds),
+                    }
+                });
                 Backup {
                     schedule: schedule.split_whitespace().collect::<Vec<_>>().join(" "),
                     retention: b.retention.clone(),
@@ -1641,6 +1682,7 @@ fn resolve_store(project: &Project, name: &str, s: &blueprint::Store) -> Store {
                     stale_after_seconds,
                     stale_after: format_duration(stale_after_seconds),
                     encryption_secret: b.encryption_key.as_ref().map(|k| k.secret.clone()),
+                    restore_test,
                 }
             }),
     }

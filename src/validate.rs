@@ -1730,6 +1730,7 @@ impl Context<'_> {
             ("schedule", backup.schedule.is_some()),
             ("target", backup.target.is_some()),
             ("encryption_key", backup.encryption_key.is_some()),
+            ("restore_test", backup.restore_test.is_some()),
         ];
         for (field, _) in given.into_iter().filter(|(_, set)| *set) {
             self.at_key(
@@ -1762,15 +1763,17 @@ impl Context<'_> {
                 ));
             }
         }
+        let taken = |job: &str| {
+            bp.services.contains_key(job)
+                || bp.jobs.contains_key(job)
+                || bp.stores.contains_key(job)
+                || bp
+                    .services
+                    .keys()
+                    .any(|s| crate::generate::containers::jobs::scheduler_name(s) == job)
+        };
         let job = crate::model::backup_job_name(name);
-        let taken = bp.services.contains_key(&job)
-            || bp.jobs.contains_key(&job)
-            || bp.stores.contains_key(&job)
-            || bp
-                .services
-                .keys()
-                .any(|s| crate::generate::containers::jobs::scheduler_name(s) == job);
-        if taken {
+        if taken(&job) {
             self.at_key(
                 &path!("stores", name, "backup"),
                 format!("the backup job of `{name}` runs as `{job}`, which is already the name of a service, job, store or scheduler"),
@@ -1779,6 +1782,17 @@ impl Context<'_> {
         }
         if let Some(schedule) = &backup.schedule {
             self.check_cron(&path!("stores", name, "backup", "schedule"), schedule);
+        }
+        if let Some(schedule) = &backup.restore_test {
+            let test = crate::model::restore_test_job_name(name);
+            if taken(&test) {
+                self.at_key(
+                    &path!("stores", name, "backup", "restore_test"),
+                    format!("the restore test of `{name}` runs as `{test}`, which is already the name of a service, job, store or scheduler"),
+                )
+                .hint = Some(format!("rename the store, or the `{test}` it collides with"));
+            }
+            self.check_cron(&path!("stores", name, "backup", "restore_test"), schedule);
         }
         let Some(target) = &backup.target else {
             return;

@@ -319,6 +319,26 @@ fn an_in_cluster_database_is_rendered_with_a_warning_that_it_is_not_highly_avail
     );
 }
 
+/// The words of the crontab line that runs job `job` (its third word, after the wrapper).
+fn crontab_command<'a>(crontab: &'a str, job: &str) -> Vec<&'a str> {
+    crontab
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split_whitespace().skip(5).collect::<Vec<_>>())
+        .find(|words| words.get(2) == Some(&job))
+        .unwrap_or_else(|| panic!("a crontab line of {job}: {crontab}"))
+}
+
+/// A container's command, word by word.
+fn command_of(container: &serde_json::Value) -> Vec<&str> {
+    container["command"]
+        .as_array()
+        .expect("a command")
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn every_cluster_backs_up_the_database_with_a_cronjob_that_runs_the_compose_command() {
     let files = render(&example("data-cluster"));
@@ -346,19 +366,10 @@ fn every_cluster_backs_up_the_database_with_a_cronjob_that_runs_the_compose_comm
     assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
 
     // The very command the Compose scheduler runs (its crontab line after the schedule).
-    let crontab = &files["jobs/db-backup.crontab"];
-    let line = crontab
-        .lines()
-        .find(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .expect("a crontab line");
-    let compose_command: Vec<&str> = line.split_whitespace().skip(5).collect();
-    let command: Vec<&str> = container["command"]
-        .as_array()
-        .expect("a command")
-        .iter()
-        .map(|w| w.as_str().unwrap())
-        .collect();
-    assert_eq!(command, compose_command);
+    assert_eq!(
+        command_of(container),
+        crontab_command(&files["jobs/db-backup.crontab"], "db-backup")
+    );
 
     // Its scripts come from ConfigMaps of the base: the wrapper, backup.sh and restore.sh.
     let volumes = pod["volumes"].as_array().expect("volumes");
@@ -447,6 +458,77 @@ fn every_cluster_backs_up_the_database_with_a_cronjob_that_runs_the_compose_comm
     assert!(
         base.contains("name: db-backup-egress"),
         "S3 over HTTPS: {base}"
+    );
+}
+
+#[test]
+fn the_restore_test_is_a_cronjob_of_its_own_that_runs_the_compose_line_and_never_reaches_the_database()
+ {
+    let files = render(&example("data-cluster"));
+    let all = objects(&files);
+    let cronjob = all
+        .iter()
+        .find(|(p, o)| {
+            p.contains("/base/")
+                && kind_of(o) == "CronJob"
+                && o["metadata"]["name"] == "db-restore-test"
+        })
+        .map(|(_, o)| o)
+        .expect("a db-restore-test CronJob in the base");
+    assert_eq!(cronjob["spec"]["schedule"], "30 4 * * 0");
+    let pod = &cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    // The backup's image, which has initdb and pg_ctl (the database's own PostgreSQL image).
+    assert_eq!(container["image"], "ghcr.io/acme/data-cluster-db-backup");
+    assert_eq!(
+        container["envFrom"][0]["configMapRef"]["name"],
+        "db-backup-config"
+    );
+    // The very command of the Compose crontab's restore-test line.
+    let command = command_of(container);
+    assert_eq!(
+        command,
+        crontab_command(&files["jobs/db-backup.crontab"], "db-restore-test")
+    );
+    assert_eq!(command.last(), Some(&"--test"));
+    // The scratch server's data directory is /tmp, on the node's disk, not in memory.
+    let tmp = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "tmp")
+        .expect("a tmp volume");
+    assert_eq!(tmp["emptyDir"]["sizeLimit"], "8Gi");
+    assert!(tmp["emptyDir"].get("medium").is_none(), "{tmp}");
+    for overlay in ["staging", "prod"] {
+        let patch =
+            &files[&format!("kubernetes/overlays/{overlay}/patches/job-db-restore-test.yaml")];
+        assert!(
+            patch.contains("key: LAKE_SECRET_ACCESS_KEY"),
+            "{overlay}: {patch}"
+        );
+        assert!(
+            patch.contains("BLUEPRINT_PUSHGATEWAY_URL"),
+            "{overlay}: {patch}"
+        );
+        // It restores into its own server: it is given no way to the database.
+        assert!(!patch.contains("BACKUP_DATABASE_URL"), "{overlay}: {patch}");
+        let policies = &files[&format!("kubernetes/overlays/{overlay}/network-policies.yaml")];
+        assert!(
+            policies.contains("name: db-restore-test-egress-"),
+            "{overlay}: {policies}"
+        );
+        assert!(
+            !policies.contains("db-restore-test reaches db"),
+            "{overlay}: {policies}"
+        );
+    }
+    let base = &files["kubernetes/base/network-policies.yaml"];
+    assert!(
+        base.contains(
+            "db-restore-test downloads dumps from object storage outside the cluster over HTTPS"
+        ),
+        "{base}"
     );
 }
 

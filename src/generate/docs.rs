@@ -202,6 +202,8 @@ pub struct BackupCommands {
     pub list: Vec<String>,
     /// Restore the newest dump over the database.
     pub restore: Vec<String>,
+    /// Run the restore test now, when there is one (changes no database).
+    pub test: Vec<String>,
 }
 
 /// [`BackupCommands`] of `policy` in `environment`. On Compose they run in the backup
@@ -221,6 +223,17 @@ pub fn backup_commands(environment: &Environment, policy: &Backup) -> BackupComm
             )],
             restore: vec![format!("{list} --apply")],
             list: vec![list],
+            test: policy
+                .restore_test
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{c} exec {} {}",
+                        policy.job,
+                        backup::restore_test_command(t)
+                    )
+                })
+                .collect(),
         };
     }
     let k = &shell.kubectl;
@@ -238,7 +251,19 @@ pub fn backup_commands(environment: &Environment, policy: &Backup) -> BackupComm
         ]
     };
     let now = format!("{job}-now");
+    let test = policy
+        .restore_test
+        .iter()
+        .flat_map(|t| {
+            let now = format!("{}-now", t.job);
+            [
+                format!("{k} create job {now} --from=cronjob/{}", t.job),
+                follow(&now),
+            ]
+        })
+        .collect();
     BackupCommands {
+        test,
         run: vec![
             format!("{k} create job {now} --from=cronjob/{job}"),
             follow(&now),

@@ -9,6 +9,7 @@ with scripts/test.sh.
 from __future__ import annotations
 
 import base64
+import calendar
 import dataclasses
 import json
 import os
@@ -517,13 +518,19 @@ def backup_runners(s: Stack) -> list[tuple[Container, str]]:
             if "managed-s3" not in s.containers:
                 continue
             runner.env["BACKUP_S3_ENDPOINT"] = stack.MANAGED_S3_URL
-        tab = s.work / "jobs" / f"{runner.service}.crontab"
-        lines = [line for line in tab.read_text().splitlines() if line.strip() and not line.startswith("#")]
+        lines = [c for c in backup_crontab(s, runner) if c.split()[2] == runner.service]
         assert len(lines) == 1, lines
-        out.append((runner, lines[0].split(None, 5)[5]))
+        out.append((runner, lines[0]))
     if not out:
         pytest.skip("the backups go to AWS S3 here, and the AWS S3 stand-in is not running")
     return out
+
+
+def backup_crontab(s: Stack, runner: Container) -> list[str]:
+    """The commands of the backup container's rendered crontab (`jobs/<container>.crontab`)."""
+    tab = s.work / "jobs" / f"{runner.service}.crontab"
+    return [line.split(None, 5)[5] for line in tab.read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
 
 
 def in_backup(s: Stack, runner: Container, script: str, env: dict | None = None,
@@ -774,6 +781,110 @@ def test_the_lake_keeps_every_version_for_its_retention(booted: Stack):
         pytest.skip("the lake is on AWS here, and the AWS S3 stand-in is not running")
 
 
+def remove_key(s: Stack, runner: Container, key: str) -> None:
+    r = in_backup(s, runner, 'export MC_CONFIG_DIR="$(mktemp -d)"; '
+                  'mc alias set b "$BACKUP_S3_ENDPOINT" "$BACKUP_S3_ACCESS_KEY_ID" "$BACKUP_S3_SECRET_ACCESS_KEY" >/dev/null; '
+                  f'mc rm "b/$BACKUP_BUCKET/{key}"')
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def scratch_servers() -> list[str]:
+    """The command lines of the restore test's scratch PostgreSQL servers still running (its
+    `-c fsync=off` on a unix socket only), wherever they run."""
+    out = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"fsync=off" in words and b"listen_addresses=" in words:
+            out.append(b" ".join(words).decode(errors="replace"))
+    return out
+
+
+def test_a_restore_test_proves_the_newest_dump_and_alerts_when_it_does_not_restore(booted: Stack, webhook: Webhook):
+    """The rendered restore-test crontab line, run as the scheduler would after a backup:
+    it restores the newest dump into a scratch server of its own, pushes success and the table
+    count, and leaves no server nor scratch directory behind. A corrupt newest dump (garbage,
+    encrypted with the job's key where the blueprint encrypts, so that pg_restore is what
+    fails) fails the run, pushes the failure, and BackupRestoreTestFailed reaches a receiver;
+    once the dump is gone the next run, given no usable database URL, succeeds again."""
+    if "alertmanager" not in booted.containers:
+        pytest.skip("no alerting here")
+    bp = yaml.safe_load((REPO / "blueprints" / booted.example / "blueprint.yaml").read_text())
+    declared = [name for name, store in (bp.get("stores") or {}).items()
+                if (store.get("backup") or {}).get("restore_test")]
+    if not declared:
+        pytest.skip("no store declares a restore test")
+    runners = backup_runners(booted)
+    booted.wait_all_healthy()
+    runner, backup = runners[0]
+    job = runner.service.removesuffix("-backup") + "-restore-test"
+    tests = [c for c in backup_crontab(booted, runner) if c.split()[2] == job]
+    assert len(tests) == 1, backup_crontab(booted, runner)
+    test = tests[0]
+    prefix = runner.env["BACKUP_PREFIX"]
+
+    r = in_backup(booted, runner, backup)
+    assert r.returncode == 0, f"{r.stdout[-2000:]}{r.stderr[-2000:]}"
+    newest = dumps(booted, runner)[-1]
+    tmp_before = in_backup(booted, runner, "ls -A /tmp").stdout.split()
+    started = time.time()
+    r = in_backup(booted, runner, test, timeout=300)
+    took = time.time() - started
+    assert r.returncode == 0, f"{test}\n{r.stdout[-2000:]}{r.stderr[-2000:]}"
+    assert "run-job:" not in r.stderr, r.stderr[-2000:]
+    assert f"{newest} (" in r.stdout and "restores, with" in r.stdout, r.stdout
+    gauges = pushed(booted, job)
+    assert gauges.get("blueprint_job_last_exit_code") == 0, gauges
+    assert gauges.get("blueprint_restore_test_tables", 0) >= 1, gauges
+    made = calendar.timegm(time.strptime(newest.split(".")[0], "%Y%m%dT%H%M%SZ"))
+    assert 0 <= gauges.get("blueprint_restore_test_dump_age_seconds", -1) <= time.time() - made + 5, (gauges, newest)
+    # The scratch server is stopped and its directory removed.
+    assert scratch_servers() == []
+    left = [n for n in in_backup(booted, runner, "ls -A /tmp").stdout.split()
+            if n not in tmp_before and not n.startswith("blueprint-job-")]
+    assert left == [], left
+    print(f"restore test of {newest}: {took:.1f} s")
+
+    # A corrupt newest dump: garbage bytes, sealed with the job's key when dumps are encrypted.
+    name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() + 60)) + ".dump"
+    if newest.endswith(".gpg"):
+        name += ".gpg"
+        r = in_backup(booted, runner, 'export MC_CONFIG_DIR="$(mktemp -d)" GNUPGHOME="$(mktemp -d)"; '
+                      'mc alias set b "$BACKUP_S3_ENDPOINT" "$BACKUP_S3_ACCESS_KEY_ID" "$BACKUP_S3_SECRET_ACCESS_KEY" >/dev/null; '
+                      'head -c 4096 /dev/urandom | gpg --batch --quiet --pinentry-mode loopback '
+                      '--passphrase "$BACKUP_ENCRYPTION_KEY" --symmetric --output - '
+                      f'| mc pipe "b/$BACKUP_BUCKET/{prefix}/{name}"; status=$?; '
+                      'gpgconf --kill gpg-agent; rm -rf "$GNUPGHOME"; exit $status')
+        assert r.returncode == 0, r.stderr[-2000:]
+    else:
+        put_key(booted, runner, f"{prefix}/{name}", "PGDMP garbage, not a dump")
+    assert dumps(booted, runner)[-1] == name
+    since = mark(webhook, booted)
+    try:
+        r = in_backup(booted, runner, test, timeout=300)
+        assert r.returncode != 0, r.stdout[-2000:]
+        assert f"run-job: {job} failed" in r.stderr, r.stderr[-2000:]
+        assert "pg_restore" in r.stderr, r.stderr[-2000:]
+        if name.endswith(".gpg"):
+            # It decrypted: what failed is the restore.
+            assert "the decryption 0" in r.stderr, r.stderr[-2000:]
+        assert pushed(booted, job).get("blueprint_job_last_exit_code") == 1
+        assert scratch_servers() == []
+        wait_for(lambda: arrived(webhook, booted, since, "BackupRestoreTestFailed", job), 120,
+                 f"BackupRestoreTestFailed for {job}")
+    finally:
+        remove_key(booted, runner, f"{prefix}/{name}")
+
+    # Nothing of the real database is needed: a URL to nowhere changes nothing.
+    r = in_backup(booted, runner, test, timeout=300,
+                  env={"BACKUP_DATABASE_URL": "postgres://nobody:nothing@127.0.0.1:1/none"})
+    assert r.returncode == 0, f"{r.stdout[-2000:]}{r.stderr[-2000:]}"
+    wait_for(lambda: arrived(webhook, booted, since, "BackupRestoreTestFailed", job, resolved=True), 120,
+             f"BackupRestoreTestFailed for {job} resolved")
+
+
 def kubelet_env(work: Path, env_name: str, service: str, container: str | None = None,
                 kind: str = "containers") -> tuple[dict[str, str], list[dict]]:
     """What the kubelet builds the environment of a container of `service`'s Deployment (the
@@ -872,6 +983,9 @@ def test_kubernetes_jobs_run_with_the_cronjob_environment(booted: Stack):
     for name, service in CLUSTER_NAMES.items():
         booted.add_host(name, booted.addr(service))
     cronjobs, configmaps = kubernetes_jobs(booted.work)
+    # The backups last, each before its restore test: they then dump a database the services'
+    # migrations have given tables, and the restore test has a dump of it to restore.
+    cronjobs.sort(key=lambda c: c["metadata"]["name"].endswith(("-backup", "-restore-test")))
     pushgateway = f"http://{booted.addr('pushgateway')}:9091"
     ran = []
     for n, overlay in enumerate(sorted(p for p in overlays.iterdir() if (p / "patches").is_dir())):
@@ -943,7 +1057,11 @@ def test_kubernetes_jobs_run_with_the_cronjob_environment(booted: Stack):
             success = re.search(rf'^blueprint_job_last_success_timestamp_seconds{{[^}}]*job="{job}"[^}}]*}} (\S+)$',
                                body.decode(), re.M)
             assert success and float(success.group(1)) >= int(started), f"{overlay.name} {job}: no success pushed"
-            if "BACKUP_PREFIX" in env:
+            if job.endswith("-restore-test"):
+                # It restored the newest dump (the backup CronJob's, which ran just before).
+                assert pushed(booted, job).get("blueprint_restore_test_tables", 0) >= 1, \
+                    f"{overlay.name} {job}: no table count pushed"
+            elif "BACKUP_PREFIX" in env:
                 # A dump of this run under the store's prefix, and its size pushed with the outcome.
                 stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
                 keys = bucket_keys(booted, runner, env["BACKUP_PREFIX"])
@@ -954,6 +1072,8 @@ def test_kubernetes_jobs_run_with_the_cronjob_environment(booted: Stack):
     assert ran, "no CronJob ran"
     bp = yaml.safe_load((REPO / "blueprints" / booted.example / "blueprint.yaml").read_text())
     backups = {f"{name}-backup" for name, store in (bp.get("stores") or {}).items() if store.get("backup")}
+    backups |= {f"{name}-restore-test" for name, store in (bp.get("stores") or {}).items()
+                if (store.get("backup") or {}).get("restore_test")}
     for overlay in sorted(p.name for p in overlays.iterdir() if (p / "patches").is_dir()):
         missing = backups - {job for env_name, job, _ in ran if env_name == overlay}
         assert not missing, f"{overlay}: the backups of {sorted(missing)} ran nowhere (no CronJob)"

@@ -1,8 +1,9 @@
 //! Backups of PostgreSQL stores: per store with a `backup` policy, the image its `<store>-backup`
 //! job runs in, `backup.sh` and `restore.sh` (which lists the dumps and restores one), and on
 //! Compose the crontab of the job's scheduler container, which runs `backup.sh` through
-//! `run-job.sh` (so the run is timed out and its outcome pushed like any job's). On Kubernetes
-//! the same command is the CronJob's (`kubernetes::workloads`), in the same image, pushed.
+//! `run-job.sh` (so the run is timed out and its outcome pushed like any job's), and, with a
+//! `restore_test`, `restore.sh --test` as the `<store>-restore-test` job. On Kubernetes the same
+//! commands are the CronJobs' (`kubernetes::workloads`), in the same image, pushed.
 //!
 //! The image is the store's own PostgreSQL image (its `pg_dump` is never older than the server,
 //! which pg_dump requires) with two static binaries copied in: the MinIO client from its pinned
@@ -15,7 +16,7 @@ use super::dockerfile::supercronic_stage_on;
 use super::images;
 use super::jobs::{RUN_JOB_MOUNT, shell_quote};
 use crate::generate::{GeneratedFile, render_template};
-use crate::model::{Backup, Model, Store};
+use crate::model::{Backup, Model, RestoreTest, Store};
 
 const DOCKERFILE_TEMPLATE: &str = include_str!("../templates/containers/backup.Dockerfile.j2");
 const CRONTAB_TEMPLATE: &str = include_str!("../templates/containers/backup.crontab.j2");
@@ -55,29 +56,58 @@ pub fn image(model: &Model, backup: &Backup) -> String {
     format!("{}-{}:local", model.project.name, backup.job)
 }
 
-/// The command that runs one backup, word by word: `backup.sh` through the wrapper, as the
-/// scheduler and the CronJob run it.
-pub fn run_argv(backup: &Backup) -> Vec<String> {
+/// `command` through the wrapper as job `job`, stopped after `timeout_seconds`.
+fn wrapped(job: &str, timeout_seconds: u64, command: &[&str]) -> Vec<String> {
     [
         "/bin/sh",
         RUN_JOB_MOUNT,
-        &backup.job,
-        &backup.timeout_seconds.to_string(),
+        job,
+        &timeout_seconds.to_string(),
         "--",
-        "/bin/sh",
-        BACKUP_MOUNT,
     ]
-    .map(String::from)
-    .to_vec()
+    .iter()
+    .chain(command)
+    .map(|word| word.to_string())
+    .collect()
 }
 
-/// [`run_argv`] as a `sh` line.
-pub fn run_command(backup: &Backup) -> String {
-    run_argv(backup)
+/// The command that runs one backup, word by word: `backup.sh` through the wrapper, as the
+/// scheduler and the CronJob run it.
+pub fn run_argv(backup: &Backup) -> Vec<String> {
+    wrapped(
+        &backup.job,
+        backup.timeout_seconds,
+        &["/bin/sh", BACKUP_MOUNT],
+    )
+}
+
+/// The command that runs one restore test, word by word: `restore.sh --test` through the
+/// wrapper under the test's own job name, as the scheduler and its CronJob run it.
+pub fn restore_test_argv(test: &RestoreTest) -> Vec<String> {
+    wrapped(
+        &test.job,
+        test.timeout_seconds,
+        &["/bin/sh", RESTORE_MOUNT, "--test"],
+    )
+}
+
+/// Words as a `sh` line.
+fn sh_line(words: &[String]) -> String {
+    words
         .iter()
         .map(|word| shell_quote(word))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// [`run_argv`] as a `sh` line.
+pub fn run_command(backup: &Backup) -> String {
+    sh_line(&run_argv(backup))
+}
+
+/// [`restore_test_argv`] as a `sh` line.
+pub fn restore_test_command(test: &RestoreTest) -> String {
+    sh_line(&restore_test_argv(test))
 }
 
 /// The command that runs the restore script in the backup container (listing by default).
@@ -104,6 +134,15 @@ struct Context<'a> {
     retention: &'a str,
     timeout: String,
     line: String,
+    /// The restore test's schedule, timeout and line, when there is one.
+    restore_test: Option<CrontabTest>,
+}
+
+#[derive(Serialize)]
+struct CrontabTest {
+    job: String,
+    timeout: String,
+    line: String,
 }
 
 /// Every backup file: per store its Dockerfile (and its crontab where Compose runs it), and the
@@ -128,6 +167,11 @@ pub fn files(model: &Model) -> Vec<GeneratedFile> {
             retention: &backup.retention,
             timeout: crate::syntax::format_duration(backup.timeout_seconds),
             line: format!("{} {}", backup.schedule, run_command(backup)),
+            restore_test: backup.restore_test.as_ref().map(|test| CrontabTest {
+                job: test.job.clone(),
+                timeout: crate::syntax::format_duration(test.timeout_seconds),
+                line: format!("{} {}", test.schedule, restore_test_command(test)),
+            }),
         };
         if compose {
             files.push(GeneratedFile::hash_commented(

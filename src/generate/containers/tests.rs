@@ -1397,7 +1397,9 @@ fn a_backed_up_database_gets_a_backup_job_in_every_compose_environment() {
     assert_eq!(
         lines,
         [
-            "0 3 * * * /bin/sh /etc/blueprint/run-job.sh db-backup 3600 -- /bin/sh /etc/blueprint/backup.sh"
+            "0 3 * * * /bin/sh /etc/blueprint/run-job.sh db-backup 3600 -- /bin/sh /etc/blueprint/backup.sh",
+            // The restore test: in the same container, pushed under its own job name.
+            "30 4 * * 0 /bin/sh /etc/blueprint/run-job.sh db-restore-test 3600 -- /bin/sh /etc/blueprint/restore.sh --test",
         ]
     );
     for script in [super::backup::BACKUP_PATH, super::backup::RESTORE_PATH] {

@@ -65,6 +65,8 @@ struct Backup {
     location: String,
     /// The secret the dumps are encrypted with, when they are.
     encryption_secret: Option<String>,
+    /// The restore test, when there is one.
+    restore_test: Option<crate::model::RestoreTest>,
     /// Per environment: its name and the commands that run once, list, restore the newest.
     commands: Vec<BackupCommands>,
 }
@@ -270,6 +272,7 @@ pub fn render(model: &Model) -> String {
             retention: b.retention.clone(),
             target: b.target.clone(),
             encryption_secret: b.encryption_secret.clone(),
+            restore_test: b.restore_test.clone(),
             location: format!(
                 "{}/{}/",
                 model
@@ -286,7 +289,8 @@ pub fn render(model: &Model) -> String {
                     BackupCommands {
                         environment: e.name.clone(),
                         platform: Shell::of(e).platform,
-                        lines: [commands.run, commands.list, commands.restore].concat(),
+                        lines: [commands.run, commands.test, commands.list, commands.restore]
+                            .concat(),
                     }
                 })
                 .collect(),
@@ -410,6 +414,9 @@ pub fn render(model: &Model) -> String {
             backups => minijinja::Value::from(minijinja::value::Serde(&backups)),
             backup_clusters => model.cluster_backups().next().is_some(),
             lakes => minijinja::Value::from(minijinja::value::Serde(&lakes)),
+            restore_tests => model.backups().any(|(_, b)| b.restore_test.is_some()),
+            restore_test_scratch => crate::generate::kubernetes::workloads::RESTORE_TEST_SCRATCH,
+            restore_test_memory => crate::generate::kubernetes::workloads::RESTORE_TEST_MEMORY,
             stores => minijinja::Value::from(minijinja::value::Serde(places.iter().flat_map(|p| &p.stores).collect::<Vec<_>>())),
             secrets => minijinja::Value::from(minijinja::value::Serde(&secrets)),
             runbooks => runbooks,

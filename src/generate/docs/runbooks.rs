@@ -15,7 +15,8 @@ use crate::generate::containers::compose::external_url;
 use crate::generate::containers::jobs::scheduler_name;
 use crate::generate::observability::rules::{
     self, AlertingRule, BACKUP_PREVIOUS_SIZE, BACKUP_SIZE, ERROR_RATIO, LAST_EXIT_CODE,
-    LAST_SUCCESS, LATENCY_QUANTILES, REQUEST_RATE, Rule, error_ratio_over, severity_name,
+    LAST_SUCCESS, LATENCY_QUANTILES, REQUEST_RATE, RESTORE_TEST_DUMP_AGE, RESTORE_TEST_TABLES,
+    Rule, error_ratio_over, severity_name,
 };
 use crate::generate::observability::{dashboards, exporter_host, tool_path, tool_prefix};
 use crate::generate::{GeneratedFile, render_template};
@@ -71,6 +72,8 @@ enum Subject<'a> {
     Store(&'a crate::model::Store),
     /// The backup job of a store.
     Backup(&'a crate::model::Store, &'a crate::model::Backup),
+    /// The restore-test job of a store's backup (the backup's, which has one).
+    RestoreTest(&'a crate::model::Store, &'a crate::model::Backup),
     /// A part of the monitoring stack (the blackbox exporter, a postgres_exporter...).
     Component(&'a str),
 }
@@ -78,6 +81,11 @@ enum Subject<'a> {
 fn subject<'a>(model: &'a Model, name: &'a str) -> Subject<'a> {
     if let Some((store, backup)) = model.backups().find(|(_, b)| b.job == name) {
         Subject::Backup(store, backup)
+    } else if let Some((store, backup)) = model
+        .backups()
+        .find(|(_, b)| b.restore_test.as_ref().is_some_and(|t| t.job == name))
+    {
+        Subject::RestoreTest(store, backup)
     } else if let Some(service) = model.service(name) {
         Subject::Service(service)
     } else if let Some(job) = model.jobs.iter().find(|j| j.name == name) {
@@ -156,6 +164,7 @@ fn render(model: &Model, alert: &str, rules: &[(String, AlertingRule)]) -> Strin
                 Subject::Job(_) => "job",
                 Subject::Store(_) => "store",
                 Subject::Backup(..) => "backup",
+                Subject::RestoreTest(..) => "restore test",
                 Subject::Component(_) => "component",
             },
             subject: name.to_string(),
@@ -266,7 +275,7 @@ fn dashboard_stem(alert: &str, subject: Subject<'_>, custom: bool) -> String {
         }
         Subject::Job(_) => "jobs".into(),
         Subject::Store(s) if s.kind == StoreKind::Postgres => "postgres".into(),
-        Subject::Backup(..) => "jobs".into(),
+        Subject::Backup(..) | Subject::RestoreTest(..) => "jobs".into(),
         _ => "overview".into(),
     }
 }
@@ -332,7 +341,27 @@ fn queries(alert: &str, subject: Subject<'_>) -> Vec<String> {
                 "up{job=\"pushgateway\"}".to_string(),
             ]
         }
+        Subject::RestoreTest(_, backup) => {
+            let name = backup.restore_test.as_ref().map_or("", |t| t.job.as_str());
+            vec![
+                format!("time() - {LAST_SUCCESS}{{job=\"{name}\"}}"),
+                format!("{LAST_EXIT_CODE}{{job=\"{name}\"}}"),
+                format!("{RESTORE_TEST_TABLES}{{job=\"{name}\"}}"),
+                format!("{RESTORE_TEST_DUMP_AGE}{{job=\"{name}\"}}"),
+                format!("blueprint_job_duration_seconds{{job=\"{name}\"}}"),
+                "up{job=\"pushgateway\"}".to_string(),
+            ]
+        }
         Subject::Component(name) => vec![format!("up{{job=\"{name}\"}}")],
+    }
+}
+
+/// The CronJob of a scheduled subject: a job, a backup, a restore test.
+fn cron_job_name(subject: Subject<'_>) -> Option<&str> {
+    match subject {
+        Subject::Job(Job { name, .. }) | Subject::Backup(_, Backup { job: name, .. }) => Some(name),
+        Subject::RestoreTest(_, backup) => backup.restore_test.as_ref().map(|t| t.job.as_str()),
+        _ => None,
     }
 }
 
@@ -347,7 +376,7 @@ fn runs_in(model: &Model, environment: &Environment, subject: Subject<'_>) -> bo
         // Stores are watched wherever the stack runs.
         Subject::Store(_) => true,
         // Every environment runs every backup: Compose in its scheduler, a cluster as a CronJob.
-        Subject::Backup(..) => true,
+        Subject::Backup(..) | Subject::RestoreTest(..) => true,
         // The Compose stack's own components; a cluster brings its own.
         Subject::Component(_) => environment.on_compose(),
     }
@@ -394,7 +423,10 @@ fn place(model: &Model, environment: &Environment, subjects: &[Subject<'_>]) -> 
                     }
                     names
                 }
-                Subject::Backup(_, backup) => vec![backup.job.clone()],
+                // The restore test runs in the backup's container.
+                Subject::Backup(_, backup) | Subject::RestoreTest(_, backup) => {
+                    vec![backup.job.clone()]
+                }
                 Subject::Component(name) => vec![(*name).to_string()],
             };
             for container in containers {
@@ -426,16 +458,18 @@ fn place(model: &Model, environment: &Environment, subjects: &[Subject<'_>]) -> 
                         format!("{k} rollout restart deploy/{}", s.name),
                     );
                 }
-                Subject::Job(Job { name, .. }) | Subject::Backup(_, Backup { job: name, .. }) => {
-                    push(&mut commands, format!("{k} get cronjob/{name}"));
-                    push(
-                        &mut commands,
-                        format!("{k} get jobs,pods -l app.kubernetes.io/name={name}"),
-                    );
-                    push(
-                        &mut commands,
-                        format!("{k} logs -l app.kubernetes.io/name={name} --tail=200"),
-                    );
+                Subject::Job(_) | Subject::Backup(..) | Subject::RestoreTest(..) => {
+                    if let Some(name) = cron_job_name(*subject) {
+                        push(&mut commands, format!("{k} get cronjob/{name}"));
+                        push(
+                            &mut commands,
+                            format!("{k} get jobs,pods -l app.kubernetes.io/name={name}"),
+                        );
+                        push(
+                            &mut commands,
+                            format!("{k} logs -l app.kubernetes.io/name={name} --tail=200"),
+                        );
+                    }
                 }
                 Subject::Store(s) => {
                     if environment.provider(&s.name) == Provider::Container {
@@ -453,10 +487,14 @@ fn place(model: &Model, environment: &Environment, subjects: &[Subject<'_>]) -> 
                 format!("{k} get events --sort-by=.lastTimestamp"),
             );
         }
-        if let Subject::Backup(store, policy) = subject {
+        if let Subject::Backup(store, policy) | Subject::RestoreTest(store, policy) = subject {
             // Run and list only: the runbook restores into a scratch database, never over it.
             let commands = backup_commands(environment, policy);
-            for line in commands.run.into_iter().chain(commands.list) {
+            let run = match subject {
+                Subject::RestoreTest(..) => commands.test,
+                _ => commands.run,
+            };
+            for line in run.into_iter().chain(commands.list) {
                 push(&mut backups, line);
             }
             if environment.provider(&store.name) == Provider::Supabase {

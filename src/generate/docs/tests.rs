@@ -433,6 +433,39 @@ fn backup_runbooks_say_how_to_run_list_and_restore() {
 }
 
 #[test]
+fn restore_test_runbooks_say_how_to_run_the_test_and_what_it_checks() {
+    let model = model_from(&reference_yaml());
+    let files: BTreeMap<String, String> = runbooks::files(&model)
+        .into_iter()
+        .map(|f| (f.path, f.contents))
+        .collect();
+    for alert in ["BackupRestoreTestFailed", "BackupRestoreTestStale"] {
+        let text = &files[&format!("docs/runbooks/{alert}.md")];
+        assert!(
+            text.contains("| `db-restore-test` | restore test |"),
+            "{alert}: {text}"
+        );
+        // Run the test in the backup container, as its crontab line does; never a restore.
+        assert!(text.contains("docker compose --env-file .env.staging -f compose.staging.yaml exec db-backup /bin/sh /etc/blueprint/run-job.sh db-restore-test 3600 -- /bin/sh /etc/blueprint/restore.sh --test"), "{alert}: {text}");
+        assert!(
+            !text.contains("/etc/blueprint/backup.sh"),
+            "{alert}: {text}"
+        );
+        assert!(!text.contains("restore.sh --apply"), "{alert}: {text}");
+        assert!(text.contains("logs --tail=200 db-backup"), "{alert}");
+        assert!(
+            text.contains("blueprint_restore_test_tables{job=\"db-restore-test\"}"),
+            "{alert}"
+        );
+        assert!(text.contains("scratch"), "{alert}: {text}");
+        assert!(
+            !text.contains("The alert's own summary and description are in the table above."),
+            "{alert}"
+        );
+    }
+}
+
+#[test]
 fn a_migration_command_stays_one_code_span_whatever_it_holds() {
     let model = model_from(
         r#"

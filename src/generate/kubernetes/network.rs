@@ -39,12 +39,13 @@ const NOT_THE_INTERNET: [&str; 4] = [
 
 /// A pod of the project: a service's Deployment, a job's CronJob (which runs in its service's
 /// image with its service's variables, so it needs the same connections), or a backup job's
-/// CronJob (which reaches the database it dumps and the bucket the dumps go to).
+/// CronJob (which reaches the database it dumps and the bucket the dumps go to), or its restore
+/// test's (the bucket only).
 #[derive(Debug, Clone)]
 struct Workload<'a> {
     /// The pods' name label.
     name: String,
-    /// The service whose code and configuration it runs (none for a backup).
+    /// The service whose code and configuration it runs (none for a backup or a restore test).
     service: Option<&'a Service>,
     /// The stores it connects to.
     stores: Vec<&'a Store>,
@@ -77,7 +78,21 @@ fn workloads<'a>(model: &'a Model, environment: &'a Environment) -> Vec<Workload
             .collect(),
         job: true,
     });
-    services.chain(jobs).chain(backups).collect()
+    // The restore test reads the dumps and restores them into its own scratch server: the
+    // bucket only, never the database.
+    let restore_tests = model.cluster_backups().filter_map(|(_, policy)| {
+        Some(Workload {
+            name: policy.restore_test.as_ref()?.job.clone(),
+            service: None,
+            stores: model.store(&policy.target).into_iter().collect(),
+            job: true,
+        })
+    });
+    services
+        .chain(jobs)
+        .chain(backups)
+        .chain(restore_tests)
+        .collect()
 }
 
 impl Workload<'_> {
@@ -188,9 +203,18 @@ pub fn base(model: &Model, first: &Environment) -> Layer {
                  services)",
                 workload.name
             )
-        } else {
+        } else if workload
+            .stores
+            .iter()
+            .any(|s| s.kind == StoreKind::Postgres)
+        {
             format!(
                 "{} uploads its dumps to object storage outside the cluster over HTTPS",
+                workload.name
+            )
+        } else {
+            format!(
+                "{} downloads dumps from object storage outside the cluster over HTTPS",
                 workload.name
             )
         };

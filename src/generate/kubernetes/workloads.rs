@@ -35,6 +35,14 @@ pub const HTTP_PORT_NAME: &str = "http";
 const POSTGRES_PORT_NAME: &str = "postgresql";
 /// The ConfigMap holding the job wrapper script.
 const RUN_JOB_CONFIG_MAP: &str = "run-job";
+/// The restore test's `/tmp`, which holds its scratch server's data directory (the restored
+/// database): an emptyDir on the node's disk, bounded so a database larger than the node can
+/// spare fails the test rather than the node. docs/operations.md says how to raise it.
+pub const RESTORE_TEST_SCRATCH: &str = "8Gi";
+/// The restore test's memory (its scratch server's shared buffers, pg_restore's index builds).
+pub const RESTORE_TEST_MEMORY: &str = "1Gi";
+/// The variable holding the backed-up database's URL, which the restore test is not given.
+const DATABASE_URL_VARIABLE: &str = "BACKUP_DATABASE_URL";
 /// The ConfigMap holding the backup and restore scripts.
 const BACKUP_CONFIG_MAP: &str = "backup";
 /// The script keys of [`BACKUP_CONFIG_MAP`].
@@ -129,10 +137,29 @@ pub fn base(model: &Model, first: &Environment) -> Layer {
         ));
     }
     for (_, policy) in &backups {
-        layer.resources.push(Manifest::new(
-            format!("jobs/{}.yaml", policy.job),
-            vec![document(&backup_cron_job(model, policy))],
-        ));
+        // The backup, then its restore test: the same pod but for the command and /tmp.
+        let runs = std::iter::once((
+            &policy.job,
+            backup::run_argv(policy),
+            &policy.schedule,
+            policy.timeout_seconds,
+        ))
+        .chain(policy.restore_test.iter().map(|t| {
+            (
+                &t.job,
+                backup::restore_test_argv(t),
+                &t.schedule,
+                t.timeout_seconds,
+            )
+        }));
+        for (name, command, schedule, timeout) in runs {
+            layer.resources.push(Manifest::new(
+                format!("jobs/{name}.yaml"),
+                vec![document(&backup_cron_job(
+                    model, policy, name, command, schedule, timeout,
+                ))],
+            ));
+        }
     }
     for job in jobs {
         if let Some(service) = model.service(&job.service) {
@@ -239,6 +266,20 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
         ));
         let mut env = secret_vars(variables.iter().map(|(name, value)| (name.as_str(), value)));
         env.extend(pushgateway_var(model, environment));
+        // The restore test reads the same ConfigMap and secrets, but not the database's URL:
+        // it restores into its own scratch server and never reaches the database.
+        if let Some(test) = &policy.restore_test {
+            let mut env = secret_vars(
+                variables
+                    .iter()
+                    .filter(|(name, _)| name != DATABASE_URL_VARIABLE)
+                    .map(|(name, value)| (name.as_str(), value)),
+            );
+            env.extend(pushgateway_var(model, environment));
+            layer
+                .patches
+                .push(cron_job_patch(&test.job, &checksum, env));
+        }
         layer
             .patches
             .push(cron_job_patch(&policy.job, &checksum, env));
@@ -646,24 +687,42 @@ fn cron_job(model: &Model, job: &Job, service: &Service) -> Object<Spec<CronJobS
     scheduled(model, &job.name, &job.schedule, job.timeout_seconds, pod)
 }
 
-/// A backup job: `backup.sh` through the wrapper, exactly the Compose scheduler's
-/// command, in the job's own image (the database's PostgreSQL image with mc, pushed by
+/// A job of `policy` named `name` running `command`: the backup (`backup.sh` through the
+/// wrapper) or its restore test (`restore.sh --test`), exactly the Compose scheduler's
+/// commands, in the backup's own image (the database's PostgreSQL image with mc, pushed by
 /// images.yml), as that image's `postgres` user on a read-only root with a scratch `/tmp`.
-fn backup_cron_job(model: &Model, policy: &Backup) -> Object<Spec<CronJobSpec>> {
-    let (tmp, tmp_mount) = tmp_volume();
+fn backup_cron_job(
+    model: &Model,
+    policy: &Backup,
+    name: &str,
+    command: Vec<String>,
+    schedule: &str,
+    timeout_seconds: u64,
+) -> Object<Spec<CronJobSpec>> {
+    let restore_test = name != policy.job;
+    let (tmp, tmp_mount) = if restore_test {
+        // The scratch server's data directory lives here: it must hold the restored database.
+        scratch_volume("tmp", "/tmp", Some(RESTORE_TEST_SCRATCH))
+    } else {
+        tmp_volume()
+    };
     let container = Container {
-        name: policy.job.clone(),
+        name: name.to_string(),
         image: policy.image.clone(),
         image_pull_policy: Some("IfNotPresent"),
-        command: backup::run_argv(policy),
+        command,
         env_from: vec![EnvFromSource {
             config_map_ref: LocalObjectReference {
                 name: config_map_name(&policy.job),
             },
         }],
         // pg_dump streams to mc, which uploads in parts: little memory whatever the database's
-        // size.
-        resources: Some(fixed_resources("250m", "512Mi", "512Mi")),
+        // size. The restore test also runs a PostgreSQL server.
+        resources: Some(if restore_test {
+            fixed_resources("250m", RESTORE_TEST_MEMORY, RESTORE_TEST_MEMORY)
+        } else {
+            fixed_resources("250m", "512Mi", "512Mi")
+        }),
         security_context: Some(container_security(true)),
         volume_mounts: vec![
             tmp_mount,
@@ -689,13 +748,7 @@ fn backup_cron_job(model: &Model, policy: &Backup) -> Object<Spec<CronJobSpec>> 
             scripts_volume(BACKUP_CONFIG_MAP),
         ],
     };
-    scheduled(
-        model,
-        &policy.job,
-        &policy.schedule,
-        policy.timeout_seconds,
-        pod,
-    )
+    scheduled(model, name, schedule, timeout_seconds, pod)
 }
 
 /// A CronJob `name` running `pod` on `schedule` (UTC): one run at a time, no retry, stopped a

@@ -25,7 +25,8 @@ use super::{
 };
 use crate::blueprint::Severity;
 use crate::model::{
-    AlertFamily, BACKUP_TOO_SMALL_RATIO, Backup, Job, Metrics, Model, Service, Slo, Store,
+    AlertFamily, BACKUP_TOO_SMALL_RATIO, Backup, Job, Metrics, Model, RestoreTest, Service, Slo,
+    Store,
 };
 use crate::syntax::parse_duration;
 
@@ -1111,31 +1112,65 @@ pub const BACKUP_SIZE: &str = "blueprint_backup_size_bytes";
 /// The size of the dump before it.
 pub const BACKUP_PREVIOUS_SIZE: &str = "blueprint_backup_previous_size_bytes";
 
+/// The tables the newest dump restored, as `restore.sh --test` reports it through run-job.sh.
+pub const RESTORE_TEST_TABLES: &str = "blueprint_restore_test_tables";
+/// The age of the dump the restore test restored, in seconds.
+pub const RESTORE_TEST_DUMP_AGE: &str = "blueprint_restore_test_dump_age_seconds";
+
 /// The backups suite's step: like the jobs suite's, about 500 steps over the longest window.
 fn backup_step(model: &Model) -> u64 {
     let longest = model
         .backups()
-        .map(|(_, b)| b.stale_after_seconds)
+        .flat_map(|(_, b)| {
+            std::iter::once(b.stale_after_seconds)
+                .chain(b.restore_test.as_ref().map(|t| t.stale_after_seconds))
+        })
         .max()
         .unwrap_or(0);
     whole(STEP_SECONDS, longest / 500).max(STEP_SECONDS)
 }
 
-/// BackupFailed, BackupStale and BackupTooSmall for each backed-up store.
+/// BackupFailed, BackupStale and BackupTooSmall for each backed-up store, and
+/// BackupRestoreTestFailed and BackupRestoreTestStale for each with a restore test.
 fn backup_groups(model: &Model, step: u64) -> Vec<(RuleGroup, Vec<Scenario>)> {
     let mut rules = Vec::new();
     let mut scenarios = Vec::new();
     // Every environment runs every backup (Compose in its scheduler, a cluster as a CronJob),
     // so the never-reported branch holds wherever the shared rule files are loaded.
     let everywhere = true;
-    let names: Vec<&str> = model.backups().map(|(_, b)| b.job.as_str()).collect();
+    let names: Vec<&str> = model
+        .backups()
+        .flat_map(|(_, b)| {
+            std::iter::once(b.job.as_str()).chain(b.restore_test.as_ref().map(|t| t.job.as_str()))
+        })
+        .collect();
     for (store, backup) in model.backups() {
-        let others: Vec<&str> = names.iter().copied().filter(|n| *n != backup.job).collect();
-        for (rule, s) in [
+        let others_than =
+            |name: &str| -> Vec<&str> { names.iter().copied().filter(|n| *n != name).collect() };
+        let mut alerts = vec![
             backup_failed(model, &store.name, backup, step),
-            backup_stale(model, &store.name, backup, &others, everywhere, step),
+            backup_stale(
+                model,
+                &store.name,
+                backup,
+                &others_than(&backup.job),
+                everywhere,
+                step,
+            ),
             backup_too_small(model, &store.name, backup, step),
-        ] {
+        ];
+        if let Some(test) = &backup.restore_test {
+            alerts.push(restore_test_failed(model, &store.name, backup, test, step));
+            alerts.push(restore_test_stale(
+                model,
+                &store.name,
+                test,
+                &others_than(&test.job),
+                everywhere,
+                step,
+            ));
+        }
+        for (rule, s) in alerts {
             rules.push(Rule::Alert(rule));
             scenarios.extend(s);
         }
@@ -1174,6 +1209,63 @@ fn backup_failed(
     (rule, scenarios)
 }
 
+/// A pushed job's staleness alert: what [`stale_alert`] needs beyond the job's name.
+struct Stale<'a> {
+    alert: &'a str,
+    severity: Severity,
+    schedule: &'a str,
+    window: u64,
+    stale_after: &'a str,
+    summary: String,
+    /// What a success reports (`a successful dump of the db database`).
+    success: String,
+    /// What the silence means (`the newest dump is at least that old`).
+    meaning: &'a str,
+}
+
+/// No success of the pushed job `name` within twice the longest gap of its schedule.
+fn stale_alert(
+    model: &Model,
+    name: &str,
+    stale: Stale<'_>,
+    others: &[&str],
+    everywhere: bool,
+    step: u64,
+) -> (AlertingRule, Vec<Scenario>) {
+    let rule = alerting_rule(
+        model,
+        stale.alert,
+        staleness(name, stale.window, everywhere),
+        "0s",
+        stale.severity,
+        name,
+        stale.summary,
+        format!(
+            "{name} has not reported {} for more than {} (twice the longest gap of its schedule `{}`, UTC){}: {}.",
+            stale.success,
+            stale.stale_after,
+            stale.schedule,
+            if everywhere {
+                ", or never since the Pushgateway started"
+            } else {
+                ""
+            },
+            stale.meaning,
+        ),
+    );
+    let scenarios = stale_scenarios(
+        &rule,
+        name,
+        stale.stale_after,
+        stale.window,
+        0,
+        others,
+        everywhere,
+        step,
+    );
+    (rule, scenarios)
+}
+
 /// No successful backup within twice the longest gap between two scheduled runs.
 fn backup_stale(
     model: &Model,
@@ -1183,37 +1275,68 @@ fn backup_stale(
     everywhere: bool,
     step: u64,
 ) -> (AlertingRule, Vec<Scenario>) {
-    let name = backup.job.as_str();
-    let window = backup.stale_after_seconds;
+    let stale = Stale {
+        alert: "BackupStale",
+        severity: Severity::Critical,
+        schedule: &backup.schedule,
+        window: backup.stale_after_seconds,
+        stale_after: &backup.stale_after,
+        summary: format!("No backup of {store} for {}", backup.stale_after),
+        success: format!("a successful dump of the {store} database"),
+        meaning: "the newest dump is at least that old",
+    };
+    stale_alert(model, &backup.job, stale, others, everywhere, step)
+}
+
+/// No successful restore test within twice the longest gap of its schedule.
+fn restore_test_stale(
+    model: &Model,
+    store: &str,
+    test: &RestoreTest,
+    others: &[&str],
+    everywhere: bool,
+    step: u64,
+) -> (AlertingRule, Vec<Scenario>) {
+    let stale = Stale {
+        alert: "BackupRestoreTestStale",
+        severity: Severity::Warning,
+        schedule: &test.schedule,
+        window: test.stale_after_seconds,
+        stale_after: &test.stale_after,
+        summary: format!(
+            "No backup of {store} proved restorable for {}",
+            test.stale_after
+        ),
+        success: format!("a successful restore of the newest {store} dump"),
+        meaning: "the dumps since are unproved",
+    };
+    stale_alert(model, &test.job, stale, others, everywhere, step)
+}
+
+/// The last restore test failed: the newest dump did not download, decrypt or restore into the
+/// scratch server, or restored no table.
+fn restore_test_failed(
+    model: &Model,
+    store: &str,
+    backup: &Backup,
+    test: &RestoreTest,
+    step: u64,
+) -> (AlertingRule, Vec<Scenario>) {
+    let name = test.job.as_str();
     let rule = alerting_rule(
         model,
-        "BackupStale",
-        staleness(name, window, everywhere),
+        "BackupRestoreTestFailed",
+        failure(name),
         "0s",
-        Severity::Critical,
+        Severity::Warning,
         name,
-        format!("No backup of {store} for {}", backup.stale_after),
+        format!("The newest backup of {store} did not restore"),
         format!(
-            "{name} has not reported a successful dump of the {store} database for more than {} (twice the longest gap of its schedule `{}`, UTC){}: the newest dump is at least that old.",
-            backup.stale_after,
-            backup.schedule,
-            if everywhere {
-                ", or never since the Pushgateway started"
-            } else {
-                ""
-            }
+            "The last run of {name} (schedule `{}`, UTC) could not restore the newest dump of the {store} database into a scratch server, or it restored no table: that dump may not restore when it is needed. Its output is in the log of the {} container (Compose) or of the {name} job (Kubernetes).",
+            test.schedule, backup.job
         ),
     );
-    let scenarios = stale_scenarios(
-        &rule,
-        name,
-        &backup.stale_after,
-        window,
-        0,
-        others,
-        everywhere,
-        step,
-    );
+    let scenarios = failure_scenarios(&rule, name, 0, step);
     (rule, scenarios)
 }
 

@@ -3,33 +3,50 @@
 #
 #   restore.sh                  lists the dumps in the bucket, oldest first (changes nothing)
 #   restore.sh --apply [DUMP]   restores DUMP (a name from the list; the newest when omitted)
+#   restore.sh --test           proves the newest dump restores, without touching any database
 #
 # The dump is restored into $RESTORE_DATABASE_URL, or the backed-up database itself when that
 # is unset. The target database must exist (`createdb`, or the provider's dashboard): the
 # restore drops and re-creates every object the dump holds, as the target's user (ownership is
 # not restored), in one transaction, so a failed restore leaves the target as it was.
 #
+# --test restores the newest dump into a throwaway PostgreSQL server of this image's version,
+# started inside this container in a scratch directory under $TMPDIR (/tmp), listening on a
+# unix socket only, and checks that it holds at least one table. The table count and the
+# dump's age go to $BLUEPRINT_JOB_METRICS, which run-job.sh pushes with the run's outcome
+# (BackupRestoreTestFailed watches it). The server is stopped and the directory removed on
+# exit, whatever happened: the scratch space must hold the restored database while it runs.
+#
 # Reads the same variables as backup.sh: BACKUP_DATABASE_URL, BACKUP_S3_ENDPOINT,
 # BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY, BACKUP_BUCKET, BACKUP_PREFIX, and
 # BACKUP_ENCRYPTION_KEY to restore an encrypted dump (`.dump.gpg`).
 set -eu
 
-: "${BACKUP_DATABASE_URL:?}" "${BACKUP_S3_ENDPOINT:?}" "${BACKUP_S3_ACCESS_KEY_ID:?}"
-: "${BACKUP_S3_SECRET_ACCESS_KEY:?}" "${BACKUP_BUCKET:?}" "${BACKUP_PREFIX:?}"
-
 apply=0
+test=0
 chosen=""
 case "${1:-}" in
     "") ;;
     --apply) apply=1; chosen=${2:-} ;;
-    *) echo "usage: restore.sh [--apply [DUMP]]" >&2; exit 64 ;;
+    --test) apply=1; test=1 ;;
+    *) echo "usage: restore.sh [--apply [DUMP] | --test]" >&2; exit 64 ;;
 esac
 
+: "${BACKUP_S3_ENDPOINT:?}" "${BACKUP_S3_ACCESS_KEY_ID:?}" "${BACKUP_S3_SECRET_ACCESS_KEY:?}"
+: "${BACKUP_BUCKET:?}" "${BACKUP_PREFIX:?}"
+if [ "$test" -eq 0 ]; then
+    : "${BACKUP_DATABASE_URL:?}"
+fi
+
 work=$(mktemp -d)
-# gpg starts an agent for its home; it is stopped with it, so no process outlives the run.
+# gpg starts an agent for its home, and --test a server in the scratch directory: both are
+# stopped with it, so no process outlives the run.
 cleanup() {
     if [ -d "$work/gnupg" ]; then
         gpgconf --homedir "$work/gnupg" --kill gpg-agent 2>/dev/null || true
+    fi
+    if [ -f "$work/data/postmaster.pid" ]; then
+        pg_ctl --pgdata="$work/data" --mode=immediate --wait stop >/dev/null 2>&1 || true
     fi
     rm -rf "$work"
 }
@@ -77,13 +94,61 @@ ${BACKUP_ENCRYPTION_KEY}
 KEY
 }
 
-target=${RESTORE_DATABASE_URL:-$BACKUP_DATABASE_URL}
-echo "restore: ${BACKUP_PREFIX}/${chosen} into the target database"
+if [ "$test" -eq 1 ]; then
+    # The scratch server: trust on its unix socket only (no TCP port, so nothing outside this
+    # container reaches it), no fsync (it is thrown away).
+    socket="$work/socket"
+    mkdir -m 700 "$socket"
+    if ! initdb --pgdata="$work/data" --username=postgres --auth=trust --encoding=UTF8 --no-sync >"$work/initdb.log" 2>&1; then
+        cat "$work/initdb.log" >&2
+        echo "restore: initdb failed in ${work}; the restore test needs initdb and pg_ctl on PATH and room in ${TMPDIR:-/tmp}" >&2
+        exit 1
+    fi
+    if ! pg_ctl --pgdata="$work/data" --log="$work/server.log" --wait --silent \
+        --options="-c listen_addresses='' -k $socket -c fsync=off" start; then
+        cat "$work/server.log" >&2
+        echo "restore: the scratch PostgreSQL server did not start" >&2
+        exit 1
+    fi
+    createdb --host="$socket" --username=postgres --template=template0 restore_test
+    target="host=$socket user=postgres dbname=restore_test"
+    echo "restore: ${BACKUP_PREFIX}/${chosen} into a scratch server (restore test)"
+    # Nothing there to clean: a fresh database, and none of the dump's roles.
+    options="--no-acl"
+else
+    target=${RESTORE_DATABASE_URL:-$BACKUP_DATABASE_URL}
+    echo "restore: ${BACKUP_PREFIX}/${chosen} into the target database"
+    options="--clean --if-exists"
+fi
+# $options is one or two words, split on purpose.
+# shellcheck disable=SC2086
 { mc --quiet cat "${base}/${chosen}"; echo "$?" >"$work/download-status"; } |
     { unseal; echo "$?" >"$work/unseal-status"; } |
-    pg_restore --clean --if-exists --no-owner --exit-on-error --single-transaction --dbname="$target" || restored=$?
+    pg_restore $options --no-owner --exit-on-error --single-transaction --dbname="$target" || restored=$?
 if [ "$(cat "$work/download-status")" != 0 ] || [ "$(cat "$work/unseal-status")" != 0 ] || [ "${restored:-0}" != 0 ]; then
     echo "restore: the download exited $(cat "$work/download-status"), the decryption $(cat "$work/unseal-status"), pg_restore ${restored:-0}; nothing was changed" >&2
     exit 1
 fi
-echo "restore: done"
+if [ "$test" -eq 0 ]; then
+    echo "restore: done"
+    exit 0
+fi
+
+tables=$(psql --host="$socket" --username=postgres --dbname=restore_test -X -At -v ON_ERROR_STOP=1 \
+    -c "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")
+# The dump's name is its UTC time: 20261204T030000Z.
+stamp=$(printf '%s' "${chosen%%.*}" | sed 's/^\(....\)\(..\)\(..\)T\(..\)\(..\)\(..\)Z$/\1-\2-\3 \4:\5:\6/')
+age=$(($(date -u +%s) - $(date -u -d "$stamp" +%s)))
+if [ -n "${BLUEPRINT_JOB_METRICS:-}" ]; then
+    cat >"$BLUEPRINT_JOB_METRICS" <<METRICS
+# TYPE blueprint_restore_test_tables gauge
+blueprint_restore_test_tables ${tables}
+# TYPE blueprint_restore_test_dump_age_seconds gauge
+blueprint_restore_test_dump_age_seconds ${age}
+METRICS
+fi
+if [ "$tables" -eq 0 ]; then
+    echo "restore: ${chosen} restored, and holds no table: it is not a dump of the database" >&2
+    exit 1
+fi
+echo "restore: ${chosen} (${age} s old) restores, with ${tables} tables"
