@@ -1648,19 +1648,12 @@ fn resolve_store(project: &Project, name: &str, s: &blueprint::Store) -> Store {
             .map(|b| {
                 let schedule = b.schedule.clone().unwrap_or_default();
                 let retention_seconds = parse_duration(&b.retention).unwrap_or(86_400);
-                let interval_seconds = Cron::parse(&schedule)
-                    .ok()
-                    .and_then(|c| c.longest_gap_seconds())
-                    .unwrap_or(86_400);
+                let interval_seconds = longest_gap_seconds(&schedule);
                 let stale_after_seconds = interval_seconds.saturating_mul(2);
                 let restore_test = b.restore_test.as_ref().map(|schedule| {
-                    let stale_after_seconds = Cron::parse(schedule)
-                        .ok()
-                        .and_then(|c| c.longest_gap_seconds())
-                        .unwrap_or(86_400)
-                        .saturating_mul(2);
+                    let stale_after_seconds = longest_gap_seconds(schedule).saturating_mul(2);
                     RestoreTest {
-                        schedule: schedule.split_whitespace().collect::<Vec<_>>().join(" "),
+                        schedule: normalized_schedule(schedule),
                         job: restore_test_job_name(name),
                         // A restore takes about as long as the dump, plus the scratch server.
                         timeout_seconds: BACKUP_TIMEOUT_SECONDS,
@@ -1669,7 +1662,7 @@ fn resolve_store(project: &Project, name: &str, s: &blueprint::Store) -> Store {
                     }
                 });
                 Backup {
-                    schedule: schedule.split_whitespace().collect::<Vec<_>>().join(" "),
+                    schedule: normalized_schedule(&schedule),
                     retention: b.retention.clone(),
                     retention_days: retention_seconds.div_ceil(86_400),
                     retention_seconds,
@@ -1686,6 +1679,20 @@ fn resolve_store(project: &Project, name: &str, s: &blueprint::Store) -> Store {
                 }
             }),
     }
+}
+
+/// The longest gap between two runs of cron `schedule`, in seconds; a day where validation has
+/// not vouched for it (it refuses a schedule that never runs).
+fn longest_gap_seconds(schedule: &str) -> u64 {
+    Cron::parse(schedule)
+        .ok()
+        .and_then(|c| c.longest_gap_seconds())
+        .unwrap_or(86_400)
+}
+
+/// A cron schedule as rendered: its fields separated by one space.
+fn normalized_schedule(schedule: &str) -> String {
+    schedule.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The variables a store binding injects into a service in one environment.
@@ -2104,13 +2111,7 @@ fn resolve_job(name: &str, j: &blueprint::Job) -> Job {
         .stale_after
         .as_deref()
         .and_then(parse_duration)
-        .unwrap_or_else(|| {
-            let gap = Cron::parse(&j.schedule)
-                .ok()
-                .and_then(|c| c.longest_gap_seconds())
-                .unwrap_or(86_400);
-            (gap * 3).max(3_600)
-        });
+        .unwrap_or_else(|| (longest_gap_seconds(&j.schedule) * 3).max(3_600));
     Job {
         name: name.to_string(),
         description: j
@@ -2118,7 +2119,7 @@ fn resolve_job(name: &str, j: &blueprint::Job) -> Job {
             .clone()
             .unwrap_or_else(|| format!("Scheduled job {name}")),
         service: j.service.clone(),
-        schedule: j.schedule.split_whitespace().collect::<Vec<_>>().join(" "),
+        schedule: normalized_schedule(&j.schedule),
         command: j.command.clone(),
         timeout_seconds,
         timeout: format_duration(timeout_seconds),
