@@ -1051,6 +1051,47 @@ impl Model {
         self.backups().filter(move |_| clusters)
     }
 
+    /// The connection string a PostgreSQL store's exporter reads in `environment`, on either
+    /// platform: the first bound service's own variable when there is one (the exporter follows
+    /// any override), else the store's own URL. A database blueprint runs itself (a container, a
+    /// StatefulSet) serves no TLS, which the exporter's driver would otherwise insist on.
+    pub fn exporter_dsn(&self, store: &Store, environment: &Environment) -> Value {
+        let provider = environment.provider(&store.name);
+        let url_env = store.url_env.clone().unwrap_or_default();
+        let bound = self
+            .services
+            .iter()
+            .filter(|s| s.stores.contains(&store.name))
+            .find_map(|s| {
+                s.env
+                    .get(&environment.name)
+                    .and_then(|vars| vars.get(&url_env))
+                    .map(|v| v.value.clone())
+            });
+        let mut url = bound.unwrap_or_else(|| {
+            store_variables(store, provider)
+                .into_iter()
+                .next()
+                .map(|(_, url)| url)
+                .unwrap_or_else(|| Value::secret(url_env))
+        });
+        if provider == Provider::Container {
+            let has_query = url
+                .parts
+                .iter()
+                .any(|p| matches!(p, Part::Text(t) if t.contains('?')));
+            url.parts.push(Part::Text(
+                if has_query {
+                    "&sslmode=disable"
+                } else {
+                    "?sslmode=disable"
+                }
+                .into(),
+            ));
+        }
+        url
+    }
+
     /// The variables the backup job of `store` reads in `environment`: where the database is
     /// (its connection URL, as the services get it), where the dumps go (the target store's
     /// endpoint, bucket and keys) and the policy (key prefix, retention). The backup and restore

@@ -444,7 +444,9 @@ fn every_cluster_backs_up_the_database_with_a_cronjob_that_runs_the_compose_comm
         "{staging}"
     );
     assert!(
-        staging.contains("api, ingest-prices, reconcile, db-backup use the in-cluster database db"),
+        staging.contains(
+            "api, ingest-prices, reconcile, db-backup, db-exporter use the in-cluster database db"
+        ),
         "{staging}"
     );
     let prod = &files["kubernetes/overlays/prod/network-policies.yaml"];

@@ -19,6 +19,7 @@ pub mod grafana;
 pub mod prometheus;
 pub mod rule_tests;
 pub mod rules;
+pub mod selectors;
 
 /// Compose host name and port of the blackbox exporter.
 pub const BLACKBOX_ADDRESS: &str = "blackbox:9115";
@@ -216,6 +217,13 @@ pub(crate) mod test_support {
             .into_iter()
             .map(|(name, text)| (name, model_from(&text)))
             .collect()
+    }
+
+    /// The examples and the reference blueprint, resolved.
+    pub fn all_models() -> Vec<(String, Model)> {
+        let mut models = example_models();
+        models.push(("reference".into(), reference_model()));
+        models
     }
 
     /// Parses generated YAML into a JSON value, for structural assertions.

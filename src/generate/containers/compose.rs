@@ -1227,55 +1227,11 @@ impl<'a> Stack<'a> {
         self.services.insert(PUSHGATEWAY.into(), pushgateway);
     }
 
-    /// The connection string the services get for `store` here: the first bound service's own
-    /// variable when there is one, so the exporter follows any override.
-    fn store_url(&self, store: &Store) -> Value {
-        let url_env = store
-            .url_env
-            .clone()
-            .unwrap_or_else(|| "DATABASE_URL".to_string());
-        let bound = self
-            .model
-            .services
-            .iter()
-            .filter(|s| s.stores.contains(&store.name))
-            .find_map(|s| {
-                s.env
-                    .get(&self.environment.name)
-                    .and_then(|vars| vars.get(&url_env))
-                    .map(|v| v.value.clone())
-            });
-        bound.unwrap_or_else(|| match self.environment.provider(&store.name) {
-            Provider::Container => Value {
-                parts: vec![
-                    Part::Text(format!("postgres://{POSTGRES_APP}:")),
-                    Part::Secret(
-                        store
-                            .password_secret
-                            .clone()
-                            .unwrap_or_else(|| format!("{}_PASSWORD", env_fragment(&store.name))),
-                    ),
-                    Part::Text(format!("@{}:{}/{POSTGRES_APP}", store.name, store.port)),
-                ],
-            },
-            Provider::Managed | Provider::Supabase => Value::secret(url_env),
-        })
-    }
-
     fn postgres_exporter(&mut self, store: &Store) {
         let name = exporter_name(&store.name);
         let container = self.environment.provider(&store.name) == Provider::Container;
-        let url = self.store_url(store);
-        let mut dsn = self.interpolate(&url, &name, "DATA_SOURCE_NAME");
-        if container {
-            // The store container serves no TLS; the exporter's driver would insist on it.
-            let has_query = url
-                .parts
-                .iter()
-                .any(|p| matches!(p, Part::Text(t) if t.contains('?')));
-            dsn.push(if has_query { '&' } else { '?' });
-            dsn.push_str("sslmode=disable");
-        }
+        let dsn = self.model.exporter_dsn(store, self.environment);
+        let dsn = self.interpolate(&dsn, &name, "DATA_SOURCE_NAME");
         let exporter = ComposeService {
             image: images::POSTGRES_EXPORTER.into(),
             depends_on: if container {

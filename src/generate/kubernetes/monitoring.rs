@@ -20,19 +20,20 @@
 //! business (kube-prometheus-stack alerts on its components), and no postgres_exporter is
 //! deployed, so those rules stay silent rather than firing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::objects::{
     Data, LabelSelector, MonitorEndpoint, NamespaceSelector, Object, ObjectMeta, ProbeSpec,
     ProbeStaticConfig, ProbeTargets, ProberSpec, PrometheusRuleSpec, Relabeling,
     ServiceMonitorSpec, Spec,
 };
-use super::workloads::{HTTP_PORT_NAME, cluster_jobs, cluster_services};
+use super::workloads::{HTTP_PORT_NAME, cluster_exported_stores, cluster_jobs, cluster_services};
 use super::{Layer, Manifest, NAME_LABEL, document, labels, selector};
-use crate::generate::observability::rules::{RuleGroup, rule_files};
-use crate::generate::observability::{PROBE_JOB, PROBE_MODULE, dashboards};
+use crate::generate::observability::rules::{RuleGroup, groups_over, with_recordings};
+use crate::generate::observability::selectors::Produced;
+use crate::generate::observability::{PROBE_JOB, PROBE_MODULE, dashboards, exporter_host};
 use crate::generate::to_json;
-use crate::model::{Environment, Kubernetes, Model, Service};
+use crate::model::{Environment, Kubernetes, Model, Service, Store};
 use crate::syntax::{format_duration, parse_duration};
 
 /// The label the Prometheus Operator of kube-prometheus-stack selects its objects by.
@@ -165,7 +166,16 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
             .resources
             .push(Manifest::new("monitoring/probes.yaml", probes));
     }
-    if cluster_jobs(model, environment).next().is_some() {
+    let exporters: Vec<String> = cluster_exported_stores(model, environment)
+        .map(|store| document(&exporter_monitor(model, kubernetes, store)))
+        .collect();
+    if !exporters.is_empty() {
+        layer.resources.push(Manifest::new(
+            "monitoring/exporter-monitors.yaml",
+            exporters,
+        ));
+    }
+    if pushes(model, environment) {
         layer.resources.push(Manifest::new(
             "monitoring/pushgateway.yaml",
             vec![document(&pushgateway_monitor(model, kubernetes))],
@@ -195,40 +205,71 @@ fn monitoring_labels(model: &Model, name: &str) -> BTreeMap<String, String> {
 /// `instance` is `<pod>:<port>`, one per replica as Compose's `<container>:<port>`.
 fn service_monitor(model: &Model, service: &Service) -> Option<Object<Spec<ServiceMonitorSpec>>> {
     let metrics = service.metrics.as_ref().filter(|_| scraped(service))?;
-    let (interval, _) = interval_and_timeout(model);
-    Some(Object::new(
+    Some(pod_monitor(
+        model,
+        &service.name,
+        &metrics.path,
+        Some(&service.name),
+    ))
+}
+
+/// A ServiceMonitor of the Service `name` (and its pods) in this namespace, scraped as the
+/// Compose job `name`: `job` is `name`, `service` is `service` when given, and `instance` is
+/// `<pod>:<port>`.
+fn pod_monitor(
+    model: &Model,
+    name: &str,
+    path: &str,
+    service: Option<&str>,
+) -> Object<Spec<ServiceMonitorSpec>> {
+    let (interval, timeout) = interval_and_timeout(model);
+    let mut relabelings = vec![Relabeling::fixed("job", name)];
+    relabelings.extend(service.map(|s| Relabeling::fixed("service", s)));
+    relabelings.push(Relabeling {
+        source_labels: vec![
+            "__meta_kubernetes_pod_name".into(),
+            "__meta_kubernetes_pod_container_port_number".into(),
+        ],
+        separator: Some(":"),
+        target_label: "instance".into(),
+        replacement: None,
+    });
+    Object::new(
         "monitoring.coreos.com/v1",
         "ServiceMonitor",
-        ObjectMeta::named(&service.name, monitoring_labels(model, &service.name)),
+        ObjectMeta::named(name, monitoring_labels(model, name)),
         Spec {
             spec: ServiceMonitorSpec {
                 selector: LabelSelector {
-                    match_labels: selector(model, &service.name),
+                    match_labels: selector(model, name),
                 },
                 namespace_selector: None,
                 endpoints: vec![MonitorEndpoint {
                     port: HTTP_PORT_NAME.into(),
-                    path: metrics.path.clone(),
+                    path: path.to_string(),
                     interval,
-                    scrape_timeout: Some(interval_and_timeout(model).1),
+                    scrape_timeout: Some(timeout),
                     honor_labels: false,
-                    relabelings: vec![
-                        Relabeling::fixed("job", &service.name),
-                        Relabeling::fixed("service", &service.name),
-                        Relabeling {
-                            source_labels: vec![
-                                "__meta_kubernetes_pod_name".into(),
-                                "__meta_kubernetes_pod_container_port_number".into(),
-                            ],
-                            separator: Some(":"),
-                            target_label: "instance".into(),
-                            replacement: None,
-                        },
-                    ],
+                    relabelings,
                 }],
             },
         },
-    ))
+    )
+}
+
+/// The ServiceMonitor of a store's postgres_exporter, scraped as on Compose (`job` is
+/// `<store>-exporter`, which ServiceDown of the monitoring stack and PostgresDown select).
+fn exporter_monitor(
+    model: &Model,
+    kubernetes: &Kubernetes,
+    store: &Store,
+) -> Object<Spec<ServiceMonitorSpec>> {
+    let mut monitor = pod_monitor(model, &exporter_host(store), "/metrics", None);
+    monitor
+        .metadata
+        .labels
+        .insert(RELEASE_LABEL.into(), kubernetes.prometheus_release.clone());
+    monitor
 }
 
 /// The URL the blackbox exporter probes: the Service's cluster name, since the exporter runs
@@ -319,12 +360,52 @@ fn pushgateway_monitor(model: &Model, kubernetes: &Kubernetes) -> Object<Spec<Se
     )
 }
 
-/// The rule groups of every rule file, in order, in one PrometheusRule; `None` without rules.
+/// Whether `environment`'s runs report to the Pushgateway: its jobs' and the backups'.
+fn pushes(model: &Model, environment: &Environment) -> bool {
+    cluster_jobs(model, environment).next().is_some() || model.cluster_backups().next().is_some()
+}
+
+/// The `job` labels the cluster's series of this project carry, in any environment: each
+/// scraped service's, the Probes' (`blackbox-http`), the exporters', the Pushgateway's and every
+/// name pushed to it. Nothing else of the Compose stack is scraped under its Compose name (the
+/// cluster's Alertmanager, blackbox exporter and Grafana are kube-prometheus-stack's, which
+/// alerts on them itself).
+pub fn cluster_jobs_produced(model: &Model) -> Produced {
+    let mut jobs = BTreeSet::new();
+    if !model.monitoring.enabled {
+        return Produced::default();
+    }
+    for environment in model.environments.iter().filter(|e| e.on_kubernetes()) {
+        for service in cluster_services(model, environment) {
+            if scraped(service) {
+                jobs.insert(service.name.clone());
+            }
+            if probed(service) {
+                jobs.insert(PROBE_JOB.to_string());
+            }
+        }
+        jobs.extend(cluster_exported_stores(model, environment).map(exporter_host));
+        if pushes(model, environment) {
+            jobs.insert(PUSHGATEWAY_JOB.to_string());
+            jobs.extend(cluster_jobs(model, environment).map(|j| j.name.clone()));
+            for (_, policy) in model.cluster_backups() {
+                jobs.insert(policy.job.clone());
+                jobs.extend(policy.restore_test.iter().map(|t| t.job.clone()));
+            }
+        }
+    }
+    Produced::jobs(jobs)
+}
+
+/// What the cluster's Prometheus has once it evaluates our recording rules.
+fn cluster_produced(model: &Model) -> Produced {
+    with_recordings(model, cluster_jobs_produced(model))
+}
+
+/// The rule groups of every rule file over series the cluster has, in order, in one
+/// PrometheusRule; `None` without rules.
 fn prometheus_rule(model: &Model) -> Option<Object<Spec<PrometheusRuleSpec<RuleGroup>>>> {
-    let groups: Vec<RuleGroup> = rule_files(model)
-        .into_iter()
-        .flat_map(|f| f.groups)
-        .collect();
+    let groups = groups_over(model, &cluster_produced(model));
     if groups.is_empty() {
         return None;
     }
@@ -346,7 +427,7 @@ fn dashboard_config_maps(model: &Model) -> Vec<Object<Data>> {
     if !model.monitoring.grafana.dashboards {
         return Vec::new();
     }
-    dashboards::dashboards(model)
+    dashboards::over(dashboards::dashboards(model), &cluster_produced(model))
         .into_iter()
         .map(|d| {
             let name = format!("dashboard-{}", d.file_stem);

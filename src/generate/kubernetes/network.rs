@@ -17,9 +17,12 @@ use super::objects::{
     NetworkPolicyPort, NetworkPolicySpec, Object, ObjectMeta, Spec,
 };
 use super::routing::routed_services;
-use super::workloads::{cluster_databases, cluster_jobs, cluster_services};
+use super::workloads::{
+    cluster_databases, cluster_exported_stores, cluster_jobs, cluster_services,
+};
 use super::{Layer, Manifest, document, selector};
 use crate::blueprint::{Provider, StoreKind};
+use crate::generate::observability::{POSTGRES_EXPORTER_PORT, exporter_host};
 use crate::model::{DependencyKind, Environment, Model, Service, Store};
 
 /// The label every namespace carries with its own name (set by the API server).
@@ -51,6 +54,9 @@ struct Workload<'a> {
     stores: Vec<&'a Store>,
     /// Whether it is a job (reports to the Pushgateway).
     job: bool,
+    /// Whether it reaches HTTPS outside the cluster: all but a store's exporter, which only
+    /// connects to its database.
+    https: bool,
 }
 
 fn workloads<'a>(model: &'a Model, environment: &'a Environment) -> Vec<Workload<'a>> {
@@ -59,6 +65,7 @@ fn workloads<'a>(model: &'a Model, environment: &'a Environment) -> Vec<Workload
         service: Some(s),
         stores: used_stores(model, s),
         job: false,
+        https: true,
     });
     let jobs = cluster_jobs(model, environment).filter_map(|j| {
         let service = model.service(&j.service)?;
@@ -67,6 +74,7 @@ fn workloads<'a>(model: &'a Model, environment: &'a Environment) -> Vec<Workload
             service: Some(service),
             stores: used_stores(model, service),
             job: true,
+            https: true,
         })
     });
     let backups = model.cluster_backups().map(|(store, policy)| Workload {
@@ -77,6 +85,7 @@ fn workloads<'a>(model: &'a Model, environment: &'a Environment) -> Vec<Workload
             .flatten()
             .collect(),
         job: true,
+        https: true,
     });
     // The restore test reads the dumps and restores them into its own scratch server: the
     // bucket only, never the database.
@@ -86,12 +95,22 @@ fn workloads<'a>(model: &'a Model, environment: &'a Environment) -> Vec<Workload
             service: None,
             stores: model.store(&policy.target).into_iter().collect(),
             job: true,
+            https: true,
         })
+    });
+    // A store's exporter connects to its database as the services do.
+    let exporters = cluster_exported_stores(model, environment).map(|store| Workload {
+        name: exporter_host(store),
+        service: None,
+        stores: vec![store],
+        job: false,
+        https: false,
     });
     services
         .chain(jobs)
         .chain(backups)
         .chain(restore_tests)
+        .chain(exporters)
         .collect()
 }
 
@@ -183,7 +202,7 @@ pub fn base(model: &Model, first: &Environment) -> Layer {
     ];
 
     let workloads = workloads(model, first);
-    for workload in &workloads {
+    for workload in workloads.iter().filter(|w| w.https) {
         let calls = workload.calls(model, first);
         let mut egress: Vec<NetworkPolicyEgressRule> = calls
             .iter()
@@ -315,6 +334,20 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
             pod_selector(model, &service.name),
             namespaces.iter().map(|n| namespace_peer(n)).collect(),
             port,
+        )));
+    }
+
+    for store in cluster_exported_stores(model, environment) {
+        let host = exporter_host(store);
+        documents.push(document(&allow_from(
+            &format!("{host}-from-monitoring"),
+            &format!(
+                "{host}: Prometheus (in {}) scrapes the metrics of {}.",
+                kubernetes.monitoring_namespace, store.name
+            ),
+            pod_selector(model, &host),
+            vec![namespace_peer(&kubernetes.monitoring_namespace)],
+            POSTGRES_EXPORTER_PORT,
         )));
     }
 

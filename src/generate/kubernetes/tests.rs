@@ -12,12 +12,14 @@ use serde_json::Value;
 use super::monitoring::{ClusterAddress, DASHBOARD_LABEL, MAX_OBJECT_BYTES, RELEASE_LABEL};
 use super::network::NAMESPACE_NAME_LABEL;
 use super::routing::CLUSTER_ISSUER_ANNOTATION;
-use super::workloads::{cluster_databases, cluster_jobs, cluster_services};
+use super::workloads::{
+    cluster_databases, cluster_exported_stores, cluster_jobs, cluster_services,
+};
 use super::{Layer, cluster_environments, monitoring, network, routing, selector, workloads};
 use crate::blueprint::{Routing, Runtime};
 use crate::generate::observability::rules::rule_files;
 use crate::generate::observability::test_support::{example_models, model_from, yaml_value};
-use crate::generate::observability::{PROBE_JOB, PROBE_MODULE};
+use crate::generate::observability::{PROBE_JOB, PROBE_MODULE, exporter_host, postgres_stores};
 use crate::generate::proxy::HEALTH_PATH;
 use crate::model::{DependencyKind, Environment, Model, Service};
 
@@ -485,6 +487,21 @@ fn every_pod_is_reachable_exactly_by_what_the_blueprint_implies() {
                         .insert(policy.job.clone());
                 }
             }
+            // Each store's exporter connects to its database and is scraped from the
+            // monitoring namespace.
+            for store in cluster_exported_stores(&model, environment) {
+                let exporter = exporter_host(store);
+                if cluster_databases(&model, environment).any(|d| d.name == store.name) {
+                    expected
+                        .entry(store.name.clone())
+                        .or_default()
+                        .insert(exporter.clone());
+                }
+                expected
+                    .entry(exporter)
+                    .or_default()
+                    .insert(format!("ns:{}", kubernetes.monitoring_namespace));
+            }
             for store in cluster_databases(&model, environment) {
                 expected.entry(store.name.clone()).or_default();
             }
@@ -600,29 +617,37 @@ fn workloads_reach_their_dependencies_stores_and_the_outside() {
     }
 }
 
+/// The PrometheusRule holds rules of the rule files only, as they are, so that their promtool
+/// tests cover it; which of them is the selectors test's business.
 #[test]
-fn the_prometheus_rule_holds_exactly_the_rule_files_groups() {
+fn the_prometheus_rule_holds_rules_of_the_rule_files() {
     for (name, model) in cluster_models() {
         let first = cluster_environments(&model).next().expect("a cluster env");
         let objects = documents(&monitoring::base(&model, first));
         let rules = of_kind(&objects, "PrometheusRule");
         assert_eq!(rules.len(), 1, "{name}");
         let files = rule_files(&model);
-        let expected: Vec<Value> = files
+        let tested: Vec<Value> = files
             .iter()
             .flat_map(|f| f.groups.iter())
-            .map(|g| serde_json::to_value(g).expect("groups serialize"))
+            .flat_map(|g| g.rules.iter())
+            .map(|r| serde_json::to_value(r).expect("rules serialize"))
             .collect();
-        assert!(!expected.is_empty());
-        assert_eq!(rules[0]["spec"]["groups"], Value::Array(expected), "{name}");
-        // One object takes the groups of several files: their names must stay unique.
-        let names: Vec<&str> = files
-            .iter()
-            .flat_map(|f| &f.groups)
-            .map(|g| g.name.as_str())
-            .collect();
-        let unique: BTreeSet<&&str> = names.iter().collect();
-        assert_eq!(unique.len(), names.len(), "{name}: {names:?}");
+        let groups = rules[0]["spec"]["groups"].as_array().expect("groups");
+        assert!(!groups.is_empty(), "{name}");
+        let mut names = BTreeSet::new();
+        for group in groups {
+            assert!(
+                names.insert(group["name"].to_string()),
+                "{name}: unique group names"
+            );
+            for rule in group["rules"].as_array().expect("rules") {
+                assert!(
+                    tested.contains(rule),
+                    "{name}: {rule} is not in the rule files"
+                );
+            }
+        }
     }
 }
 
@@ -635,7 +660,31 @@ fn metrics_and_health_are_monitored_with_the_compose_labels() {
             let monitors: Vec<&Value> = of_kind(&objects, "ServiceMonitor")
                 .into_iter()
                 .filter(|m| m["metadata"]["name"] != "pushgateway")
+                .filter(|m| {
+                    !postgres_stores(&model).any(|s| m["metadata"]["name"] == exporter_host(s))
+                })
                 .collect();
+            // Each PostgreSQL store's exporter is scraped as its Compose job, which
+            // PostgresDown and the monitoring stack's ServiceDown select.
+            for store in postgres_stores(&model) {
+                let job = exporter_host(store);
+                let monitor = named(&objects, "ServiceMonitor", &job);
+                assert_eq!(
+                    monitor["spec"]["endpoints"][0]["relabelings"][0]["replacement"],
+                    job.as_str()
+                );
+                assert_eq!(
+                    monitor["metadata"]["labels"][RELEASE_LABEL],
+                    kubernetes.prometheus_release.as_str()
+                );
+                let service = named(&objects, "Service", &job);
+                assert_eq!(
+                    map(&service["spec"]["selector"]),
+                    selector(&model, &job),
+                    "{name}: the exporter's Service selects its pods"
+                );
+                named(&objects, "Deployment", &job);
+            }
             let metered: Vec<&Service> = cluster_services(&model, environment)
                 .filter(|s| s.metrics.is_some())
                 .collect();

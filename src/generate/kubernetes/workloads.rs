@@ -19,6 +19,7 @@ use super::{Layer, Manifest, document, labels, selector};
 use crate::blueprint::{Provider, Runtime, StoreKind};
 use crate::generate::containers::dockerfile::HEALTH_TIMEOUT_SECONDS;
 use crate::generate::containers::{backup, images, jobs};
+use crate::generate::observability::{POSTGRES_EXPORTER_PORT, exporter_host, postgres_stores};
 use crate::model::{
     Backup, Environment, Job, Model, Part, Service, Store, Value, kubernetes_secret_name,
 };
@@ -80,6 +81,15 @@ pub fn cluster_databases<'a>(
     model.stores.iter().filter(move |s| {
         s.kind == StoreKind::Postgres && environment.provider(&s.name) == Provider::Container
     })
+}
+
+/// PostgreSQL stores that get a postgres_exporter in `environment`'s cluster: all of them when
+/// it is monitored, whoever provides the database, as on Compose.
+pub fn cluster_exported_stores<'a>(
+    model: &'a Model,
+    environment: &'a Environment,
+) -> impl Iterator<Item = &'a Store> {
+    postgres_stores(model).filter(move |_| model.monitoring.enabled && environment.on_kubernetes())
 }
 
 /// The images of the project that `environment`'s cluster pulls: its services', then its backup
@@ -283,6 +293,21 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
         layer
             .patches
             .push(cron_job_patch(&policy.job, &checksum, env));
+    }
+    for store in cluster_exported_stores(model, environment) {
+        let host = exporter_host(store);
+        layer.resources.push(Manifest::new(
+            format!("monitoring/{host}.yaml"),
+            vec![
+                document(&postgres_exporter(model, environment, store)),
+                document(&kube_service(
+                    model,
+                    &host,
+                    POSTGRES_EXPORTER_PORT,
+                    Served::Exporter,
+                )),
+            ],
+        ));
     }
     for store in cluster_databases(model, environment) {
         layer.resources.push(Manifest::new(
@@ -523,18 +548,29 @@ fn deployment(model: &Model, service: &Service) -> Object<Spec<DeploymentSpec>> 
             match_labels: selector(model, &service.name),
         },
     }];
+    // The overlay sets the count, or the autoscaler owns it (a count here would be reset by
+    // every apply).
+    rolling_deployment(model, &service.name, "service", None, pod)
+}
+
+/// A Deployment `name` of `pod`, rolled one surge pod at a time without going below its count.
+fn rolling_deployment(
+    model: &Model,
+    name: &str,
+    component: &str,
+    replicas: Option<u32>,
+    pod: PodSpec,
+) -> Object<Spec<DeploymentSpec>> {
     Object::new(
         "apps/v1",
         "Deployment",
-        ObjectMeta::named(&service.name, labels(model, &service.name, "service")),
+        ObjectMeta::named(name, labels(model, name, component)),
         Spec {
             spec: DeploymentSpec {
-                // The overlay sets the count, or the autoscaler owns it (a count here would be
-                // reset by every apply).
-                replicas: None,
+                replicas,
                 revision_history_limit: 5,
                 selector: LabelSelector {
-                    match_labels: selector(model, &service.name),
+                    match_labels: selector(model, name),
                 },
                 strategy: DeploymentStrategy {
                     kind: "RollingUpdate",
@@ -545,7 +581,7 @@ fn deployment(model: &Model, service: &Service) -> Object<Spec<DeploymentSpec>> 
                 },
                 template: PodTemplate {
                     metadata: PodMeta {
-                        labels: labels(model, &service.name, "service"),
+                        labels: labels(model, name, component),
                         annotations: BTreeMap::new(),
                     },
                     spec: pod,
@@ -555,6 +591,62 @@ fn deployment(model: &Model, service: &Service) -> Object<Spec<DeploymentSpec>> 
     )
 }
 
+/// The user the postgres_exporter image runs as (`nobody`): named in the image, so the pod
+/// must give the number for `runAsNonRoot` to be verifiable.
+const NOBODY_UID: u32 = 65534;
+
+/// A store's postgres_exporter: the Compose exporter's image and connection string (the
+/// secrets as references), read-only and unprivileged, ready once its HTTP server answers.
+/// `pg_up` says whether it reaches the database; PostgresDown alerts on it.
+fn postgres_exporter(
+    model: &Model,
+    environment: &Environment,
+    store: &Store,
+) -> Object<Spec<DeploymentSpec>> {
+    let name = exporter_host(store);
+    let dsn = model.exporter_dsn(store, environment);
+    let env = match dsn.as_text() {
+        Some(text) => vec![EnvVar {
+            name: DSN_VARIABLE.into(),
+            value: Some(escape_expansion(&text)),
+            value_from: None,
+        }],
+        None => secret_vars([(DSN_VARIABLE, &dsn)]),
+    };
+    let probe = |period, failures| http_probe("/", period, failures);
+    let container = Container {
+        name: name.clone(),
+        image: images::POSTGRES_EXPORTER.into(),
+        image_pull_policy: Some("IfNotPresent"),
+        ports: vec![ContainerPort {
+            name: HTTP_PORT_NAME.into(),
+            container_port: POSTGRES_EXPORTER_PORT,
+            protocol: "TCP",
+        }],
+        env,
+        resources: Some(fixed_resources("50m", "64Mi", "128Mi")),
+        security_context: Some(container_security(true)),
+        readiness_probe: Some(probe(10, 3)),
+        liveness_probe: Some(probe(20, 3)),
+        ..Container::default()
+    };
+    let pod = PodSpec {
+        automount_service_account_token: false,
+        enable_service_links: false,
+        restart_policy: None,
+        security_context: pod_security(Some(NOBODY_UID)),
+        termination_grace_period_seconds: Some(30),
+        topology_spread_constraints: Vec::new(),
+        init_containers: Vec::new(),
+        containers: vec![container],
+        volumes: Vec::new(),
+    };
+    rolling_deployment(model, &name, Served::Exporter.component(), Some(1), pod)
+}
+
+/// The variable postgres_exporter reads its connection string from.
+const DSN_VARIABLE: &str = "DATA_SOURCE_NAME";
+
 /// What a Service fronts: an app over HTTP, or the in-cluster database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Served {
@@ -562,6 +654,8 @@ enum Served {
     App,
     /// PostgreSQL.
     Database,
+    /// A store's postgres_exporter (HTTP metrics).
+    Exporter,
 }
 
 impl Served {
@@ -570,13 +664,14 @@ impl Served {
         match self {
             Served::App => "service",
             Served::Database => "database",
+            Served::Exporter => "monitoring",
         }
     }
 
     /// The port's name, on the container and the Service.
     fn port_name(self) -> &'static str {
         match self {
-            Served::App => HTTP_PORT_NAME,
+            Served::App | Served::Exporter => HTTP_PORT_NAME,
             Served::Database => POSTGRES_PORT_NAME,
         }
     }
@@ -584,7 +679,7 @@ impl Served {
     /// The Service port's `appProtocol`.
     fn app_protocol(self) -> &'static str {
         match self {
-            Served::App => "http",
+            Served::App | Served::Exporter => "http",
             Served::Database => "tcp",
         }
     }

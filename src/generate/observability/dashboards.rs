@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::rules::{ERROR_RATIO, LATENCY_QUANTILES, REQUEST_RATE, error_ratio_over};
+use super::selectors::Produced;
 use super::{PROBE_JOB, exporter_host, metered_services, monitored_jobs, postgres_stores};
 use crate::model::{Model, Service};
 
@@ -574,6 +575,24 @@ pub fn dashboards(model: &Model) -> Vec<DashboardFile> {
         });
     }
     out
+}
+
+/// `dashboards` with only the panels whose every query reads series `produced` has (a
+/// platform's); dashboards left without panels are dropped. Rows of the grid may keep a gap
+/// where a panel was.
+pub fn over(dashboards: Vec<DashboardFile>, produced: &Produced) -> Vec<DashboardFile> {
+    dashboards
+        .into_iter()
+        .filter_map(|mut file| {
+            file.dashboard.panels.retain(|panel| {
+                panel
+                    .targets
+                    .iter()
+                    .all(|t| produced.reads_only_produced(&t.expr))
+            });
+            (!file.dashboard.panels.is_empty()).then_some(file)
+        })
+        .collect()
 }
 
 fn overview(model: &Model) -> Dashboard {

@@ -19,6 +19,7 @@ use serde::Serialize;
 use super::rule_tests::{
     AlertCheck, Firing, STEP_SECONDS, SampleCheck, Scenario, Series, TestSuite, constant, counter,
 };
+use super::selectors::Produced;
 use super::{
     PROBE_JOB, exporter_host, metered_services, monitored_jobs, monitored_services, number,
     postgres_stores, probe_url, scrape_addresses,
@@ -119,6 +120,46 @@ pub struct Catalog {
 /// Every rule file of the model, in a fixed order; files without rules are left out.
 pub fn rule_files(model: &Model) -> Vec<RuleFile> {
     catalog(model).files
+}
+
+/// `produced` plus the series the model's recording rules record from what it produces: what
+/// a platform's Prometheus has once it evaluates them.
+pub fn with_recordings(model: &Model, mut produced: Produced) -> Produced {
+    // In order: a recording rule may read what an earlier one records.
+    for file in rule_files(model) {
+        for rule in &file
+            .groups
+            .iter()
+            .flat_map(|g| &g.rules)
+            .collect::<Vec<_>>()
+        {
+            if let Rule::Record(r) = rule
+                && produced.reads_only_produced(&r.expr)
+            {
+                produced.record(&r.record, &r.labels);
+            }
+        }
+    }
+    produced
+}
+
+/// The rule groups of every rule file, in order, keeping only the rules whose every selector
+/// reads series `produced` has ([`with_recordings`] of a platform's jobs); groups left empty
+/// are dropped. A rule over a job the platform does not have could never fire there.
+pub fn groups_over(model: &Model, produced: &Produced) -> Vec<RuleGroup> {
+    rule_files(model)
+        .into_iter()
+        .flat_map(|f| f.groups)
+        .filter_map(|mut group| {
+            group.rules.retain(|rule| {
+                produced.reads_only_produced(match rule {
+                    Rule::Record(r) => &r.expr,
+                    Rule::Alert(a) => &a.expr,
+                })
+            });
+            (!group.rules.is_empty()).then_some(group)
+        })
+        .collect()
 }
 
 /// The recorded 5-minute request rate of a service.
@@ -1682,12 +1723,6 @@ mod tests {
     use super::super::test_support::*;
     use super::*;
     use crate::generate::to_yaml;
-
-    fn all_models() -> Vec<(String, Model)> {
-        let mut models = example_models();
-        models.push(("reference".into(), reference_model()));
-        models
-    }
 
     #[test]
     fn every_alert_is_labelled_and_annotated() {
