@@ -436,6 +436,14 @@ fn every_cluster_backs_up_the_database_with_a_cronjob_that_runs_the_compose_comm
             patch.contains("BLUEPRINT_PUSHGATEWAY_URL"),
             "{overlay}: {patch}"
         );
+        // The namespace joins the Pushgateway grouping key: staging's and prod's groups stay
+        // apart in a shared Pushgateway.
+        assert!(
+            patch.contains(
+                "- name: BLUEPRINT_NAMESPACE\n              valueFrom:\n                fieldRef:\n                  fieldPath: metadata.namespace\n"
+            ),
+            "{overlay}: {patch}"
+        );
     }
     // Staging's in-cluster database admits the backup; prod's Supabase is reached outside.
     let staging = &files["kubernetes/overlays/staging/network-policies.yaml"];

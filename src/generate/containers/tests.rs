@@ -784,22 +784,10 @@ fn shell_quoting_keeps_each_word_whole() {
 }
 
 /// Runs the generated wrapper against a one-shot HTTP listener standing in for the Pushgateway.
-#[test]
-fn the_wrapper_reports_the_outcome_and_keeps_the_exit_code() {
+/// Runs run-job.sh's failing `nightly-report` with `env` against a one-request HTTP server:
+/// its exit code and the request it pushed.
+fn push_once(script: &std::path::Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
     use std::io::{Read, Write};
-    let has = |tool: &str| {
-        std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !has("timeout") || !(has("python3") || has("node")) {
-        eprintln!("skipped: needs sh, timeout and python3 or node");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("run-job.sh");
-    std::fs::write(&script, file(&reference(), jobs::RUN_JOB_PATH)).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let server = std::thread::spawn(move || {
@@ -836,16 +824,41 @@ fn the_wrapper_reports_the_outcome_and_keeps_the_exit_code() {
         String::from_utf8_lossy(&request).into_owned()
     });
     let status = std::process::Command::new("sh")
-        .arg(&script)
+        .arg(script)
         .args(["nightly-report", "20", "--", "sh", "-c", "exit 3"])
         .env("BLUEPRINT_PUSHGATEWAY_URL", format!("http://{address}/"))
+        .envs(env.iter().copied())
         .status()
         .unwrap();
-    assert_eq!(status.code(), Some(3), "the job's own exit code");
-    let request = server.join().unwrap();
+    (status.code(), server.join().unwrap())
+}
+
+#[test]
+fn the_wrapper_reports_the_outcome_and_keeps_the_exit_code() {
+    let has = |tool: &str| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has("timeout") || !(has("python3") || has("node")) {
+        eprintln!("skipped: needs sh, timeout and python3 or node");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("run-job.sh");
+    std::fs::write(&script, file(&reference(), jobs::RUN_JOB_PATH)).unwrap();
+    let (status, request) = push_once(&script, &[]);
+    assert_eq!(status, Some(3), "the job's own exit code");
     assert!(
         request.starts_with("POST /metrics/job/nightly-report "),
         "{request}"
+    );
+    // In a cluster the namespace joins the grouping key (two environments, one Pushgateway).
+    let (_, namespaced) = push_once(&script, &[("BLUEPRINT_NAMESPACE", "staging")]);
+    assert!(
+        namespaced.starts_with("POST /metrics/job/nightly-report/namespace/staging "),
+        "{namespaced}"
     );
     assert!(
         request.contains("\nblueprint_job_last_exit_code 3\n"),

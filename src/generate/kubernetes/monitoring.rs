@@ -10,15 +10,17 @@
 //! each overlay labels them for its Prometheus (`release`) and adds what names its namespace or
 //! its monitoring stack: the Probes (URLs of the Services) and the Pushgateway's monitor.
 //!
-//! Assumed: one environment per cluster Prometheus. Rules select by `job` without a
-//! namespace, as on Compose where each environment has its own Prometheus; two environments in
-//! one cluster need a Prometheus each (or `enforcedNamespaceLabel`), and a Pushgateway each.
+//! Two environments may share one cluster Prometheus: every target is labelled with its
+//! namespace (the operator's `namespace` label), each run pushes with its namespace in the
+//! Pushgateway grouping key (run-job.sh's `BLUEPRINT_NAMESPACE`, from the downward API), the
+//! recording rules aggregate `by (namespace)` and the alerts keep every label, so staging's and
+//! prod's series, groups and alerts stay apart.
 //!
 //! The `monitoring-stack` group alerts on the Compose stack's own jobs (`alertmanager`,
-//! `blackbox`, `pushgateway`, `grafana`, `<db>-exporter`). On a cluster only `pushgateway` is
-//! scraped under that name (its monitor is generated here); the others are the stack's own
-//! business (kube-prometheus-stack alerts on its components), and no postgres_exporter is
-//! deployed, so those rules stay silent rather than firing.
+//! `blackbox`, `pushgateway`, `grafana`, `<db>-exporter`). The PrometheusRule keeps only the
+//! rules over jobs the cluster has ([`cluster_jobs_produced`]): the Pushgateway's and the
+//! exporters' (deployed per environment, scraped under their Compose job names); the others are
+//! kube-prometheus-stack's, which alerts on its own components.
 
 use std::collections::{BTreeMap, BTreeSet};
 

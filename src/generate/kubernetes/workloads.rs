@@ -256,7 +256,7 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
             .cloned()
             .unwrap_or_default();
         let mut env = secret_env(service, environment);
-        env.extend(pushgateway_var(model, environment));
+        env.extend(pushgateway_vars(model, environment));
         layer
             .patches
             .push(cron_job_patch(&job.name, &checksum, env));
@@ -275,7 +275,7 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
             vec![document(&config)],
         ));
         let mut env = secret_vars(variables.iter().map(|(name, value)| (name.as_str(), value)));
-        env.extend(pushgateway_var(model, environment));
+        env.extend(pushgateway_vars(model, environment));
         // The restore test reads the same ConfigMap and secrets, but not the database's URL:
         // it restores into its own scratch server and never reaches the database.
         if let Some(test) = &policy.restore_test {
@@ -285,7 +285,7 @@ pub fn overlay(model: &Model, environment: &Environment) -> Layer {
                     .filter(|(name, _)| name != DATABASE_URL_VARIABLE)
                     .map(|(name, value)| (name.as_str(), value)),
             );
-            env.extend(pushgateway_var(model, environment));
+            env.extend(pushgateway_vars(model, environment));
             layer
                 .patches
                 .push(cron_job_patch(&test.job, &checksum, env));
@@ -942,15 +942,34 @@ fn scripts(model: &Model, name: &str, files: &[(&str, &str)]) -> Object<Data> {
     )
 }
 
-/// Where each run of a job reports; without monitoring it reports nowhere, as on Compose (and
-/// no policy lets it reach a Pushgateway).
-fn pushgateway_var(model: &Model, environment: &Environment) -> Option<EnvVar> {
-    let kubernetes = environment.kubernetes.as_ref()?;
-    model.monitoring.enabled.then(|| EnvVar {
-        name: "BLUEPRINT_PUSHGATEWAY_URL".into(),
-        value: Some(format!("http://{}", kubernetes.pushgateway)),
-        value_from: None,
-    })
+/// Where each run of a job reports, and under which namespace (the downward API's, which
+/// run-job.sh adds to the Pushgateway grouping key); without monitoring it reports nowhere, as
+/// on Compose (and no policy lets it reach a Pushgateway).
+fn pushgateway_vars(model: &Model, environment: &Environment) -> Vec<EnvVar> {
+    let Some(kubernetes) = environment
+        .kubernetes
+        .as_ref()
+        .filter(|_| model.monitoring.enabled)
+    else {
+        return Vec::new();
+    };
+    vec![
+        EnvVar {
+            name: "BLUEPRINT_PUSHGATEWAY_URL".into(),
+            value: Some(format!("http://{}", kubernetes.pushgateway)),
+            value_from: None,
+        },
+        EnvVar {
+            name: "BLUEPRINT_NAMESPACE".into(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                secret_key_ref: None,
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: "metadata.namespace".into(),
+                }),
+            }),
+        },
+    ]
 }
 
 /// The overlay's patch of the CronJob `name`: its container's variables and the checksum of

@@ -3,7 +3,8 @@
 #
 # The command runs under `timeout`: SIGTERM at the timeout, SIGKILL 30 seconds later, exit code
 # 124 when it was stopped. Its outcome then goes to the Pushgateway at
-# $BLUEPRINT_PUSHGATEWAY_URL (unset: nothing is pushed) as gauges grouped under job=JOB_NAME:
+# $BLUEPRINT_PUSHGATEWAY_URL (unset: nothing is pushed) as gauges grouped under job=JOB_NAME
+# (and namespace=$BLUEPRINT_NAMESPACE when set, as in a cluster):
 # the exit code, the duration, and the time of this success or failure, plus any metrics the
 # command wrote to the file $BLUEPRINT_JOB_METRICS names (the backup job's dump sizes).
 # Prometheus alerts on them. The push uses python3, node or perl, whichever the image has (slim
@@ -40,6 +41,11 @@ if [ -z "$pushgateway" ]; then
     exit "$status"
 fi
 url="${pushgateway%/}/metrics/job/${job}"
+# In a cluster the namespace joins the grouping key: two environments sharing a Pushgateway
+# keep their own groups, and the pushed series carry the `namespace` label the rules group by.
+if [ -n "${BLUEPRINT_NAMESPACE:-}" ]; then
+    url="${url}/namespace/${BLUEPRINT_NAMESPACE}"
+fi
 metrics="# TYPE blueprint_job_last_exit_code gauge
 blueprint_job_last_exit_code ${status}
 # TYPE blueprint_job_duration_seconds gauge
