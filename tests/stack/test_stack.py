@@ -912,13 +912,20 @@ def deployment(work: Path, service: str) -> dict:
                 if d and d.get("kind") == "Deployment")
 
 
-def expand_kubelet(env: dict[str, str], entries: list[dict], pod_ip: str) -> dict[str, str]:
+def expand_kubelet(env: dict[str, str], entries: list[dict], pod_ip: str,
+                   namespace: str = "default") -> dict[str, str]:
     """Each entry in turn, as the kubelet sets it: `$(VAR)` expanded from what is set so far, the
-    pod's address where the downward API gives status.podIP, stand-ins for Secrets."""
+    pod's address and namespace where the downward API gives status.podIP and
+    metadata.namespace, stand-ins for Secrets."""
     for var in entries:
         source = var.get("valueFrom") or {}
-        if source.get("fieldRef", {}).get("fieldPath") == "status.podIP":
+        field = source.get("fieldRef", {}).get("fieldPath")
+        if field == "status.podIP":
             value = pod_ip
+        elif field == "metadata.namespace":
+            value = namespace
+        elif field:
+            raise AssertionError(f"{var['name']}: a downward API field the harness does not know: {field}")
         elif "secretKeyRef" in source:
             value = stack.stand_in(source["secretKeyRef"]["key"])
         else:
@@ -1011,7 +1018,8 @@ def test_kubernetes_jobs_run_with_the_cronjob_environment(booted: Stack):
                 c.get("env", []) for c in patch["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
                 if c["name"] == spec["name"])
             env = dict(source.image_env)
-            env.update(stack.aws_stand_in(expand_kubelet(config, entries, f"127.0.3.{20 + n}")))
+            namespace = yaml.safe_load((overlay / "kustomization.yaml").read_text())["namespace"]
+            env.update(stack.aws_stand_in(expand_kubelet(config, entries, f"127.0.3.{20 + n}", namespace)))
             if any(stack.MANAGED_DB_HOST in env.get(v, "") for v in ("DATABASE_URL", "BACKUP_DATABASE_URL")):
                 booted.managed_db()
             if "AWS_ENDPOINT_URL_S3" in env:
@@ -1056,9 +1064,14 @@ def test_kubernetes_jobs_run_with_the_cronjob_environment(booted: Stack):
             assert r.returncode == 0, f"{overlay.name} {job}: {r.stdout[-1000:]}{r.stderr[-2000:]}"
             assert "run-job:" not in r.stderr, f"{overlay.name} {job}: {r.stderr[-2000:]}"
             _, _, body = http(f"{pushgateway}/metrics")
-            success = re.search(rf'^blueprint_job_last_success_timestamp_seconds{{[^}}]*job="{job}"[^}}]*}} (\S+)$',
-                               body.decode(), re.M)
-            assert success and float(success.group(1)) >= int(started), f"{overlay.name} {job}: no success pushed"
+            # Each environment's run lands in its own group: the namespace is in the grouping key,
+            # so staging's and prod's outcomes (one Pushgateway here) never overwrite each other.
+            groups = {m.group(1): float(m.group(2)) for m in re.finditer(
+                r'^blueprint_job_last_success_timestamp_seconds\{(?=[^}]*job="' + re.escape(job)
+                + r'")[^}]*namespace="([^"]*)"[^}]*\} (\S+)$', body.decode(), re.M)}
+            assert groups.get(namespace, 0) >= int(started), f"{overlay.name} {job}: no success pushed in {namespace}: {groups}"
+            earlier = [o for o, j, _ in ran if j == job]
+            assert len(groups) == len(earlier) + 1, f"{overlay.name} {job}: one group per namespace: {groups}"
             if job.endswith("-restore-test"):
                 # It restored the newest dump (the backup CronJob's, which ran just before).
                 assert pushed(booted, job).get("blueprint_restore_test_tables", 0) >= 1, \
