@@ -677,6 +677,13 @@ pub struct Monitoring {
     /// Which receivers get which severity. Default: every receiver gets every severity.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub routes: BTreeMap<Severity, Vec<String>>,
+    /// A dead man's switch: the always-firing `Watchdog` alert is sent every minute to this
+    /// heartbeat URL (healthchecks.io, Dead Man's Snitch, Cronitor...), which pages when the
+    /// pings stop, that is when Prometheus, Alertmanager or the way out is down. It never
+    /// reaches the receivers. Without it, `Watchdog` still fires (its absence in Alertmanager
+    /// is the stack's own health) but is discarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<Heartbeat>,
     /// Base URL of the runbooks; an alert's runbook is `<base>/<AlertName>` unless it names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runbook_base_url: Option<String>,
@@ -754,6 +761,14 @@ pub struct Receiver {
     /// SMTP password, as a secret (`email`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<SecretRef>,
+}
+
+/// Where the `Watchdog` alert is sent: a webhook that expects a ping every few minutes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// The heartbeat URL, as a secret (Alertmanager POSTs its webhook payload to it).
+    pub url: SecretRef,
 }
 
 /// An alert family that can be switched off or tuned; its condition has no threshold (a target

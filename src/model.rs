@@ -710,6 +710,8 @@ pub struct Monitoring {
     pub receivers: Vec<Receiver>,
     /// Receiver names per severity (every severity present; possibly empty).
     pub routes: BTreeMap<Severity, Vec<String>>,
+    /// The secret holding the heartbeat URL the `Watchdog` alert is sent to, if any.
+    pub heartbeat_url_secret: Option<String>,
     /// Runbook base URL.
     pub runbook_base_url: String,
     /// Whether `runbook_base_url` is the project's own `docs/runbooks` on its main branch
@@ -727,6 +729,31 @@ pub struct Monitoring {
     pub log_max_size: String,
     /// Rotated log files kept.
     pub log_max_files: u32,
+}
+
+/// Below this many requests per second a service's rate alerts (HighErrorRatio,
+/// HighLatencyP95, the SLO burn rates) do not fire, unless its SLO sets `min_request_rate`.
+pub const DEFAULT_MIN_REQUEST_RATE: f64 = 0.1;
+
+impl Monitoring {
+    /// The secrets Alertmanager reads (receiver URLs and passwords, the heartbeat URL), in
+    /// declaration order, possibly repeated.
+    pub fn alertmanager_secrets(&self) -> impl Iterator<Item = &String> {
+        self.receivers
+            .iter()
+            .flat_map(|r| [&r.url_secret, &r.password_secret])
+            .chain([&self.heartbeat_url_secret])
+            .flatten()
+    }
+
+    /// The minimum request rate below which `service`'s rate alerts stay quiet: its SLO's
+    /// `min_request_rate`, or [`DEFAULT_MIN_REQUEST_RATE`].
+    pub fn min_request_rate(&self, service: &str) -> f64 {
+        self.slos
+            .iter()
+            .find(|s| s.service == service)
+            .map_or(DEFAULT_MIN_REQUEST_RATE, |s| s.min_request_rate)
+    }
 }
 
 /// CI settings.
@@ -1343,19 +1370,14 @@ impl Model {
                         &self.recovery_of(secret, env),
                     );
                 }
-                for receiver in &self.monitoring.receivers {
-                    for secret in [&receiver.url_secret, &receiver.password_secret]
-                        .into_iter()
-                        .flatten()
-                    {
-                        add(
-                            secret,
-                            home,
-                            Some(&env.name),
-                            "alertmanager".into(),
-                            &self.recovery_of(secret, env),
-                        );
-                    }
+                for secret in self.monitoring.alertmanager_secrets() {
+                    add(
+                        secret,
+                        home,
+                        Some(&env.name),
+                        "alertmanager".into(),
+                        &self.recovery_of(secret, env),
+                    );
                 }
             }
         }
@@ -1489,6 +1511,9 @@ impl Model {
                 ReceiverKind::Webhook => "the URL from the receiving service",
             };
             return format!("{source}, {rotate}");
+        }
+        if self.monitoring.heartbeat_url_secret.as_deref() == Some(name) {
+            return format!("the ping URL from the heartbeat service's check, {rotate}");
         }
         if let Some((store, backup)) = self
             .backups()
@@ -2244,6 +2269,7 @@ fn resolve_monitoring(bp: &Blueprint) -> Monitoring {
         retention: m.retention.clone().unwrap_or_else(|| "15d".into()),
         receivers,
         routes,
+        heartbeat_url_secret: m.heartbeat.as_ref().map(|h| h.url.secret.clone()),
         alerts: BuiltinAlerts {
             service_down: family(&a.service_down, None, "2m", 0.0, Severity::Critical),
             probe_failed: family(&a.probe_failed, None, "2m", 0.0, Severity::Critical),
@@ -2288,7 +2314,7 @@ fn resolve_monitoring(bp: &Blueprint) -> Monitoring {
                 service: service.clone(),
                 availability: slo.availability,
                 error_budget: ((100.0 - slo.availability) / 100.0 * 1e6).round() / 1e6,
-                min_request_rate: slo.min_request_rate.unwrap_or(0.1),
+                min_request_rate: slo.min_request_rate.unwrap_or(DEFAULT_MIN_REQUEST_RATE),
             })
             .collect(),
         runbook_base_url,

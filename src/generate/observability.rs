@@ -16,6 +16,7 @@ pub mod alertmanager;
 pub mod custom_tests;
 pub mod dashboards;
 pub mod grafana;
+pub mod meta_rules;
 pub mod prometheus;
 pub mod rule_tests;
 pub mod rules;

@@ -438,6 +438,11 @@ class Stack:
             c.healthcheck = hc["test"]
         if image in ("prom/prometheus", "prom/alertmanager"):
             self._scale_time(c)
+        if image == "prom/prometheus" and self.time_scale != 1:
+            # Prometheus resends a firing alert every minute (and drops the first send while it
+            # has not yet discovered Alertmanager): scaled like the rest, or the Watchdog arrives
+            # a whole real minute late.
+            c.argv.append(f"--rules.alert.resend-delay={duration(60 / self.time_scale)}")
         if image == "prom/alertmanager":
             # Its notifications to the SMTP stand-in go over STARTTLS with the harness's CA, which
             # this container trusts as a real one would a public CA.

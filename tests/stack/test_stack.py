@@ -463,6 +463,33 @@ def crontab_lines(s: Stack) -> dict[str, tuple[str, str]]:
     return jobs
 
 
+def test_the_watchdog_reaches_the_heartbeat_and_no_receiver(booted: Stack, webhook: Webhook):
+    """The dead man's switch: Watchdog fires from the first evaluation, Alertmanager posts it to
+    the heartbeat URL again every (scaled) minute, and never to a receiver."""
+    if "alertmanager" not in booted.containers:
+        pytest.skip("no alerting here")
+    conf = yaml.safe_load((booted.work / "monitoring/alertmanager/alertmanager.yml").read_text())
+    first = conf["route"]["routes"][0]
+    assert first["matchers"] == ['alertname="Watchdog"'], first
+    booted.wait_all_healthy()
+    if first["receiver"] == "null":
+        wait_for(lambda: any(a["labels"]["alertname"] == "Watchdog" for a in alertmanager_alerts(booted)),
+                 60, "Watchdog held by Alertmanager")
+        return
+    since = len(webhook.received)
+    mails = len(booted.mail())
+
+    def pings() -> list[str]:
+        return [path for path, p in webhook.received[since:]
+                if any(a["labels"]["alertname"] == "Watchdog" for a in p.get("alerts", []))]
+
+    # Two pings: the first, then its repeat (what the heartbeat service counts on).
+    wait_for(lambda: len(pings()) >= 2 or None, 60, "two Watchdog pings at the heartbeat URL")
+    assert set(pings()) == {"/heartbeat_url"}, pings()
+    elsewhere = [path for path, p in webhook.received if "Watchdog" in json.dumps(p) and path != "/heartbeat_url"]
+    assert not elsewhere and not any("Watchdog" in m["data"] for m in booted.mail()[mails:]), elsewhere
+
+
 def test_a_failing_job_alerts_and_recovers(booted: Stack, webhook: Webhook):
     jobs = crontab_lines(booted) if (booted.work / "jobs").is_dir() else {}
     if "alertmanager" not in booted.containers or not jobs:

@@ -1098,10 +1098,7 @@ impl<'a> Stack<'a> {
         let receiver_secrets: Vec<String> = self
             .model
             .monitoring
-            .receivers
-            .iter()
-            .flat_map(|r| [&r.url_secret, &r.password_secret])
-            .flatten()
+            .alertmanager_secrets()
             .cloned()
             .collect();
         let mut secrets = Vec::new();

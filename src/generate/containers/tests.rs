@@ -1020,7 +1020,7 @@ fn monitoring_containers_read_secrets_from_files() {
     let compose = compose_of(&reference(), "prod");
     assert_eq!(
         strings(&compose["services"]["alertmanager"]["secrets"]),
-        ["slack_oncall_webhook_url", "smtp_password"]
+        ["slack_oncall_webhook_url", "smtp_password", "heartbeat_url"]
     );
     assert_eq!(
         compose["secrets"]["slack_oncall_webhook_url"]["environment"],

@@ -235,6 +235,7 @@ fn render(model: &Model, alert: &str, rules: &[(String, AlertingRule)]) -> Strin
             threshold => minijinja::Value::from(minijinja::value::Serde(threshold_of(model, alert))),
             dashboards => minijinja::Value::from(minijinja::value::Serde(&dashboards_to_open)),
             grafana_dashboards => model.monitoring.grafana.dashboards,
+            heartbeat => model.monitoring.heartbeat_url_secret.is_some(),
             places => minijinja::Value::from(minijinja::value::Serde(&places)),
             routes => model
                 .monitoring

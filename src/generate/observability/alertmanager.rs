@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::meta_rules::WATCHDOG;
 use super::rules::severity_name;
 use crate::blueprint::{ReceiverKind, Severity};
 use crate::model::{Model, Receiver};
@@ -119,6 +120,10 @@ pub struct WebhookConfig {
     pub send_resolved: bool,
 }
 
+/// How often Alertmanager pings the heartbeat URL while `Watchdog` fires (its group interval and
+/// repeat interval both, as the repeat only happens on a group interval's tick).
+pub const HEARTBEAT_INTERVAL: &str = "1m";
+
 /// Where a Compose secret is mounted: `/run/secrets/<secret lower-cased>`.
 pub fn secret_file(secret: &str) -> String {
     format!("/run/secrets/{}", secret.to_ascii_lowercase())
@@ -126,13 +131,7 @@ pub fn secret_file(secret: &str) -> String {
 
 /// The secrets Alertmanager needs as Compose secrets (model names, upper case), sorted.
 pub fn secrets(model: &Model) -> Vec<String> {
-    let mut names: Vec<String> = model
-        .monitoring
-        .receivers
-        .iter()
-        .flat_map(|r| [r.url_secret.clone(), r.password_secret.clone()])
-        .flatten()
-        .collect();
+    let mut names: Vec<String> = model.monitoring.alertmanager_secrets().cloned().collect();
     names.sort();
     names.dedup();
     names
@@ -224,8 +223,36 @@ pub fn config(model: &Model) -> AlertmanagerConfig {
         .unwrap_or("blueprint-discard")
         .to_string();
 
-    let mut routes = Vec::new();
-    let mut needs_null = false;
+    // The dead man's switch first: it must never reach a person, whatever its severity.
+    let heartbeat = monitoring.heartbeat_url_secret.as_ref().map(|secret| {
+        let name = ["heartbeat", "blueprint-heartbeat"]
+            .into_iter()
+            .find(|n| !monitoring.receivers.iter().any(|r| r.name == *n))
+            .unwrap_or("blueprint-watchdog-heartbeat")
+            .to_string();
+        AlertReceiver {
+            name,
+            slack_configs: Vec::new(),
+            email_configs: Vec::new(),
+            webhook_configs: vec![WebhookConfig {
+                url_file: secret_file(secret),
+                send_resolved: false,
+            }],
+        }
+    });
+    let mut needs_null = heartbeat.is_none();
+    let mut routes = vec![Route {
+        receiver: heartbeat
+            .as_ref()
+            .map_or_else(|| null.clone(), |r| r.name.clone()),
+        group_by: Vec::new(),
+        matchers: vec![format!("alertname=\"{WATCHDOG}\"")],
+        continue_: false,
+        group_wait: Some("0s".into()),
+        group_interval: Some(HEARTBEAT_INTERVAL.into()),
+        repeat_interval: Some(HEARTBEAT_INTERVAL.into()),
+        routes: Vec::new(),
+    }];
     for severity in [Severity::Critical, Severity::Warning, Severity::Info] {
         let names: Vec<String> = monitoring
             .routes
@@ -259,6 +286,7 @@ pub fn config(model: &Model) -> AlertmanagerConfig {
     });
 
     let mut receivers: Vec<AlertReceiver> = monitoring.receivers.iter().map(receiver).collect();
+    receivers.extend(heartbeat);
     if needs_null {
         receivers.push(AlertReceiver {
             name: null,
@@ -311,6 +339,7 @@ mod tests {
             .as_array()
             .expect("child routes")
             .iter()
+            .filter(|r| r["matchers"][0] != format!("alertname=\"{WATCHDOG}\"").as_str())
             .map(|r| {
                 (
                     r["matchers"][0].as_str().unwrap_or_default().to_string(),
@@ -341,8 +370,8 @@ mod tests {
             config["route"]["group_by"],
             serde_json::json!(["alertname", "service"])
         );
-        let critical = &config["route"]["routes"][0];
-        let warning = &config["route"]["routes"][2];
+        let critical = &config["route"]["routes"][1];
+        let warning = &config["route"]["routes"][3];
         assert_eq!(critical["repeat_interval"], "1h");
         assert_eq!(warning["repeat_interval"], "4h");
     }
@@ -387,8 +416,41 @@ mod tests {
         );
         assert_eq!(
             secrets(&reference_model()),
-            vec!["SLACK_ONCALL_WEBHOOK_URL", "SMTP_PASSWORD"]
+            vec!["HEARTBEAT_URL", "SLACK_ONCALL_WEBHOOK_URL", "SMTP_PASSWORD"]
         );
+    }
+
+    #[test]
+    fn the_watchdog_goes_first_to_the_heartbeat_or_nowhere() {
+        let yaml = reference_yaml();
+        let heartbeat = "  heartbeat:\n    url: { secret: HEARTBEAT_URL }\n";
+        assert!(yaml.contains(heartbeat), "the reference has a heartbeat");
+        let config = rendered(&yaml.replace(heartbeat, ""));
+        let first = &config["route"]["routes"][0];
+        assert_eq!(first["matchers"][0], "alertname=\"Watchdog\"");
+        assert_eq!(
+            first["receiver"], "null",
+            "without a heartbeat it is discarded"
+        );
+        assert_eq!(first["continue"], Value::Null);
+        let with = rendered(&yaml);
+        let first = &with["route"]["routes"][0];
+        assert_eq!(first["matchers"][0], "alertname=\"Watchdog\"");
+        assert_eq!(first["receiver"], "heartbeat");
+        assert_eq!(first["group_wait"], "0s");
+        assert_eq!(first["repeat_interval"], HEARTBEAT_INTERVAL);
+        assert_eq!(first["group_interval"], HEARTBEAT_INTERVAL);
+        let heartbeat = with["receivers"]
+            .as_array()
+            .expect("receivers")
+            .iter()
+            .find(|r| r["name"] == "heartbeat")
+            .expect("a heartbeat receiver");
+        assert_eq!(
+            heartbeat["webhook_configs"][0]["url_file"],
+            "/run/secrets/heartbeat_url"
+        );
+        assert_eq!(heartbeat["webhook_configs"][0]["send_resolved"], false);
     }
 
     #[test]
@@ -414,7 +476,13 @@ mod tests {
         let config = rendered(&format!("{}{}", &yaml[..start], &yaml[end..]));
         assert_eq!(config["route"]["receiver"], "null");
         assert!(children(&config).iter().all(|(_, r, c)| r == "null" && !c));
-        assert_eq!(config["receivers"].as_array().map(Vec::len), Some(1));
+        let names: Vec<&Value> = config["receivers"]
+            .as_array()
+            .expect("receivers")
+            .iter()
+            .map(|r| &r["name"])
+            .collect();
+        assert_eq!(names, ["heartbeat", "null"], "the heartbeat stays");
     }
 
     #[test]
@@ -427,11 +495,8 @@ mod tests {
         let routes = children(&config);
         assert_eq!(routes.len(), 6, "{routes:?}");
         assert!(
-            !config["receivers"]
-                .as_array()
-                .expect("receivers")
-                .iter()
-                .any(|r| r["name"] == "null")
+            routes.iter().all(|(_, r, _)| r != "null"),
+            "only the Watchdog is discarded: {routes:?}"
         );
     }
 

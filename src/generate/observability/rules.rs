@@ -143,11 +143,14 @@ pub fn with_recordings(model: &Model, mut produced: Produced) -> Produced {
     produced
 }
 
-/// The rule groups of every rule file, in order, keeping only the rules whose every selector
-/// reads series `produced` has ([`with_recordings`] of a platform's jobs); groups left empty
-/// are dropped. A rule over a job the platform does not have could never fire there.
-pub fn groups_over(model: &Model, produced: &Produced) -> Vec<RuleGroup> {
-    rule_files(model)
+/// The rule groups of `files`, in order, keeping only the rules whose every selector reads
+/// series `produced` has ([`with_recordings`] of a platform's jobs); groups left empty are
+/// dropped. A rule over a job the platform does not have could never fire there.
+pub fn groups_over(
+    files: impl IntoIterator<Item = RuleFile>,
+    produced: &Produced,
+) -> Vec<RuleGroup> {
+    files
         .into_iter()
         .flat_map(|f| f.groups)
         .filter_map(|mut group| {
@@ -251,6 +254,12 @@ pub fn catalog(model: &Model) -> Catalog {
         super::custom_tests::custom_groups(model),
         STEP_SECONDS,
     );
+    builder.file(
+        super::meta_rules::FILE,
+        Vec::new(),
+        super::meta_rules::meta_groups(model),
+        STEP_SECONDS,
+    );
 
     Catalog {
         files: builder.files,
@@ -310,7 +319,7 @@ fn runbook(model: &Model, alert: &str) -> String {
 
 /// An alerting rule with the mandatory labels and annotations.
 #[allow(clippy::too_many_arguments)]
-fn alerting_rule(
+pub(super) fn alerting_rule(
     model: &Model,
     alert: &str,
     expr: String,
@@ -394,7 +403,7 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 /// Scenarios for an alert on a gauge that is `bad` while the condition holds and `good`
 /// otherwise: it fires after `for`, is only pending before, and stays quiet on `good`.
-fn gauge_scenarios(
+pub(super) fn gauge_scenarios(
     rule: &AlertingRule,
     subject: &str,
     metric: &str,
@@ -1778,8 +1787,10 @@ mod tests {
             let catalog = catalog(&model);
             for rule in alerting_rules(&catalog) {
                 let severity = rule.labels.get("severity").map(String::as_str);
+                let watchdog = rule.alert == super::super::meta_rules::WATCHDOG
+                    && severity == Some(super::super::meta_rules::WATCHDOG_SEVERITY);
                 assert!(
-                    matches!(severity, Some("critical" | "warning" | "info")),
+                    watchdog || matches!(severity, Some("critical" | "warning" | "info")),
                     "{name}: {} severity {severity:?}",
                     rule.alert
                 );
@@ -1841,8 +1852,10 @@ mod tests {
                     "{name}: no test where {} {:?} fires",
                     rule.alert, rule.labels
                 );
+                // The dead man's switch fires always: there is no quiet test.
                 assert!(
-                    checks.iter().any(|c| c.firing.is_empty()),
+                    rule.alert == super::super::meta_rules::WATCHDOG
+                        || checks.iter().any(|c| c.firing.is_empty()),
                     "{name}: no test where {} stays quiet",
                     rule.alert
                 );
