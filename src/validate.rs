@@ -1704,6 +1704,22 @@ impl Context<'_> {
                     "only `s3` stores have a bucket",
                 );
             }
+            if !store.queues.is_empty() && store.kind != StoreKind::Redis {
+                self.at_key(
+                    &path!("stores", name, "queues"),
+                    "only `redis` stores have queues",
+                )
+                .hint = Some("queues are Redis lists whose length a redis_exporter watches: move them to a `redis` store, or remove `queues`".into());
+            }
+            let mut seen = BTreeSet::new();
+            for queue in &store.queues {
+                if !seen.insert(queue) {
+                    self.at_key(
+                        &path!("stores", name, "queues"),
+                        format!("the queue `{queue}` is listed twice"),
+                    );
+                }
+            }
             if store.url_env.is_some() && store.kind == StoreKind::S3 {
                 self.at_key(&path!("stores", name, "url_env"), "`s3` stores are configured through `S3_BUCKET` and `AWS_*` variables, not a URL");
             }

@@ -87,6 +87,8 @@ const COMPANIONS: &[(&str, &[&str])] = &[
     ("/services/api/metrics/enabled", &["/monitoring/slos"]),
     ("/monitoring/enabled", &["/proxy/expose"]),
     ("/monitoring/grafana/enabled", &["/proxy/expose/grafana"]),
+    // Queues are Redis lists.
+    ("/stores/cache/kind", &["/stores/cache/queues"]),
 ];
 
 /// Places where `validate` refuses every change on purpose, by JSON pointer, with the

@@ -1073,6 +1073,7 @@ fn find_stores(
                 bucket: None,
                 url_env: None,
                 backup: None,
+                queues: Vec::new(),
             },
         });
     }

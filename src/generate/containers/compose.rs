@@ -19,7 +19,9 @@ use super::compose_types::{
 use super::dockerfile::{HEALTH_TIMEOUT_SECONDS, health_command};
 use super::{backup, images, jobs};
 use crate::blueprint::{InternalTool, Provider, ProxyEngine, Runtime, StoreKind};
-use crate::generate::observability::tool_prefix;
+use crate::generate::observability::{
+    NGINX_EXPORTER_HOST, NGINX_STATUS_PATH, NGINX_STATUS_PORT, NODE_EXPORTER_PORT, tool_prefix,
+};
 use crate::model::{
     ALERTMANAGER_PORT, Backup, Environment, GRAFANA_PORT, Migration, Model, PROMETHEUS_PORT, Part,
     Service, Store, Value, env_fragment,
@@ -43,6 +45,8 @@ pub const PUSHGATEWAY: &str = "pushgateway";
 pub const BLACKBOX_PORT: u16 = 9115;
 /// The Pushgateway's port.
 pub const PUSHGATEWAY_PORT: u16 = 9091;
+/// The node exporter's Compose service.
+pub const NODE_EXPORTER: &str = crate::generate::observability::NODE_EXPORTER_HOST;
 /// The postgres_exporter's port.
 pub const POSTGRES_EXPORTER_PORT: u16 = 9187;
 
@@ -206,8 +210,12 @@ fn certificate_hosts(model: &Model, environment: &Environment) -> Vec<String> {
 
 /// The URL an exposed tool is reached at from outside, with a trailing slash.
 pub fn external_url(environment: &Environment, prefix: &str) -> String {
-    let scheme = if environment.tls { "https" } else { "http" };
-    format!("{scheme}://{}{prefix}/", environment.domain)
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        environment.public_url()
+    } else {
+        format!("{}{prefix}/", environment.public_url())
+    }
 }
 
 fn healthcheck(test: Vec<String>) -> Healthcheck {
@@ -1006,6 +1014,12 @@ impl<'a> Stack<'a> {
             self.grafana();
         }
         self.blackbox();
+        self.node_exporter();
+        if self.model.proxy_metrics(self.environment)
+            && self.model.proxy.engine == ProxyEngine::Nginx
+        {
+            self.nginx_exporter();
+        }
         let env = &self.environment.name;
         let jobs_here = self.model.jobs.iter().any(|j| {
             self.model
@@ -1024,6 +1038,11 @@ impl<'a> Stack<'a> {
             .collect();
         for store in postgres {
             self.postgres_exporter(store);
+        }
+        let queues: Vec<&Store> =
+            crate::generate::observability::queue_stores(self.model).collect();
+        for store in queues {
+            self.redis_exporter(store);
         }
     }
 
@@ -1206,10 +1225,50 @@ impl<'a> Stack<'a> {
             healthcheck: Some(wget_check(&format!(
                 "http://127.0.0.1:{BLACKBOX_PORT}/-/healthy"
             ))),
-            networks: Self::networks(&[NET_INTERNAL]),
+            // The public probe goes out the way visitors come in: the domain's DNS record.
+            networks: if self.model.public_probe_url(self.environment).is_some() {
+                Self::networks(&[NET_INTERNAL, NET_EGRESS])
+            } else {
+                Self::networks(&[NET_INTERNAL])
+            },
             ..self.confined(true)
         };
         self.services.insert(BLACKBOX.into(), blackbox);
+    }
+
+    /// The host's metrics: its root file system read-only at /host and the host's PID
+    /// namespace, as the node exporter's documentation requires for a containerised exporter
+    /// (without them it reports the container's own disks and processes). It stays on the
+    /// internal network: the host's network namespace (`network_mode: host`) would put its
+    /// port on every interface of the host.
+    fn node_exporter(&mut self) {
+        let exporter = ComposeService {
+            image: images::NODE_EXPORTER.into(),
+            command: Some(vec!["--path.rootfs=/host".into()]),
+            pid: Some("host".into()),
+            volumes: vec![Mount::host_root("/host")],
+            healthcheck: Some(wget_check(&format!(
+                "http://127.0.0.1:{NODE_EXPORTER_PORT}/"
+            ))),
+            networks: Self::networks(&[NET_INTERNAL]),
+            ..self.confined(true)
+        };
+        self.services.insert(NODE_EXPORTER.into(), exporter);
+    }
+
+    /// Reads the nginx proxy's `stub_status` on its unpublished listener. Its image has no
+    /// shell or HTTP client for a health check: Prometheus' scrape (ServiceDown) watches it.
+    fn nginx_exporter(&mut self) {
+        let exporter = ComposeService {
+            image: images::NGINX_EXPORTER.into(),
+            command: Some(vec![format!(
+                "--nginx.scrape-uri=http://{PROXY}:{NGINX_STATUS_PORT}{NGINX_STATUS_PATH}"
+            )]),
+            depends_on: IndexMap::from([(PROXY.to_string(), DependsOn::STARTED)]),
+            networks: Self::networks(&[NET_INTERNAL]),
+            ..self.confined(true)
+        };
+        self.services.insert(NGINX_EXPORTER_HOST.into(), exporter);
     }
 
     fn pushgateway(&mut self) {
@@ -1226,27 +1285,55 @@ impl<'a> Stack<'a> {
 
     fn postgres_exporter(&mut self, store: &Store) {
         let name = exporter_name(&store.name);
-        let container = self.environment.provider(&store.name) == Provider::Container;
         let dsn = self.model.exporter_dsn(store, self.environment);
         let dsn = self.interpolate(&dsn, &name, "DATA_SOURCE_NAME");
         let exporter = ComposeService {
             image: images::POSTGRES_EXPORTER.into(),
+            environment: IndexMap::from([("DATA_SOURCE_NAME".to_string(), dsn)]),
+            healthcheck: Some(wget_check(&format!(
+                "http://127.0.0.1:{POSTGRES_EXPORTER_PORT}/"
+            ))),
+            ..self.store_exporter(store)
+        };
+        self.services.insert(name, exporter);
+    }
+
+    /// What every store exporter shares: confined, after its store when that is a container,
+    /// and on the egress network when the store is a provider's, outside.
+    fn store_exporter(&self, store: &Store) -> ComposeService {
+        let container = self.environment.provider(&store.name) == Provider::Container;
+        ComposeService {
             depends_on: if container {
                 IndexMap::from([(store.name.clone(), DependsOn::HEALTHY)])
             } else {
                 IndexMap::new()
             },
-            environment: IndexMap::from([("DATA_SOURCE_NAME".to_string(), dsn)]),
-            healthcheck: Some(wget_check(&format!(
-                "http://127.0.0.1:{POSTGRES_EXPORTER_PORT}/"
-            ))),
-            // A managed database is outside.
             networks: if container {
                 Self::networks(&[NET_INTERNAL])
             } else {
                 Self::networks(&[NET_INTERNAL, NET_EGRESS])
             },
             ..self.confined(true)
+        }
+    }
+
+    /// The queues' length (`redis_key_size`) and `redis_up`. The image is `FROM scratch`: no
+    /// shell or HTTP client for a health check; Prometheus' scrape (ServiceDown) is its check.
+    fn redis_exporter(&mut self, store: &Store) {
+        let name = exporter_name(&store.name);
+        let url = self.model.exporter_dsn(store, self.environment);
+        let url = self.interpolate(&url, &name, "REDIS_ADDR");
+        let keys = store
+            .queues
+            .iter()
+            .map(|q| format!("db0={q}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let exporter = ComposeService {
+            image: images::REDIS_EXPORTER.into(),
+            command: Some(vec![format!("--check-single-keys={keys}")]),
+            environment: IndexMap::from([("REDIS_ADDR".to_string(), url)]),
+            ..self.store_exporter(store)
         };
         self.services.insert(name, exporter);
     }

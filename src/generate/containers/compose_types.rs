@@ -43,6 +43,9 @@ pub struct ComposeService {
     /// The user the process runs as.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The PID namespace (`host`: the node exporter sees the host's processes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<String>,
     /// Run a minimal init as PID 1 (signals forwarded, zombies reaped).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
@@ -171,6 +174,22 @@ impl Mount {
             read_only: true,
             bind: Some(BindOptions {
                 create_host_path: false,
+                propagation: None,
+            }),
+        }
+    }
+
+    /// The host's root file system, read-only, with the host's later mounts propagated in: what
+    /// the node exporter reads disks, memory and CPUs from (`--path.rootfs`).
+    pub fn host_root(target: impl Into<String>) -> Self {
+        Self {
+            kind: "bind",
+            source: "/".into(),
+            target: target.into(),
+            read_only: true,
+            bind: Some(BindOptions {
+                create_host_path: false,
+                propagation: Some("rslave"),
             }),
         }
     }
@@ -192,6 +211,9 @@ impl Mount {
 pub struct BindOptions {
     /// Create the host path when it is missing.
     pub create_host_path: bool,
+    /// Mount propagation (`rslave`: mounts the host makes later show up inside).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub propagation: Option<&'static str>,
 }
 
 /// A health check, or `disable: true` to turn off the image's own (`HEALTHCHECK`).

@@ -46,8 +46,14 @@ pub const GRAFANA: &str = "grafana/grafana:12.1.1";
 pub const BLACKBOX: &str = "prom/blackbox-exporter:v0.27.0";
 /// The Pushgateway that scheduled jobs report to.
 pub const PUSHGATEWAY: &str = "prom/pushgateway:v1.11.1";
+/// The node exporter (host metrics).
+pub const NODE_EXPORTER: &str = "prom/node-exporter:v1.9.1";
+/// NGINX's exporter of `stub_status` (the nginx proxy's connections and requests).
+pub const NGINX_EXPORTER: &str = "nginx/nginx-prometheus-exporter:1.4.2";
 /// The prometheus-community PostgreSQL exporter.
 pub const POSTGRES_EXPORTER: &str = "quay.io/prometheuscommunity/postgres-exporter:v0.17.1";
+/// The Redis exporter (the length of the queues a `redis` store carries).
+pub const REDIS_EXPORTER: &str = "oliver006/redis_exporter:v1.67.0";
 
 /// The supercronic release installed into images whose service runs scheduled jobs.
 pub const SUPERCRONIC_VERSION: &str = "v0.2.34";
@@ -158,6 +164,7 @@ mod tests {
             BLACKBOX,
             PUSHGATEWAY,
             POSTGRES_EXPORTER,
+            REDIS_EXPORTER,
         ] {
             let tag = image.rsplit_once(':').map(|(_, t)| t).unwrap_or_default();
             assert!(

@@ -258,7 +258,12 @@ fn every_long_running_container_has_a_healthcheck_and_rotated_logs() {
                     .is_some_and(|s| {
                         !service.ends_with("-scheduler") && dockerfile::health_command(s).is_none()
                     });
-                if one_shot || healthless_app {
+                // The nginx and Redis exporters' images have no shell or HTTP client to check
+                // themselves with: Prometheus' scrape of them is their check (ServiceDown).
+                let no_client = [images::NGINX_EXPORTER, images::REDIS_EXPORTER]
+                    .iter()
+                    .any(|image| def["image"] == *image);
+                if one_shot || healthless_app || no_client {
                     continue;
                 }
                 let test = strings(&def["healthcheck"]["test"]);
@@ -1430,4 +1435,60 @@ fn no_backup_job_without_a_backup_policy() {
     let model = example("minimal");
     assert!(model.backups().next().is_none());
     assert!(!files(&model).keys().any(|p| p.contains("backup")));
+}
+
+#[test]
+fn the_node_exporter_reads_the_host_read_only_and_the_public_probe_goes_out() {
+    let model = reference();
+    for env in ["dev", "staging", "prod"] {
+        let compose = compose_of(&model, env);
+        let node = &services(&compose)["node-exporter"];
+        assert_eq!(node["image"], images::NODE_EXPORTER);
+        assert_eq!(node["pid"], "host", "{env}");
+        assert_eq!(node["command"][0], "--path.rootfs=/host");
+        let root = &node["volumes"][0];
+        assert_eq!(root["source"], "/");
+        assert_eq!(root["target"], "/host");
+        assert_eq!(root["read_only"], true);
+        assert_eq!(root["bind"]["propagation"], "rslave");
+        assert_eq!(node["networks"], serde_json::json!(["internal"]));
+        assert_eq!(node["cap_drop"], serde_json::json!(["ALL"]));
+        let blackbox = &services(&compose)["blackbox"];
+        let egress = blackbox["networks"]
+            .as_array()
+            .expect("networks")
+            .iter()
+            .any(|n| n == "egress");
+        // Only an environment with TLS has a public HTTPS URL to probe.
+        assert_eq!(egress, env != "dev", "{env}");
+    }
+}
+
+#[test]
+fn the_nginx_exporter_reads_the_unpublished_status_listener() {
+    let model = reference();
+    let compose = compose_of(&model, "prod");
+    let exporter = &services(&compose)["nginx-exporter"];
+    assert_eq!(exporter["image"], images::NGINX_EXPORTER);
+    assert_eq!(
+        exporter["command"][0],
+        "--nginx.scrape-uri=http://proxy:8081/stub_status"
+    );
+    assert_eq!(exporter["networks"], serde_json::json!(["internal"]));
+    let proxy = &services(&compose)["proxy"];
+    let published: Vec<&Json> = proxy["ports"].as_array().expect("ports").iter().collect();
+    assert!(
+        published.iter().all(|p| p["target"] != 8081),
+        "the status listener is not published: {published:?}"
+    );
+    let conf = crate::generate::proxy::generate(&model)
+        .into_iter()
+        .find(|f| f.path == "proxy/prod/nginx.conf")
+        .expect("nginx.conf is generated")
+        .contents;
+    let status = &conf[conf.find("listen 8081;").expect("a status listener")..];
+    assert!(
+        status.contains("stub_status;") && status.contains("deny all;"),
+        "{status}"
+    );
 }

@@ -31,8 +31,9 @@ use super::objects::{
 };
 use super::workloads::{HTTP_PORT_NAME, cluster_exported_stores, cluster_jobs, cluster_services};
 use super::{Layer, Manifest, NAME_LABEL, document, labels, selector};
-use crate::generate::observability::meta_rules;
-use crate::generate::observability::rules::{RuleGroup, groups_over, rule_files, with_recordings};
+use crate::generate::observability::rules::{
+    RuleGroup, compose_only, groups_over, rule_files, with_recordings,
+};
 use crate::generate::observability::selectors::Produced;
 use crate::generate::observability::{PROBE_JOB, PROBE_MODULE, dashboards, exporter_host};
 use crate::generate::to_json;
@@ -410,9 +411,7 @@ fn cluster_produced(model: &Model) -> Produced {
 fn prometheus_rule(model: &Model) -> Option<Object<Spec<PrometheusRuleSpec<RuleGroup>>>> {
     // The monitoring stack's own alerts stay out: kube-prometheus-stack brings its Watchdog and
     // meta alerts, under its own job names.
-    let files = rule_files(model)
-        .into_iter()
-        .filter(|f| !meta_rules::compose_only(f));
+    let files = rule_files(model).into_iter().filter(|f| !compose_only(f));
     let groups = groups_over(files, &cluster_produced(model));
     if groups.is_empty() {
         return None;

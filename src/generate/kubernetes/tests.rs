@@ -17,7 +17,7 @@ use super::workloads::{
 };
 use super::{Layer, cluster_environments, monitoring, network, routing, selector, workloads};
 use crate::blueprint::{Routing, Runtime};
-use crate::generate::observability::rules::rule_files;
+use crate::generate::observability::rules::{compose_only, rule_files};
 use crate::generate::observability::test_support::{example_models, model_from, yaml_value};
 use crate::generate::observability::{PROBE_JOB, PROBE_MODULE, exporter_host, postgres_stores};
 use crate::generate::proxy::HEALTH_PATH;
@@ -629,7 +629,7 @@ fn the_prometheus_rule_holds_rules_of_the_rule_files() {
         let files = rule_files(&model);
         let tested: Vec<Value> = files
             .iter()
-            .filter(|f| !crate::generate::observability::meta_rules::compose_only(f))
+            .filter(|f| !compose_only(f))
             .flat_map(|f| f.groups.iter())
             .flat_map(|g| g.rules.iter())
             .map(|r| serde_json::to_value(r).expect("rules serialize"))

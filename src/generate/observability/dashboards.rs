@@ -12,9 +12,14 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::host::{PSEUDO_FILESYSTEMS, proxy_metrics_target, public_probe_urls};
 use super::rules::{ERROR_RATIO, LATENCY_QUANTILES, REQUEST_RATE, error_ratio_over};
 use super::selectors::Produced;
-use super::{PROBE_JOB, exporter_host, metered_services, monitored_jobs, postgres_stores};
+use super::{
+    NODE_EXPORTER_HOST, PROBE_JOB, PUBLIC_PROBE_JOB, exporter_host, metered_services,
+    monitored_jobs, postgres_stores,
+};
+use crate::blueprint::ProxyEngine;
 use crate::model::{Model, Service};
 
 /// The dashboard JSON schema version written (Grafana 11 and later read it).
@@ -891,6 +896,203 @@ fn jobs(model: &Model) -> Dashboard {
         "jobs",
         format!("{} jobs", model.project.name),
         "Scheduled jobs: last success, exit code, failures and duration, as pushed by the job wrapper.".into(),
+        layout.panels,
+    )
+}
+
+/// The dashboards of the Compose monitoring stack only: the host (node exporter) and the
+/// public endpoint (blackbox). A cluster has its own node and ingress dashboards.
+pub fn compose_dashboards(model: &Model) -> Vec<DashboardFile> {
+    vec![DashboardFile {
+        file_stem: "host".into(),
+        dashboard: host(model),
+    }]
+}
+
+fn host(model: &Model) -> Dashboard {
+    let node = format!("job=\"{NODE_EXPORTER_HOST}\"");
+    let mut layout = Layout::new();
+    layout.add(
+        4,
+        6,
+        up_stat(
+            "node exporter: up",
+            "Whether Prometheus scrapes the host's metrics.",
+            &[(&format!("up{{{node}}}"), "{{instance}}")],
+        ),
+    );
+    layout.add(
+        6,
+        6,
+        timeseries(
+            "CPU busy",
+            "Share of CPU time not idle, over all CPUs (HostHighCpuLoad at 90% for 15m).",
+            "percentunit",
+            &[(
+                &format!("1 - avg without (cpu, mode) (rate(node_cpu_seconds_total{{{node}, mode=\"idle\"}}[$__rate_interval]))"),
+                "{{instance}}",
+            )],
+        ),
+    );
+    layout.add(
+        6,
+        6,
+        timeseries(
+            "Memory available",
+            "MemAvailable over MemTotal (HostOutOfMemory under 10%).",
+            "percentunit",
+            &[(
+                &format!("node_memory_MemAvailable_bytes{{{node}}} / node_memory_MemTotal_bytes{{{node}}}"),
+                "{{instance}}",
+            )],
+        ),
+    );
+    layout.add(
+        8,
+        6,
+        timeseries(
+            "Disk space free",
+            "Free share of every real file system (HostOutOfDiskSpace under 10%).",
+            "percentunit",
+            &[(
+                &format!("node_filesystem_avail_bytes{{{node}, fstype!~\"{PSEUDO_FILESYSTEMS}\"}} / node_filesystem_size_bytes{{{node}, fstype!~\"{PSEUDO_FILESYSTEMS}\"}}"),
+                "{{mountpoint}}",
+            )],
+        ),
+    );
+    layout.break_row();
+    layout.add(
+        6,
+        6,
+        timeseries(
+            "Load average",
+            "1-minute load per CPU.",
+            "none",
+            &[(
+                &format!("node_load1{{{node}}} / count without (cpu, mode) (node_cpu_seconds_total{{{node}, mode=\"idle\"}})"),
+                "{{instance}}",
+            )],
+        ),
+    );
+    layout.add(
+        6,
+        6,
+        timeseries(
+            "Network",
+            "Bytes per second received and sent, per interface (loopback and container veths left out).",
+            "Bps",
+            &[
+                (&format!("rate(node_network_receive_bytes_total{{{node}, device!~\"lo|veth.*|br-.*|docker.*\"}}[$__rate_interval])"), "{{device}} in"),
+                (&format!("rate(node_network_transmit_bytes_total{{{node}, device!~\"lo|veth.*|br-.*|docker.*\"}}[$__rate_interval])"), "{{device}} out"),
+            ],
+        ),
+    );
+    if !public_probe_urls(model).is_empty() {
+        layout.add(
+            6,
+            6,
+            up_stat(
+                "Public endpoint",
+                "Whether the public HTTPS URL answers 2xx with a valid certificate.",
+                &[(
+                    &format!("probe_success{{job=\"{PUBLIC_PROBE_JOB}\"}}"),
+                    "{{instance}}",
+                )],
+            ),
+        );
+        layout.add(
+            6,
+            6,
+            stat(
+                "Certificate expires in",
+                "Time left on the certificate the public URL serves (CertificateExpiresSoon under 14 days).",
+                "s",
+                &[(
+                    &format!("probe_ssl_earliest_cert_expiry{{job=\"{PUBLIC_PROBE_JOB}\"}} - time()"),
+                    "{{instance}}",
+                )],
+            ),
+        );
+    }
+    let proxy = model
+        .environments
+        .iter()
+        .find_map(|e| proxy_metrics_target(model, e));
+    if let Some((job, _)) = proxy {
+        layout.break_row();
+        let selector = format!("job=\"{job}\"");
+        if model.proxy.engine == ProxyEngine::Nginx {
+            layout.add(
+                6,
+                6,
+                timeseries(
+                    "Proxy: connections",
+                    "nginx's open client connections (stub_status), by state.",
+                    "none",
+                    &[
+                        (&format!("nginx_connections_active{{{selector}}}"), "active"),
+                        (
+                            &format!("nginx_connections_reading{{{selector}}}"),
+                            "reading",
+                        ),
+                        (
+                            &format!("nginx_connections_writing{{{selector}}}"),
+                            "writing",
+                        ),
+                        (
+                            &format!("nginx_connections_waiting{{{selector}}}"),
+                            "waiting",
+                        ),
+                    ],
+                ),
+            );
+            layout.add(
+                6,
+                6,
+                timeseries(
+                    "Proxy: requests",
+                    "Requests per second nginx has handled (stub_status has no status codes).",
+                    "reqps",
+                    &[(
+                        &format!("rate(nginx_http_requests_total{{{selector}}}[$__rate_interval])"),
+                        "requests",
+                    )],
+                ),
+            );
+        } else {
+            layout.add(
+                6,
+                6,
+                timeseries(
+                    "Proxy: requests in flight",
+                    "Requests Caddy is handling right now.",
+                    "none",
+                    &[(
+                        &format!("sum(caddy_http_requests_in_flight{{{selector}}})"),
+                        "in flight",
+                    )],
+                ),
+            );
+            layout.add(
+                6,
+                6,
+                timeseries(
+                    "Proxy: requests by status",
+                    "Responses per second, by status code.",
+                    "reqps",
+                    &[(
+                        &format!("sum by (code) (rate(caddy_http_request_duration_seconds_count{{{selector}}}[$__rate_interval]))"),
+                        "{{code}}",
+                    )],
+                ),
+            );
+        }
+    }
+    dashboard(
+        model,
+        "host",
+        format!("{} host", model.project.name),
+        "The Compose host as the node exporter sees it, and the public endpoint as the blackbox exporter probes it.".into(),
         layout.panels,
     )
 }

@@ -9,7 +9,7 @@
 //!
 //! The series are those the pinned images (Prometheus 3.x, Alertmanager 0.28) and Debian's
 //! (Prometheus 2.42, Alertmanager 0.25) both export, under the scrape jobs `prometheus` and
-//! `alertmanager` of the Compose stack. Every group here is Compose-only ([`compose_only`]): on
+//! `alertmanager` of the Compose stack. Every group here is Compose-only ([`super::rules::compose_only`]): on
 //! a cluster kube-prometheus-stack ships its own Watchdog and meta alerts, under its own job
 //! names, so the Kubernetes render leaves this file out.
 //!
@@ -18,9 +18,7 @@
 //! heartbeat going silent is what reports it.
 
 use super::rule_tests::{Firing, Scenario, Series, constant, counter};
-use super::rules::{
-    AlertingRule, Rule, RuleFile, RuleGroup, alerting_rule, gauge_scenarios, timing,
-};
+use super::rules::{AlertingRule, Rule, RuleGroup, alerting_rule, gauge_scenarios, timing};
 use crate::blueprint::Severity;
 use crate::model::Model;
 
@@ -35,12 +33,6 @@ pub const FAILED_NOTIFICATIONS_RATIO: f64 = 0.01;
 
 const PROMETHEUS_JOB: &str = "prometheus";
 const ALERTMANAGER_JOB: &str = "alertmanager";
-
-/// Whether a rule file applies to the Compose stack only (the monitoring stack's own alerts:
-/// a cluster's kube-prometheus-stack brings its own).
-pub fn compose_only(file: &RuleFile) -> bool {
-    file.name == FILE
-}
 
 /// The `watchdog` and `monitoring-meta` groups, when a Compose stack runs the monitoring.
 pub(crate) fn meta_groups(model: &Model) -> Vec<(RuleGroup, Vec<Scenario>)> {

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{
-    BLACKBOX_ADDRESS, POSTGRES_EXPORTER_PORT, PROBE_JOB, PROBE_MODULE, PUSHGATEWAY_ADDRESS,
-    exporter_host, jobs_in, postgres_stores, probe_url, scrape_addresses, tool_path, tool_prefix,
+    BLACKBOX_ADDRESS, NODE_EXPORTER_HOST, POSTGRES_EXPORTER_PORT, PROBE_JOB, PROBE_MODULE,
+    PUBLIC_PROBE_JOB, PUSHGATEWAY_ADDRESS, exporter_host, jobs_in, postgres_stores, probe_url,
+    scrape_addresses, tool_path, tool_prefix,
 };
 use crate::blueprint::InternalTool;
 use crate::model::{ALERTMANAGER_PORT, Environment, GRAFANA_PORT, Model, PROMETHEUS_PORT};
@@ -147,6 +148,12 @@ pub fn component_targets(model: &Model) -> Vec<(String, String)> {
             format!("{}:{POSTGRES_EXPORTER_PORT}", exporter_host(store)),
         ));
     }
+    for store in super::queue_stores(model) {
+        targets.push((
+            exporter_host(store),
+            format!("{}:{}", exporter_host(store), super::REDIS_EXPORTER_PORT),
+        ));
+    }
     targets
 }
 
@@ -187,6 +194,22 @@ pub fn config(model: &Model, environment: &Environment) -> PrometheusConfig {
             vec![format!("{host}:{POSTGRES_EXPORTER_PORT}")],
         ));
     }
+    for store in super::queue_stores(model) {
+        let host = exporter_host(store);
+        scrape_configs.push(ScrapeConfig::new(
+            host.clone(),
+            vec![format!("{host}:{}", super::REDIS_EXPORTER_PORT)],
+        ));
+    }
+    if environment.on_compose() {
+        scrape_configs.push(ScrapeConfig::new(
+            NODE_EXPORTER_HOST,
+            vec![super::host::node_exporter_address()],
+        ));
+    }
+    if let Some((job, address)) = super::host::proxy_metrics_target(model, environment) {
+        scrape_configs.push(ScrapeConfig::new(job, vec![address]));
+    }
 
     let compose_services = || {
         model
@@ -218,30 +241,16 @@ pub fn config(model: &Model, environment: &Environment) -> PrometheusConfig {
         })
         .collect();
     if !probes.is_empty() {
-        scrape_configs.push(ScrapeConfig {
-            job_name: PROBE_JOB.into(),
-            honor_labels: None,
-            metrics_path: Some("/probe".into()),
-            params: BTreeMap::from([("module".to_string(), vec![PROBE_MODULE.to_string()])]),
-            static_configs: probes,
-            relabel_configs: vec![
-                RelabelConfig {
-                    source_labels: vec!["__address__".into()],
-                    target_label: "__param_target".into(),
-                    replacement: None,
-                },
-                RelabelConfig {
-                    source_labels: vec!["__param_target".into()],
-                    target_label: "instance".into(),
-                    replacement: None,
-                },
-                RelabelConfig {
-                    source_labels: Vec::new(),
-                    target_label: "__address__".into(),
-                    replacement: Some(BLACKBOX_ADDRESS.into()),
-                },
-            ],
-        });
+        scrape_configs.push(probe_job(PROBE_JOB, probes));
+    }
+    if let Some(url) = model.public_probe_url(environment) {
+        scrape_configs.push(probe_job(
+            PUBLIC_PROBE_JOB,
+            vec![StaticConfig {
+                targets: vec![url],
+                labels: BTreeMap::new(),
+            }],
+        ));
     }
 
     PrometheusConfig {
@@ -265,6 +274,35 @@ pub fn config(model: &Model, environment: &Environment) -> PrometheusConfig {
             }],
         },
         scrape_configs,
+    }
+}
+
+/// A scrape job of blackbox probes with the `http_2xx` module: each target becomes the probe's
+/// `target` parameter and `instance` label, and the scrape goes to the blackbox exporter.
+fn probe_job(name: &str, static_configs: Vec<StaticConfig>) -> ScrapeConfig {
+    ScrapeConfig {
+        job_name: name.into(),
+        honor_labels: None,
+        metrics_path: Some("/probe".into()),
+        params: BTreeMap::from([("module".to_string(), vec![PROBE_MODULE.to_string()])]),
+        static_configs,
+        relabel_configs: vec![
+            RelabelConfig {
+                source_labels: vec!["__address__".into()],
+                target_label: "__param_target".into(),
+                replacement: None,
+            },
+            RelabelConfig {
+                source_labels: vec!["__param_target".into()],
+                target_label: "instance".into(),
+                replacement: None,
+            },
+            RelabelConfig {
+                source_labels: Vec::new(),
+                target_label: "__address__".into(),
+                replacement: Some(BLACKBOX_ADDRESS.into()),
+            },
+        ],
     }
 }
 
@@ -516,6 +554,48 @@ mod tests {
         assert!(model.backups().next().is_none());
         let text = to_yaml(&config(&model, &model.environments[0]));
         assert!(!text.contains("pushgateway"), "{text}");
+    }
+
+    #[test]
+    fn the_host_is_scraped_and_the_public_url_probed_over_https() {
+        let config = rendered("prod");
+        assert_eq!(
+            job(&config, NODE_EXPORTER_HOST)["static_configs"][0]["targets"][0],
+            "node-exporter:9100"
+        );
+        let public = job(&config, PUBLIC_PROBE_JOB);
+        assert_eq!(
+            public["static_configs"][0]["targets"][0],
+            "https://data.acme.example/healthz"
+        );
+        assert_eq!(public["params"]["module"][0], PROBE_MODULE);
+        assert_eq!(
+            public["relabel_configs"][2]["replacement"],
+            BLACKBOX_ADDRESS
+        );
+        // dev serves plain HTTP: no certificate to watch.
+        let dev = rendered("dev");
+        let jobs = dev["scrape_configs"].as_array().expect("jobs");
+        assert!(jobs.iter().all(|j| j["job_name"] != PUBLIC_PROBE_JOB));
+        assert!(jobs.iter().any(|j| j["job_name"] == NODE_EXPORTER_HOST));
+    }
+
+    #[test]
+    fn the_proxy_metrics_are_scraped_through_the_nginx_exporter_or_from_caddy() {
+        let nginx = rendered("prod");
+        assert_eq!(
+            job(&nginx, super::super::NGINX_EXPORTER_HOST)["static_configs"][0]["targets"][0],
+            "nginx-exporter:9113"
+        );
+        let yaml = reference_yaml().replace("engine: nginx", "engine: caddy");
+        let model = model_from(&yaml);
+        let text = to_yaml(&config(&model, model.environment("prod").expect("prod")));
+        let caddy = yaml_value(&text);
+        assert_eq!(
+            job(&caddy, super::super::CADDY_JOB)["static_configs"][0]["targets"][0],
+            "proxy:9180"
+        );
+        assert!(!text.contains("nginx-exporter"), "{text}");
     }
 
     #[test]

@@ -122,6 +122,12 @@ pub fn rule_files(model: &Model) -> Vec<RuleFile> {
     catalog(model).files
 }
 
+/// Whether a rule file applies to the Compose stack only: the monitoring stack's own alerts
+/// and the host's and proxy's, which a cluster's kube-prometheus-stack brings its own of.
+pub fn compose_only(file: &RuleFile) -> bool {
+    [super::meta_rules::FILE, super::host::FILE].contains(&file.name.as_str())
+}
+
 /// `produced` plus the series the model's recording rules record from what it produces: what
 /// a platform's Prometheus has once it evaluates them.
 pub fn with_recordings(model: &Model, mut produced: Produced) -> Produced {
@@ -255,9 +261,21 @@ pub fn catalog(model: &Model) -> Catalog {
         STEP_SECONDS,
     );
     builder.file(
+        super::queue_rules::FILE,
+        Vec::new(),
+        super::queue_rules::queue_groups(model),
+        STEP_SECONDS,
+    );
+    builder.file(
         super::meta_rules::FILE,
         Vec::new(),
         super::meta_rules::meta_groups(model),
+        STEP_SECONDS,
+    );
+    builder.file(
+        super::host::FILE,
+        Vec::new(),
+        super::host::host_groups(model),
         STEP_SECONDS,
     );
 
@@ -394,7 +412,7 @@ fn job_step(model: &Model) -> u64 {
     whole(STEP_SECONDS, longest / 500).max(STEP_SECONDS)
 }
 
-fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub(super) fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -732,7 +750,12 @@ fn service_groups(model: &Model) -> Vec<(RuleGroup, Vec<Scenario>)> {
     vec![services, monitoring_stack_group(model)]
 }
 
-fn service_down(model: &Model, family: &AlertFamily, job: &str, service: &str) -> AlertingRule {
+pub(super) fn service_down(
+    model: &Model,
+    family: &AlertFamily,
+    job: &str,
+    service: &str,
+) -> AlertingRule {
     alerting_rule(
         model,
         "ServiceDown",

@@ -67,6 +67,8 @@ struct Context {
     security_headers: Vec<Header>,
     unavailable_page: String,
     hosts: Vec<Host>,
+    /// The unpublished listener of Caddy's own metrics, when the monitoring stack scrapes them.
+    metrics_port: Option<u16>,
 }
 
 #[derive(Serialize)]
@@ -126,6 +128,9 @@ impl Context {
                 Vec::new()
             },
             unavailable_page: caddy_quote(UNAVAILABLE_PAGE),
+            metrics_port: model
+                .proxy_metrics(environment)
+                .then_some(crate::generate::observability::CADDY_METRICS_PORT),
             hosts: site
                 .hosts
                 .iter()

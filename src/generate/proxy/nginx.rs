@@ -76,6 +76,9 @@ struct Context {
     security_headers: Vec<Header>,
     unavailable_page: String,
     hosts: Vec<Host>,
+    /// The unpublished `stub_status` listener, when the monitoring stack scrapes nginx.
+    status_port: Option<u16>,
+    status_path: String,
 }
 
 /// An `upstream` group for a sticky route: every replica the name resolves to, one per client.
@@ -174,6 +177,10 @@ impl Context {
                 Vec::new()
             },
             unavailable_page: nginx_quote(UNAVAILABLE_PAGE),
+            status_port: model
+                .proxy_metrics(environment)
+                .then_some(crate::generate::observability::NGINX_STATUS_PORT),
+            status_path: crate::generate::observability::NGINX_STATUS_PATH.to_string(),
             hosts: site
                 .hosts
                 .iter()

@@ -11,6 +11,7 @@ use super::syntax::{Directive, caddy_tokens, parse_caddy};
 use super::*;
 use crate::blueprint::Blueprint;
 use crate::blueprint::Runtime;
+use crate::generate::observability::{CADDY_METRICS_PORT, NGINX_STATUS_PATH, NGINX_STATUS_PORT};
 use crate::model::Service;
 
 // ---------------------------------------------------------------------------------------------
@@ -103,10 +104,17 @@ fn models() -> Vec<(String, Model)> {
 // nginx lookups (the parser is in `super::syntax`)
 
 /// The `server` blocks of the `http` block.
+/// The servers that face clients: every one but the monitoring stack's `stub_status` listener.
 fn nginx_servers(conf: &Directive) -> Vec<Directive> {
     let http = conf.all("http");
     assert_eq!(http.len(), 1, "one http block");
-    http[0].all("server").into_iter().cloned().collect()
+    let status = NGINX_STATUS_PORT.to_string();
+    http[0]
+        .all("server")
+        .into_iter()
+        .filter(|s| !s.has("listen", &[status.as_str()]))
+        .cloned()
+        .collect()
 }
 
 /// The server that serves `host` to browsers (HTTPS when TLS is on).
@@ -886,7 +894,12 @@ fn caddy_answers_healthz_on_every_site() {
             let sites: Vec<&Directive> = conf
                 .children()
                 .iter()
-                .filter(|d| d.block.is_some() && !d.name.starts_with('(') && d.name != "{global}")
+                .filter(|d| {
+                    d.block.is_some()
+                        && !d.name.starts_with('(')
+                        && d.name != "{global}"
+                        && d.name != format!("http://:{CADDY_METRICS_PORT}")
+                })
                 .collect();
             assert!(sites.len() >= 2, "{name}");
             for site in sites.iter().copied().chain([catch_all]) {
@@ -1073,11 +1086,13 @@ fn caddy_uses_plain_http_without_tls_and_acme_email_with_it() {
             if env.tls {
                 let email = model.proxy.acme_email.as_deref();
                 assert_eq!(
-                    global.map(|g| g
-                        .all("email")
-                        .iter()
-                        .map(|d| d.args[0].clone())
-                        .collect::<Vec<_>>()),
+                    global
+                        .map(|g| g
+                            .all("email")
+                            .iter()
+                            .map(|d| d.args[0].clone())
+                            .collect::<Vec<_>>())
+                        .filter(|emails| !emails.is_empty()),
                     email.map(|e| vec![e.to_string()]),
                     "{name}/{}",
                     env.name
@@ -1317,7 +1332,7 @@ fn hostile_model_values_stay_inside_their_directive() {
         let sites = caddy
             .children()
             .iter()
-            .filter(|d| d.block.is_some())
+            .filter(|d| d.block.is_some() && d.name != format!("http://:{CADDY_METRICS_PORT}"))
             .count();
         assert!(sites <= 5, "no extra site blocks");
     }
@@ -1405,4 +1420,43 @@ fn streamlit_sessions_keep_to_one_replica_on_both_engines() {
         }
     }
     assert!(checked > 0, "some example routes to Streamlit");
+}
+
+#[test]
+fn the_proxy_serves_its_metrics_on_an_unpublished_listener_only_to_private_addresses() {
+    let model = model_of(&crate::generate::examples::source("data-platform"));
+    let prod = model.environment("prod").expect("prod");
+    let conf = parse_nginx(&nginx_conf(&model, prod));
+    let status = NGINX_STATUS_PORT.to_string();
+    let servers: Vec<Directive> = conf.all("http")[0]
+        .all("server")
+        .into_iter()
+        .filter(|s| s.has("listen", &[status.as_str()]))
+        .cloned()
+        .collect();
+    assert_eq!(servers.len(), 1);
+    let location = nginx_location(&servers[0], &["=", NGINX_STATUS_PATH]);
+    assert!(location.has("stub_status", &[]));
+    assert!(location.has("deny", &["all"]));
+    assert!(location.has("allow", &["172.16.0.0/12"]));
+    assert!(!location.has("allow", &["all"]));
+
+    let caddy = crate::generate::examples::source("data-platform")
+        .replace("engine: nginx", "engine: caddy");
+    let model = model_of(&caddy);
+    let prod = model.environment("prod").expect("prod");
+    let conf = parse_caddy(&caddyfile(&model, prod));
+    let global = conf
+        .children()
+        .iter()
+        .find(|d| d.name == "{global}")
+        .expect("global options");
+    assert!(global.has("metrics", &[]));
+    let site = caddy_site(&conf, &format!("http://:{CADDY_METRICS_PORT}"));
+    let metrics = site
+        .children()
+        .iter()
+        .find(|d| d.name == "handle" && d.args == ["/metrics"])
+        .expect("a /metrics handler");
+    assert!(metrics.has("metrics", &[]));
 }
