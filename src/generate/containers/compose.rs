@@ -1030,18 +1030,11 @@ impl<'a> Stack<'a> {
         if jobs_here || self.model.backups().next().is_some() {
             self.pushgateway();
         }
-        let postgres: Vec<&Store> = self
-            .model
-            .stores
-            .iter()
-            .filter(|s| s.kind == StoreKind::Postgres)
-            .collect();
-        for store in postgres {
+        let model = self.model;
+        for store in crate::generate::observability::postgres_stores(model) {
             self.postgres_exporter(store);
         }
-        let queues: Vec<&Store> =
-            crate::generate::observability::queue_stores(self.model).collect();
-        for store in queues {
+        for store in crate::generate::observability::queue_stores(model) {
             self.redis_exporter(store);
         }
     }

@@ -217,29 +217,33 @@ fn child(severity: Severity, receiver: String, continue_: bool) -> Route {
 pub fn config(model: &Model) -> AlertmanagerConfig {
     let monitoring = &model.monitoring;
     let known = |name: &String| monitoring.receivers.iter().any(|r| &r.name == name);
-    let null = ["null", "discard", "blueprint-null"]
-        .into_iter()
-        .find(|n| !monitoring.receivers.iter().any(|r| r.name == *n))
-        .unwrap_or("blueprint-discard")
-        .to_string();
+    // A receiver of blueprint's own takes the first of these names no declared one has.
+    let free_name = |candidates: &[&str], fallback: &str| {
+        candidates
+            .iter()
+            .find(|n| !known(&n.to_string()))
+            .copied()
+            .unwrap_or(fallback)
+            .to_string()
+    };
+    let null = free_name(&["null", "discard", "blueprint-null"], "blueprint-discard");
 
     // The dead man's switch first: it must never reach a person, whatever its severity.
-    let heartbeat = monitoring.heartbeat_url_secret.as_ref().map(|secret| {
-        let name = ["heartbeat", "blueprint-heartbeat"]
-            .into_iter()
-            .find(|n| !monitoring.receivers.iter().any(|r| r.name == *n))
-            .unwrap_or("blueprint-watchdog-heartbeat")
-            .to_string();
-        AlertReceiver {
-            name,
+    let heartbeat = monitoring
+        .heartbeat_url_secret
+        .as_ref()
+        .map(|secret| AlertReceiver {
+            name: free_name(
+                &["heartbeat", "blueprint-heartbeat"],
+                "blueprint-watchdog-heartbeat",
+            ),
             slack_configs: Vec::new(),
             email_configs: Vec::new(),
             webhook_configs: vec![WebhookConfig {
                 url_file: secret_file(secret),
                 send_resolved: false,
             }],
-        }
-    });
+        });
     let mut needs_null = heartbeat.is_none();
     let mut routes = vec![Route {
         receiver: heartbeat

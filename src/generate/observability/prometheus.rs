@@ -142,19 +142,23 @@ pub fn component_targets(model: &Model) -> Vec<(String, String)> {
     if model.monitoring.grafana.enabled {
         targets.push(("grafana".to_string(), format!("grafana:{GRAFANA_PORT}")));
     }
-    for store in postgres_stores(model) {
-        targets.push((
-            exporter_host(store),
-            format!("{}:{POSTGRES_EXPORTER_PORT}", exporter_host(store)),
-        ));
-    }
-    for store in super::queue_stores(model) {
-        targets.push((
-            exporter_host(store),
-            format!("{}:{}", exporter_host(store), super::REDIS_EXPORTER_PORT),
-        ));
-    }
+    targets.extend(store_exporter_targets(model));
     targets
+}
+
+/// Each store exporter's job and address: a postgres_exporter per PostgreSQL store, then a
+/// redis_exporter per Redis store with queues.
+fn store_exporter_targets(model: &Model) -> Vec<(String, String)> {
+    let postgres = postgres_stores(model).map(|s| (s, POSTGRES_EXPORTER_PORT));
+    let redis = super::queue_stores(model).map(|s| (s, super::REDIS_EXPORTER_PORT));
+    postgres
+        .chain(redis)
+        .map(|(store, port)| {
+            let host = exporter_host(store);
+            let address = format!("{host}:{port}");
+            (host, address)
+        })
+        .collect()
 }
 
 /// The Prometheus configuration of one environment.
@@ -187,19 +191,8 @@ pub fn config(model: &Model, environment: &Environment) -> PrometheusConfig {
                 .metrics_path(tool_path(model, InternalTool::Grafana, "/metrics")),
         );
     }
-    for store in postgres_stores(model) {
-        let host = exporter_host(store);
-        scrape_configs.push(ScrapeConfig::new(
-            host.clone(),
-            vec![format!("{host}:{POSTGRES_EXPORTER_PORT}")],
-        ));
-    }
-    for store in super::queue_stores(model) {
-        let host = exporter_host(store);
-        scrape_configs.push(ScrapeConfig::new(
-            host.clone(),
-            vec![format!("{host}:{}", super::REDIS_EXPORTER_PORT)],
-        ));
+    for (job, address) in store_exporter_targets(model) {
+        scrape_configs.push(ScrapeConfig::new(job, vec![address]));
     }
     if environment.on_compose() {
         scrape_configs.push(ScrapeConfig::new(

@@ -14,7 +14,8 @@
 
 use super::rule_tests::{Firing, Scenario, Series, constant};
 use super::rules::{
-    AlertingRule, Rule, RuleGroup, alerting_rule, gauge_scenarios, seconds, timing,
+    AlertingRule, Rule, RuleGroup, alerting_rule, gauge_scenarios, seconds, store_unreachable,
+    timing,
 };
 use super::{REDIS_EXPORTER_PORT, exporter_host, number, queue_stores};
 use crate::model::{AlertFamily, Model, Store};
@@ -74,29 +75,17 @@ pub fn length_selector(store: &Store, queue: &str) -> String {
 
 fn redis_down(model: &Model, family: &AlertFamily, store: &Store) -> (AlertingRule, Vec<Scenario>) {
     let job = exporter_host(store);
-    let rule = alerting_rule(
+    store_unreachable(
         model,
-        "RedisDown",
-        format!("redis_up{{job=\"{job}\"}} == 0"),
-        &family.for_,
-        family.severity,
-        &store.name,
+        family,
+        store,
+        ("RedisDown", "redis_up", REDIS_EXPORTER_PORT),
         format!("Redis {} is unreachable", store.name),
         format!(
             "redis_exporter ({job}) has not been able to connect to the {} Redis for {}: its queues are neither filled nor drained.",
             store.name, family.for_
         ),
-    );
-    let instance = instance(store);
-    let scenarios = gauge_scenarios(
-        &rule,
-        &store.name,
-        "redis_up",
-        &[("instance", &instance), ("job", &job)],
-        "0",
-        "1",
-    );
-    (rule, scenarios)
+    )
 }
 
 /// The labels redis_exporter gives a checked key's length (`db0`: the lists live in database 0).

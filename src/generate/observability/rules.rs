@@ -1011,24 +1011,45 @@ fn postgres_down(
     store: &Store,
 ) -> (AlertingRule, Vec<Scenario>) {
     let job = exporter_host(store);
-    let rule = alerting_rule(
+    store_unreachable(
         model,
-        "PostgresDown",
-        format!("pg_up{{job=\"{job}\"}} == 0"),
-        &family.for_,
-        family.severity,
-        &store.name,
+        family,
+        store,
+        ("PostgresDown", "pg_up", super::POSTGRES_EXPORTER_PORT),
         format!("PostgreSQL {} is unreachable", store.name),
         format!(
             "postgres_exporter ({job}) has not been able to connect to the {} database for {}.",
             store.name, family.for_
         ),
+    )
+}
+
+/// A store's exporter answers but cannot reach the store: `alert` fires while its `up_metric`
+/// is 0, under the `service_down` family, with its gauge scenarios.
+pub(super) fn store_unreachable(
+    model: &Model,
+    family: &AlertFamily,
+    store: &Store,
+    (alert, up_metric, port): (&str, &str, u16),
+    summary: String,
+    description: String,
+) -> (AlertingRule, Vec<Scenario>) {
+    let job = exporter_host(store);
+    let rule = alerting_rule(
+        model,
+        alert,
+        format!("{up_metric}{{job=\"{job}\"}} == 0"),
+        &family.for_,
+        family.severity,
+        &store.name,
+        summary,
+        description,
     );
-    let instance = format!("{job}:{}", super::POSTGRES_EXPORTER_PORT);
+    let instance = format!("{job}:{port}");
     let scenarios = gauge_scenarios(
         &rule,
         &store.name,
-        "pg_up",
+        up_metric,
         &[("instance", &instance), ("job", &job)],
         "0",
         "1",
