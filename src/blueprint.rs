@@ -382,7 +382,9 @@ pub struct Metrics {
     /// The label of `requests_total` that holds the HTTP status. Default: the exporter's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_label: Option<String>,
-    /// The request latency histogram (without `_bucket`). Default: the exporter's.
+    /// The request latency histogram (without `_bucket`). Default: the exporter's
+    /// (`http_request_duration_highr_seconds` for FastAPI, prometheus-fastapi-instrumentator's
+    /// fine-grained one: its labelled histogram has only three buckets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_histogram: Option<String>,
 }
@@ -890,7 +892,10 @@ pub struct Slo {
     /// The share of requests that must not fail with 5xx, in percent (`99.9`).
     #[schemars(range(min = 50.0, max = 99.999))]
     pub availability: f64,
-    /// Below this many requests per second the SLO does not page. Default: 0.1.
+    /// Below this many requests per second (5-minute rate for HighErrorRatio and
+    /// HighLatencyP95, 1-hour rate for the burn-rate alerts) this service's rate alerts stay
+    /// quiet: a ratio or a quantile over a handful of requests is noise. 0 turns the guard off.
+    /// Default: 0.1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0))]
     pub min_request_rate: Option<f64>,

@@ -2028,6 +2028,15 @@ fn resolve_service(
                     "status_code",
                     "http_request_duration_seconds",
                 ),
+                // prometheus-fastapi-instrumentator's labelled `http_request_duration_seconds`
+                // has three buckets (0.1, 0.5, 1): a p95 over them is an interpolation, and one
+                // above 1 s reads as 1 s, so HighLatencyP95 over 1 s could never fire. Its
+                // unlabelled `_highr_` histogram has the resolution (0.01 s to 60 s).
+                Runtime::Fastapi => (
+                    "http_requests_total",
+                    "status",
+                    "http_request_duration_highr_seconds",
+                ),
                 _ => (
                     "http_requests_total",
                     "status",

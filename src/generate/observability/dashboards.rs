@@ -90,15 +90,24 @@ pub struct Templating {
 
 /// A dashboard variable.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Variable {
+    /// Which Prometheus the panels query.
+    Datasource(DatasourceVariable),
+    /// Label filters Grafana adds to every query of the dashboard: where two environments
+    /// share a Prometheus (staging and prod in one cluster), `namespace = prod` shows one of
+    /// them without a query of ours naming a namespace.
+    Adhoc(AdhocVariable),
+}
+
+/// The datasource variable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Variable {
+pub struct DatasourceVariable {
     /// Referenced as `${name}`.
     pub name: String,
     /// Shown label.
     pub label: String,
-    /// `datasource`.
-    #[serde(rename = "type")]
-    pub kind: String,
     /// The datasource plugin type offered.
     pub query: String,
     /// The default choice.
@@ -111,6 +120,21 @@ pub struct Variable {
     pub multi: bool,
     /// No "All".
     pub include_all: bool,
+}
+
+/// An ad hoc filters variable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdhocVariable {
+    /// Its name.
+    pub name: String,
+    /// Shown label.
+    pub label: String,
+    /// The datasource whose label names and values it offers (the datasource variable).
+    pub datasource: DatasourceRef,
+    /// None chosen by default: every namespace shows.
+    pub filters: Vec<Value>,
+    /// Shown with its label (0).
+    pub hide: u8,
 }
 
 /// A variable's value.
@@ -525,20 +549,28 @@ fn dashboard(
             to: "now".into(),
         },
         templating: Templating {
-            list: vec![Variable {
-                name: "datasource".into(),
-                label: "Data source".into(),
-                kind: "datasource".into(),
-                query: "prometheus".into(),
-                current: VariableOption {
-                    text: "Prometheus".into(),
-                    value: super::grafana::PROMETHEUS_UID.into(),
-                },
-                hide: 0,
-                refresh: 1,
-                multi: false,
-                include_all: false,
-            }],
+            list: vec![
+                Variable::Datasource(DatasourceVariable {
+                    name: "datasource".into(),
+                    label: "Data source".into(),
+                    query: "prometheus".into(),
+                    current: VariableOption {
+                        text: "Prometheus".into(),
+                        value: super::grafana::PROMETHEUS_UID.into(),
+                    },
+                    hide: 0,
+                    refresh: 1,
+                    multi: false,
+                    include_all: false,
+                }),
+                Variable::Adhoc(AdhocVariable {
+                    name: "filters".into(),
+                    label: "Filters".into(),
+                    datasource: DatasourceRef::variable(),
+                    filters: Vec::new(),
+                    hide: 0,
+                }),
+            ],
         },
         links: vec![DashboardLink {
             title: format!("{} dashboards", model.project.name),
@@ -1191,6 +1223,11 @@ mod tests {
             assert_eq!(variable["type"], "datasource");
             assert_eq!(variable["query"], "prometheus");
             assert_eq!(variable["name"], "datasource");
+            // Two environments in one cluster share a Prometheus: a namespace is picked
+            // through the ad hoc filters, over the same datasource.
+            let filters = &dashboard["templating"]["list"][1];
+            assert_eq!(filters["type"], "adhoc", "{stem}");
+            assert_eq!(filters["datasource"]["uid"], DATASOURCE, "{stem}");
             assert!(!panels(&dashboard).is_empty(), "{stem} has no panels");
             let mut ids = Vec::new();
             for panel in panels(&dashboard) {

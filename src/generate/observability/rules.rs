@@ -800,6 +800,26 @@ fn monitoring_stack_group(model: &Model) -> (RuleGroup, Vec<Scenario>) {
     )
 }
 
+/// The minimum-traffic guard of a rate alert (`and` the recorded request rate above `min_rate`),
+/// or nothing when the minimum is zero: a ratio or a quantile over a handful of requests is
+/// noise, and the SLO burn-rate alerts carry the same guard over their own window.
+fn traffic_guard(service: &str, min_rate: f64) -> String {
+    if min_rate > 0.0 {
+        format!(
+            "\nand\n{REQUEST_RATE}{{service=\"{service}\"}} > {}",
+            number(min_rate)
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// Requests a minute that pass a minimum-traffic guard comfortably: ten times the minimum, and
+/// at least 1000.
+fn busy_per_minute(min_rate: f64) -> f64 {
+    (min_rate * 600.0).max(1000.0)
+}
+
 fn percent(ratio: f64) -> String {
     format!("{}%", number(ratio * 100.0))
 }
@@ -812,12 +832,14 @@ fn high_error_ratio(
 ) -> (AlertingRule, Vec<Scenario>) {
     let name = service.name.as_str();
     let threshold = family.threshold;
+    let min_rate = model.monitoring.min_request_rate(name);
     let rule = alerting_rule(
         model,
         "HighErrorRatio",
         format!(
-            "{ERROR_RATIO}{{service=\"{name}\"}} > {}",
-            number(threshold)
+            "{ERROR_RATIO}{{service=\"{name}\"}} > {}{}",
+            number(threshold),
+            traffic_guard(name, min_rate)
         ),
         &family.for_,
         family.severity,
@@ -837,23 +859,25 @@ fn high_error_ratio(
         ("job", name),
         ("service", name),
     ];
-    // 1000 requests a minute, a share of them 5xx.
-    let traffic = |ratio: f64| {
+    // `per_minute` requests a minute, a share of them 5xx.
+    let traffic_at = |per_minute: f64, ratio: f64| {
         vec![
             status_series(
                 metrics,
                 &base,
                 "200",
-                counter(&number(1000.0 * (1.0 - ratio)), timing.samples),
+                counter(&number(per_minute * (1.0 - ratio)), timing.samples),
             ),
             status_series(
                 metrics,
                 &base,
                 "500",
-                counter(&number(1000.0 * ratio), timing.samples),
+                counter(&number(per_minute * ratio), timing.samples),
             ),
         ]
     };
+    let busy = busy_per_minute(min_rate);
+    let traffic = |ratio: f64| traffic_at(busy, ratio);
     let mut scenarios = Vec::new();
     // Twice the threshold, or halfway to 100% when that is above 100%; a threshold of 100% or
     // more can never be exceeded, so there is no firing scenario then.
@@ -877,6 +901,20 @@ fn high_error_ratio(
             )
             .expect(timing.fire_at, &rule.alert, firing),
         );
+        if min_rate > 0.0 {
+            // The same ratio at half the minimum traffic: a few failed requests at night
+            // must not page.
+            scenarios.push(
+                Scenario::new(
+                    format!(
+                        "HighErrorRatio: quiet for {name} below {} requests/s",
+                        number(min_rate)
+                    ),
+                    traffic_at(min_rate * 30.0, ratio),
+                )
+                .expect(timing.fire_at, &rule.alert, Vec::new()),
+            );
+        }
     }
     let healthy = threshold.min(1.0) / 2.0;
     scenarios.push(
@@ -900,11 +938,16 @@ fn high_latency(
 ) -> (AlertingRule, Vec<Scenario>) {
     let name = service.name.as_str();
     let threshold = family.threshold;
+    let min_rate = model.monitoring.min_request_rate(name);
     let (_, p95) = LATENCY_QUANTILES[1];
     let rule = alerting_rule(
         model,
         "HighLatencyP95",
-        format!("{p95}{{service=\"{name}\"}} > {}", number(threshold)),
+        format!(
+            "{p95}{{service=\"{name}\"}} > {}{}",
+            number(threshold),
+            traffic_guard(name, min_rate)
+        ),
         &family.for_,
         family.severity,
         name,
@@ -923,6 +966,16 @@ fn high_latency(
         ("job", name),
         ("service", name),
     ];
+    // The requests behind the histogram, for the minimum-traffic guard.
+    let requests_at = |per_minute: f64| {
+        status_series(
+            metrics,
+            &base,
+            "200",
+            counter(&number(per_minute), timing.samples),
+        )
+    };
+    let busy = requests_at(busy_per_minute(min_rate));
     let mut scenarios = Vec::new();
     if threshold > 0.0 {
         let bounds = [
@@ -941,7 +994,7 @@ fn high_latency(
             "100",
             timing.samples,
         );
-        let firing = Firing::of(&rule, &with_service(service), None)
+        let firing: Vec<Firing> = Firing::of(&rule, &with_service(service), None)
             .into_iter()
             .collect();
         scenarios.push(
@@ -950,12 +1003,26 @@ fn high_latency(
                     "HighLatencyP95: {name} answers in {}s",
                     number(threshold * 3.0)
                 ),
-                slow,
+                [slow.clone(), vec![busy.clone()]].concat(),
             )
             .expect(timing.fire_at, &rule.alert, firing),
         );
+        if min_rate > 0.0 {
+            // As slow, at half the minimum traffic: one slow request at night must not page.
+            scenarios.push(
+                Scenario::new(
+                    format!(
+                        "HighLatencyP95: quiet for {name} below {} requests/s",
+                        number(min_rate)
+                    ),
+                    [slow, vec![requests_at(min_rate * 30.0)]].concat(),
+                )
+                .expect(timing.fire_at, &rule.alert, Vec::new()),
+            );
+        }
         // Every request under a quarter of the threshold.
-        let fast = histogram_series(metrics, &base, &bounds, 0.0, "100", timing.samples);
+        let mut fast = histogram_series(metrics, &base, &bounds, 0.0, "100", timing.samples);
+        fast.push(busy);
         scenarios.push(
             Scenario::new(
                 format!(
@@ -968,7 +1035,8 @@ fn high_latency(
         );
     } else {
         // Any observed latency exceeds a zero threshold: only firing can be shown.
-        let slow = histogram_series(metrics, &base, &[0.1, 1.0], 0.1, "100", timing.samples);
+        let mut slow = histogram_series(metrics, &base, &[0.1, 1.0], 0.1, "100", timing.samples);
+        slow.push(busy);
         let firing = Firing::of(&rule, &with_service(service), None)
             .into_iter()
             .collect();
@@ -1686,8 +1754,7 @@ fn slo_group(
             ),
         ]
     };
-    // Busy enough: ten times the minimum rate, and at least 1000 a minute.
-    let busy = (slo.min_request_rate * 600.0).max(1000.0);
+    let busy = busy_per_minute(slo.min_request_rate);
     for burn in &BURN_ALERTS {
         let condition: Vec<String> = burn
             .pairs
