@@ -129,10 +129,10 @@ pub struct AdhocVariable {
     pub name: String,
     /// Shown label.
     pub label: String,
-    /// The datasource whose label names and values it offers (the datasource variable).
+    /// The datasource whose label names and values it offers (the datasource variable). No
+    /// filter is chosen by default (Grafana's dashboard schema has no field for a default),
+    /// so every namespace shows until one is picked.
     pub datasource: DatasourceRef,
-    /// None chosen by default: every namespace shows.
-    pub filters: Vec<Value>,
     /// Shown with its label (0).
     pub hide: u8,
 }
@@ -567,7 +567,6 @@ fn dashboard(
                     name: "filters".into(),
                     label: "Filters".into(),
                     datasource: DatasourceRef::variable(),
-                    filters: Vec::new(),
                     hide: 0,
                 }),
             ],
