@@ -616,7 +616,8 @@ pub struct Proxy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(SIZE_PATTERN))]
     pub body_limit: Option<String>,
-    /// The Content-Security-Policy header. Default: `frame-ancestors 'self'`.
+    /// The Content-Security-Policy header, sent where the app sends none (an app's own
+    /// policy passes on). Default: `frame-ancestors 'self'`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r#"^[A-Za-z0-9 '*:;./_+=-]+$"#))]
     pub content_security_policy: Option<String>,

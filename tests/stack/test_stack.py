@@ -194,6 +194,35 @@ EXPECTED_ROUTES = {
 }
 
 
+# Per example: a path whose app sends its own X-Frame-Options (Django's XFrameOptionsMiddleware,
+# the task-queue API's DENY), and one whose app sends none.
+OWN_AND_DEFAULT_FRAME_OPTIONS = {
+    "data-platform": [("/admin/login/", "DENY"), ("/dashboard/_stcore/health", "SAMEORIGIN")],
+    "data-cluster": [("/admin/", "DENY"), ("/dashboard/_stcore/health", "SAMEORIGIN")],
+    "task-queue": [("/api/healthz", "DENY"), ("/", "SAMEORIGIN")],
+}
+
+
+def test_security_headers_leave_the_apps_own_alone(booted: Stack):
+    """A hardened proxy adds its security headers only where the app sent none: an app's
+    stricter policy reaches the browser, once (it was hidden and replaced by the proxy's)."""
+    if "proxy" not in booted.containers or booted.example not in OWN_AND_DEFAULT_FRAME_OPTIONS:
+        pytest.skip("no proxy in this environment")
+    conf = "".join(p.read_text() for p in (booted.work / "proxy" / booted.env_name).glob("*"))
+    if "$default_x_frame_options" not in conf and "(security_headers)" not in conf:
+        pytest.skip("the proxy adds no security headers here")
+    booted.wait_all_healthy()
+    base, host, ca = proxy_base(booted)
+    for path, want in OWN_AND_DEFAULT_FRAME_OPTIONS[booted.example]:
+        status, headers, body = http(base + path, host=host, ca=ca)
+        assert status < 500, f"{path}: {status} {body[:200]!r}"
+        assert headers.get_all("X-Frame-Options") == [want], f"{path}: {headers.get_all('X-Frame-Options')}"
+        assert len(headers.get_all("Content-Security-Policy") or []) == 1, f"{path}: {headers}"
+    if booted.example == "task-queue":
+        _, headers, _ = http(base + "/api/healthz", host=host, ca=ca)
+        assert headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'", headers
+
+
 def test_websocket_routes_upgrade(booted: Stack):
     if "proxy" not in booted.containers or "dashboard" not in booted.containers:
         pytest.skip("no websocket route here")

@@ -99,6 +99,11 @@ struct Zone {
 struct Header {
     name: String,
     value: String,
+    /// The map variable holding the value to add: ours when the upstream sent none, else empty
+    /// (`add_header` with an empty value adds nothing, and the upstream's copy passes on).
+    variable: String,
+    /// The upstream's copy (`upstream_http_x_frame_options`).
+    upstream: String,
 }
 
 #[derive(Serialize)]
@@ -168,9 +173,14 @@ impl Context {
             security_headers: if site.hardening {
                 security_headers(model, site.hsts)
                     .into_iter()
-                    .map(|(name, value)| Header {
-                        name: name.to_string(),
-                        value: nginx_quote(&value),
+                    .map(|(name, value)| {
+                        let snake = name.to_ascii_lowercase().replace('-', "_");
+                        Header {
+                            name: name.to_string(),
+                            value: nginx_quote(&value),
+                            variable: format!("default_{snake}"),
+                            upstream: format!("upstream_http_{snake}"),
+                        }
                     })
                     .collect()
             } else {

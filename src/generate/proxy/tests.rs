@@ -394,9 +394,12 @@ fn nginx_upgrades_websocket_routes_only() {
         for env in &model.environments {
             let conf = parse_nginx(&nginx_conf(&model, env));
             let http = &conf.all("http")[0];
-            let map = http.all("map");
+            let map: Vec<&Directive> = http
+                .all("map")
+                .into_iter()
+                .filter(|m| m.args == ["$http_upgrade", "$connection_upgrade"])
+                .collect();
             assert_eq!(map.len(), 1, "{name}: the $connection_upgrade map");
-            assert_eq!(map[0].args, ["$http_upgrade", "$connection_upgrade"]);
             assert!(map[0].has("default", &["upgrade"]));
             let servers = nginx_servers(&conf);
             for route in expected_routes(&model, env) {
@@ -508,7 +511,8 @@ fn nginx_sends_hsts_only_where_the_environment_says() {
         for env in &model.environments {
             let text = nginx_conf(&model, env);
             assert_eq!(
-                text.contains("add_header Strict-Transport-Security max-age=63072000 always;"),
+                text.contains("add_header Strict-Transport-Security $default_strict_transport_security always;")
+                    && text.contains("\"\" max-age=63072000;"),
                 env.hsts,
                 "{name}/{}",
                 env.name
@@ -521,8 +525,37 @@ fn nginx_sends_hsts_only_where_the_environment_says() {
     }
 }
 
+/// The value nginx adds for `header` through `variable`: the `""` entry of the `map` from the
+/// upstream's copy (`$upstream_http_<header>`) to `variable`, whose every other value must be
+/// empty (nothing added where the upstream sent one).
+fn default_header(conf: &Directive, variable: &str, header: &str) -> String {
+    let upstream = format!(
+        "$upstream_http_{}",
+        header.to_ascii_lowercase().replace('-', "_")
+    );
+    let map = conf.all("http")[0]
+        .all("map")
+        .into_iter()
+        .find(|m| m.args == [upstream.as_str(), variable])
+        .unwrap_or_else(|| panic!("no map {upstream} {variable}"));
+    let entries = map.block.as_deref().unwrap_or_default();
+    let value = |key: &str| {
+        entries
+            .iter()
+            .find(|e| e.name.trim_matches('"') == key)
+            .map(|e| e.args.join(" "))
+    };
+    assert_eq!(value("default").as_deref(), Some(""), "{variable}");
+    value("").unwrap_or_else(|| panic!("{variable} has no \"\" entry"))
+}
+
 #[test]
 fn nginx_security_headers_are_inherited_by_every_location() {
+    let expected = std::collections::BTreeMap::from([
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "SAMEORIGIN"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ]);
     for (name, model) in models() {
         for env in &model.environments {
             let conf = parse_nginx(&nginx_conf(&model, env));
@@ -550,16 +583,22 @@ fn nginx_security_headers_are_inherited_by_every_location() {
                         let found = headers.iter().find(|h| h.args[0] == header);
                         let found = found.unwrap_or_else(|| panic!("{name}: {header}"));
                         assert_eq!(found.args.last().map(String::as_str), Some("always"));
-                        assert!(server.has("proxy_hide_header", &[header]));
+                        // The upstream's own copy passes on (an app may send a stricter
+                        // one): it is neither hidden nor sent twice.
+                        assert!(
+                            !server.has("proxy_hide_header", &[header]),
+                            "{name}: {header}"
+                        );
+                        let ours = default_header(&conf, &found.args[1], header);
+                        let want = match header {
+                            "Content-Security-Policy" => {
+                                model.proxy.content_security_policy.as_str()
+                            }
+                            "Permissions-Policy" => super::PERMISSIONS_POLICY,
+                            _ => expected[header],
+                        };
+                        assert_eq!(ours, want, "{name}: {header}");
                     }
-                    assert!(server.has(
-                        "add_header",
-                        &[
-                            "Content-Security-Policy",
-                            &model.proxy.content_security_policy,
-                            "always"
-                        ]
-                    ));
                 } else {
                     assert!(
                         headers.is_empty(),
@@ -927,16 +966,40 @@ fn caddy_sends_hsts_and_headers_only_where_the_environment_says() {
                 .find(|d| d.name == "(security_headers)");
             assert_eq!(snippet.is_some(), env.hardening, "{name}/{}", env.name);
             if let Some(snippet) = snippet {
-                let header = &snippet.all("header")[0];
-                assert!(header.has("defer", &[]));
-                assert!(header.has("-Server", &[]));
-                assert!(header.has(
+                let headers = snippet.all("header");
+                // The deletions, in a block of their own, once the response is known.
+                let block: Vec<&&Directive> =
+                    headers.iter().filter(|h| h.block.is_some()).collect();
+                assert_eq!(block.len(), 1, "{name}");
+                assert!(block[0].has("defer", &[]));
+                assert!(block[0].has("-Server", &[]));
+                assert!(
+                    block[0]
+                        .children()
+                        .iter()
+                        .all(|d| d.name.starts_with('-') || d.name == "defer"),
+                    "{name}: only deletions in the block"
+                );
+                // Each default in a directive of its own, `?`: set only where the upstream
+                // sent none. (The `?` fields of one block make one condition, that none is set.)
+                let default = |field: &str, value: &str| {
+                    headers.iter().any(|h| {
+                        h.block.is_none() && h.args == [format!("?{field}"), value.to_string()]
+                    })
+                };
+                assert!(default(
                     "Content-Security-Policy",
-                    &[&model.proxy.content_security_policy]
+                    &model.proxy.content_security_policy
                 ));
-                assert!(header.has("X-Frame-Options", &["SAMEORIGIN"]));
+                assert!(default("X-Frame-Options", "SAMEORIGIN"));
                 assert_eq!(
-                    header.all("Strict-Transport-Security").len(),
+                    headers
+                        .iter()
+                        .filter(|h| h
+                            .args
+                            .first()
+                            .is_some_and(|a| a == "?Strict-Transport-Security"))
+                        .count(),
                     usize::from(env.hsts)
                 );
                 for route in expected_routes(&model, env) {
