@@ -982,6 +982,38 @@ pub struct Ci {
     /// `sha` (default) or `tag`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_actions: Option<ActionPinning>,
+    /// The lowest severity of a fixable vulnerability that fails the image scans: the pushed
+    /// image's (which stops the deploy) and the pull request's and weekly rebuild's. Default:
+    /// `high` (high and critical).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_fails_on: Option<ScanSeverity>,
+}
+
+/// The lowest vulnerability severity that fails an image scan (Trivy's scale).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanSeverity {
+    /// Critical only.
+    Critical,
+    /// High and critical (default).
+    #[default]
+    High,
+    /// Medium and above.
+    Medium,
+    /// Every severity Trivy rates (low and above).
+    Low,
+}
+
+impl ScanSeverity {
+    /// Trivy's `severity` list for this threshold and above (`CRITICAL,HIGH`).
+    pub fn and_above(self) -> &'static str {
+        match self {
+            Self::Critical => "CRITICAL",
+            Self::High => "CRITICAL,HIGH",
+            Self::Medium => "CRITICAL,HIGH,MEDIUM",
+            Self::Low => "CRITICAL,HIGH,MEDIUM,LOW",
+        }
+    }
 }
 
 /// Vercel settings; every value is a secret reference.

@@ -784,6 +784,8 @@ pub struct Ci {
     pub security_scan: String,
     /// Action pinning.
     pub pin_actions: ActionPinning,
+    /// Trivy's severities that fail an image scan (`CRITICAL,HIGH`).
+    pub scan_severities: &'static str,
 }
 
 /// Vercel settings.
@@ -1016,6 +1018,7 @@ impl Model {
                 .clone()
                 .unwrap_or_else(|| "0 5 * * 1".into()),
             pin_actions: bp.ci.pin_actions.unwrap_or_default(),
+            scan_severities: bp.ci.scan_fails_on.unwrap_or_default().and_above(),
         };
 
         let vercel = Vercel {

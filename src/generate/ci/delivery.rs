@@ -48,6 +48,14 @@ fn registry_permissions(model: &Model, access: Access) -> Permissions {
     }
 }
 
+/// Pushing images and uploading the pushed digest's scan to code scanning.
+fn push_permissions(model: &Model) -> Permissions {
+    Permissions {
+        security_events: Some(Access::Write),
+        ..registry_permissions(model, Access::Write)
+    }
+}
+
 /// `images.yml`: build and push every container image.
 pub fn images_workflow(model: &Model) -> Workflow {
     let pinning = model.ci.pin_actions;
@@ -63,6 +71,7 @@ pub fn images_workflow(model: &Model) -> Workflow {
             expr(&format!("secrets.{}", REGISTRY_SECRETS.password)),
         )
     };
+    let pushed_sarif = format!("trivy-pushed-{}.sarif", expr("matrix.service"));
     let push =
         Job {
             condition: Some(on_main_branch(model)),
@@ -70,7 +79,7 @@ pub fn images_workflow(model: &Model) -> Workflow {
                 model,
                 "push",
                 MatrixImage::Push,
-                registry_permissions(model, Access::Write),
+                push_permissions(model),
                 vec![
             Step::action(
                 "Log in to the registry",
@@ -93,6 +102,7 @@ pub fn images_workflow(model: &Model) -> Workflow {
             // weekly rebuild picks up its patches, and nothing a pull request cached can end up
             // in it.
             Step::action("Build and push", actions::BUILD_PUSH.reference(pinning))
+                .id("push")
                 .with("context", expr("matrix.context"))
                 .with("file", expr("matrix.dockerfile"))
                 .with("pull", true)
@@ -101,6 +111,28 @@ pub fn images_workflow(model: &Model) -> Workflow {
                 .with("labels", expr("steps.meta.outputs.labels"))
                 .with("provenance", "mode=max")
                 .with("sbom", true),
+            // The gate is the digest just pushed, not a rebuild: a failing scan fails this job,
+            // and with it every deploy that needs it.
+            super::security::gate_scan(
+                model,
+                "Scan the pushed image",
+                format!(
+                    "{}@{}",
+                    expr("matrix.image"),
+                    expr("steps.push.outputs.digest")
+                ),
+                pushed_sarif.clone(),
+            ),
+            Step::action(
+                "Upload to code scanning",
+                actions::UPLOAD_SARIF.reference(pinning),
+            )
+            .when("!cancelled()")
+            .with("sarif_file", pushed_sarif)
+            .with(
+                "category",
+                format!("trivy-pushed-{}", expr("matrix.service")),
+            ),
             ],
             )
         };
@@ -178,7 +210,8 @@ pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
                 condition: Some(container_condition(model)),
                 uses: Some(IMAGES_WORKFLOW_CALL.into()),
                 secrets,
-                permissions: registry_permissions(model, Access::Write),
+                // A called workflow gets no more than its caller grants.
+                permissions: push_permissions(model),
                 ..Job::default()
             },
         );

@@ -1,5 +1,6 @@
 //! `.github/workflows/security.yml`: Trivy scans of the Dockerfiles and of every image, reported
-//! to code scanning (which also turns new findings into a failing check on pull requests).
+//! to code scanning. The image scan fails on a fixable vulnerability at `ci.scan_fails_on` or
+//! above; the configuration scan only reports (hadolint and the validators gate the files).
 
 use std::collections::BTreeSet;
 
@@ -24,12 +25,42 @@ fn sarif_permissions() -> Permissions {
 /// Uploading needs a token that may write alerts, which pull requests from forks do not get.
 const CAN_UPLOAD: &str = "github.event_name != 'pull_request' || github.event.pull_request.head.repo.full_name == github.repository";
 
+/// The path filter of everything under a build context (`services/api/**`; `**` for the root).
+fn context_glob(context: &str) -> String {
+    match context.trim_end_matches('/') {
+        "" | "." => "**".to_string(),
+        dir => format!("{dir}/**"),
+    }
+}
+
+/// A Trivy scan of `image` that fails on a fixable vulnerability at `ci.scan_fails_on` or
+/// above, writing those findings to `sarif` (uploaded by the next step, which runs anyway).
+pub fn gate_scan(model: &Model, name: &str, image: String, sarif: String) -> Step {
+    Step::action(name, actions::TRIVY.reference(model.ci.pin_actions))
+        .with("scan-type", "image")
+        .with("image-ref", image)
+        .with("format", "sarif")
+        .with("output", sarif)
+        .with("severity", model.ci.scan_severities)
+        .with("limit-severities-for-sarif", true)
+        .with("ignore-unfixed", true)
+        .with("exit-code", "1")
+}
+
 /// The security workflow.
 pub fn workflow(model: &Model) -> Workflow {
     let pinning = model.ci.pin_actions;
+    // A change anywhere in an image's build context (its requirements or lockfile, its code)
+    // changes the image, so the scan runs on it; and its Dockerfile, wherever it is.
     let mut paths: BTreeSet<String> = built_images(model)
         .into_iter()
-        .map(|image| image.dockerfile)
+        .flat_map(|image| {
+            let inside = image
+                .dockerfile
+                .starts_with(&format!("{}/", image.context.trim_end_matches('/')));
+            let dockerfile = (!inside).then_some(image.dockerfile);
+            dockerfile.into_iter().chain([context_glob(&image.context)])
+        })
         .collect();
     paths.insert(".github/workflows/security.yml".into());
 
@@ -73,19 +104,13 @@ pub fn workflow(model: &Model) -> Workflow {
                 .with("push", false)
                 .with("load", true)
                 .with("tags", local_tag.clone()),
-            Step::action("Scan the image", actions::TRIVY.reference(pinning))
-                .with("scan-type", "image")
-                .with("image-ref", local_tag)
-                .with("format", "sarif")
-                .with("output", sarif.clone())
-                .with("severity", "CRITICAL,HIGH")
-                .with("limit-severities-for-sarif", true)
-                .with("ignore-unfixed", true),
+            gate_scan(model, "Scan the image", local_tag, sarif.clone()),
             Step::action(
                 "Upload to code scanning",
                 actions::UPLOAD_SARIF.reference(pinning),
             )
-            .when(CAN_UPLOAD)
+            // The findings are kept when the scan fails on them.
+            .when(format!("!cancelled() && ({CAN_UPLOAD})"))
             .with("sarif_file", sarif)
             .with(
                 "category",

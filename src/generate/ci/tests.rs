@@ -157,7 +157,13 @@ fn top_level_permissions_grant_nothing_and_jobs_ask_for_little() {
                                 path.ends_with("images.yml")
                                     || (path.ends_with("deploy.yml") && id == "images")
                             }
-                            "security-events" => path.ends_with("security.yml"),
+                            // The scans' SARIF: the pushed digest's is uploaded by the
+                            // job that pushed it.
+                            "security-events" => {
+                                path.ends_with("security.yml")
+                                    || path.ends_with("images.yml")
+                                    || (path.ends_with("deploy.yml") && id == "images")
+                            }
                             _ => false,
                         };
                         assert!(allowed, "{name}: {path} {id} writes {scope}");
@@ -624,6 +630,25 @@ fn images_are_pushed_by_commit_and_latest_only_from_the_main_branch() {
     assert_eq!(build["with"]["push"], Json::Bool(true));
     assert_eq!(build["with"]["provenance"], "mode=max");
     assert!(build["with"].get("cache-from").is_none());
+    // The digest just pushed is scanned, and a finding fails the job (and every deploy that
+    // needs it); its findings are uploaded even then.
+    let at = |name: &str| all.iter().position(|s| s["name"] == name).expect(name);
+    let gate = &all[at("Scan the pushed image")];
+    assert!(at("Scan the pushed image") > at("Build and push"));
+    assert_eq!(
+        gate["with"]["image-ref"],
+        format!(
+            "${{{{ matrix.image }}}}@${{{{ steps.{}.outputs.digest }}}}",
+            build["id"].as_str().expect("build id")
+        )
+    );
+    assert_eq!(gate["with"]["exit-code"], "1");
+    assert_eq!(gate["with"]["severity"], "CRITICAL,HIGH");
+    let upload = &all[at("Upload to code scanning")];
+    assert!(at("Upload to code scanning") > at("Scan the pushed image"));
+    assert_eq!(condition(upload), "!cancelled()");
+    assert_eq!(upload["with"]["sarif_file"], gate["with"]["output"]);
+    assert_eq!(push["permissions"]["security-events"], "write");
     let login = all
         .iter()
         .find(|s| uses_of(s).starts_with("docker/login-action@"))
@@ -877,8 +902,9 @@ fn security_scans_dockerfiles_and_images_into_code_scanning() {
         .iter()
         .filter_map(Json::as_str)
         .collect();
-    for dockerfile in ["api/Dockerfile", "worker/Dockerfile", "web/Dockerfile"] {
-        assert!(paths.contains(&dockerfile), "{paths:?}");
+    // Everything an image is built from, requirements and lockfiles included.
+    for context in ["api/**", "worker/**", "web/**"] {
+        assert!(paths.contains(&context), "{paths:?}");
     }
     let config = steps(&security["jobs"]["config"]);
     let trivy = config
@@ -900,6 +926,8 @@ fn security_scans_dockerfiles_and_images_into_code_scanning() {
         .expect("scan");
     assert_eq!(scan["with"]["scan-type"], "image");
     assert_eq!(scan["with"]["image-ref"], build["with"]["tags"]);
+    assert_eq!(scan["with"]["exit-code"], "1", "the scan gates");
+    assert_eq!(scan["with"]["severity"], "CRITICAL,HIGH");
     for job in ["config", "image"] {
         assert_eq!(
             security["jobs"][job]["permissions"]["security-events"],
@@ -910,6 +938,26 @@ fn security_scans_dockerfiles_and_images_into_code_scanning() {
             .find(|s| uses_of(s).starts_with("github/codeql-action/upload-sarif@"))
             .expect("upload");
         assert!(condition(upload).contains("head.repo.full_name == github.repository"));
+    }
+    let image_upload = steps(&security["jobs"]["image"])
+        .into_iter()
+        .find(|s| uses_of(s).starts_with("github/codeql-action/upload-sarif@"))
+        .expect("upload");
+    assert!(condition(image_upload).starts_with("!cancelled() && ("));
+
+    // The blueprint sets the threshold, for both scans.
+    let text = examples::source("task-queue").replace("ci:\n", "ci:\n  scan_fails_on: critical\n");
+    let strict = model_of("task-queue", &text);
+    assert_eq!(strict.ci.scan_severities, "CRITICAL");
+    let all = workflows(&strict);
+    for (file, job) in [("security.yml", "image"), ("images.yml", "push")] {
+        let scans: Vec<Json> = steps(&all[&format!(".github/workflows/{file}")]["jobs"][job])
+            .into_iter()
+            .filter(|s| uses_of(s).starts_with("aquasecurity/trivy-action@"))
+            .cloned()
+            .collect();
+        assert_eq!(scans.len(), 1, "{file}");
+        assert_eq!(scans[0]["with"]["severity"], "CRITICAL", "{file}");
     }
 }
 
