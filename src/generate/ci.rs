@@ -127,6 +127,8 @@ fn workflow_file(path: &str, workflow: &Workflow, pinning: ActionPinning) -> Gen
 
 /// The calls of reusable workflows of this repository.
 pub const IMAGES_WORKFLOW_CALL: &str = "./.github/workflows/images.yml";
+/// `ci.yml`, which `deploy.yml` runs first: what is deployed has passed it.
+pub const CI_WORKFLOW_CALL: &str = "./.github/workflows/ci.yml";
 
 /// Line comments for exact `key: value` lines, which serde-saphyr cannot emit (its `comments`
 /// feature is off in this crate):
@@ -161,10 +163,12 @@ pub fn line_comments(pinning: ActionPinning) -> Vec<(String, String)> {
         "security-events: write".into(),
         "upload scan results to code scanning".into(),
     ));
-    comments.push((
-        format!("uses: {IMAGES_WORKFLOW_CALL}"),
-        "zizmor: ignore[self-repository]".into(),
-    ));
+    for call in [IMAGES_WORKFLOW_CALL, CI_WORKFLOW_CALL] {
+        comments.push((
+            format!("uses: {call}"),
+            "zizmor: ignore[self-repository]".into(),
+        ));
+    }
     comments
 }
 

@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 
 use super::workflow::{
     Always, BranchFilter, Concurrency, Defaults, Flag, Job, Permissions, PullRequestFilter,
-    RunDefaults, Step, Triggers, Workflow,
+    RunDefaults, Step, Triggers, Workflow, WorkflowCall,
 };
 use super::{
     MatrixImage, RUNNER, actions, check_command, checkout, expr, image_job, image_services,
@@ -16,9 +16,15 @@ use crate::model::{Model, Service};
 /// The CI workflow.
 pub fn workflow(model: &Model) -> Workflow {
     let pinning = model.ci.pin_actions;
-    let mut branches = vec![model.ci.main_branch.clone()];
+    // Where deploy.yml exists it runs these checks for the main branch (before it deploys),
+    // so a push there does not run them twice.
+    let deployed = super::delivery::deploys(model);
+    let mut branches = Vec::new();
+    if !deployed {
+        branches.push(model.ci.main_branch.clone());
+    }
     if let Some(staging) = &model.ci.staging_branch
-        && !branches.contains(staging)
+        && *staging != model.ci.main_branch
     {
         branches.push(staging.clone());
     }
@@ -87,9 +93,10 @@ pub fn workflow(model: &Model) -> Workflow {
     Workflow {
         name: "ci".into(),
         on: Triggers {
-            push: Some(BranchFilter { branches }),
+            push: (!branches.is_empty()).then_some(BranchFilter { branches }),
             pull_request: Some(PullRequestFilter::default()),
             workflow_dispatch: Some(Always {}),
+            workflow_call: deployed.then(WorkflowCall::default),
             ..Triggers::default()
         },
         permissions: Permissions::none(),

@@ -19,8 +19,9 @@ use super::workflow::{
     Permissions, PullRequestFilter, RunDefaults, Schedule, Step, Triggers, Workflow, WorkflowCall,
 };
 use super::{
-    DEPLOY_SECRETS, IMAGE_TAG_PREFIX, IMAGES_WORKFLOW_CALL, MatrixImage, REGISTRY_SECRETS, RUNNER,
-    VERCEL_CLI, actions, checkout, expr, image_job, on_main_branch, shell_quote,
+    CI_WORKFLOW_CALL, DEPLOY_SECRETS, IMAGE_TAG_PREFIX, IMAGES_WORKFLOW_CALL, MatrixImage,
+    REGISTRY_SECRETS, RUNNER, VERCEL_CLI, actions, checkout, expr, image_job, on_main_branch,
+    shell_quote,
 };
 use crate::blueprint::{ProxyEngine, Runtime, Tier};
 use crate::generate::{kubernetes, render_template};
@@ -177,6 +178,14 @@ pub fn images_workflow(model: &Model) -> Workflow {
     }
 }
 
+/// Whether anything deploys from CI (a Compose host, a cluster or Vercel), so that
+/// `deploy.yml` exists and runs `ci.yml` for the main branch.
+pub fn deploys(model: &Model) -> bool {
+    !model.deployed_compose_environments().is_empty()
+        || model.deployed_clusters().next().is_some()
+        || model.services.iter().any(Service::on_vercel)
+}
+
 /// `deploy.yml`, when anything deploys.
 pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
     let compose = model.deployed_compose_environments();
@@ -195,6 +204,18 @@ pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
         return None;
     }
     let mut jobs = IndexMap::new();
+    // The checks first, in this run: nothing deploys a commit that has not passed them (for
+    // the main branch, ci.yml runs only from here). Pull requests run ci.yml themselves.
+    jobs.insert(
+        "ci".to_string(),
+        Job {
+            name: Some("ci".into()),
+            condition: Some("github.event_name != 'pull_request'".into()),
+            uses: Some(CI_WORKFLOW_CALL.into()),
+            permissions: Permissions::read_contents(),
+            ..Job::default()
+        },
+    );
 
     if !environments.is_empty() {
         let mut secrets = IndexMap::new();
@@ -207,6 +228,7 @@ pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
             "images".to_string(),
             Job {
                 name: Some("images".into()),
+                needs: vec!["ci".to_string()],
                 condition: Some(container_condition(model)),
                 uses: Some(IMAGES_WORKFLOW_CALL.into()),
                 secrets,
@@ -252,10 +274,10 @@ pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
             .map(|env| format!("vercel-{}-{}", env.name, service.name))
             .collect();
         for env in &targets {
-            let needs = if env.tier == Tier::Production {
+            let needs = if env.tier == Tier::Production && !staging.is_empty() {
                 staging.clone()
             } else {
-                Vec::new()
+                vec!["ci".to_string()]
             };
             jobs.insert(
                 format!("vercel-{}-{}", env.name, service.name),
@@ -271,8 +293,8 @@ pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
                 branches: vec![model.ci.main_branch.clone()],
             }),
             pull_request: (!vercel_services.is_empty()).then(PullRequestFilter::default),
-            // The weekly rebuild: fresh base images go through staging and, once approved,
-            // to production.
+            // The weekly rebuild: fresh base images go through staging; production takes
+            // them with the next commit it deploys, never from a schedule.
             schedule: (!environments.is_empty()).then(|| {
                 vec![Schedule {
                     cron: model.ci.security_scan.clone(),
@@ -295,6 +317,17 @@ fn container_condition(model: &Model) -> String {
         "github.event_name != 'pull_request' && {}",
         on_main_branch(model)
     )
+}
+
+/// When an environment's deploy job runs: [`container_condition`], and for production never
+/// on the weekly schedule (a rebuild nobody asked to release would wait for approval).
+fn deploy_condition(model: &Model, env: &ModelEnvironment) -> String {
+    let run = container_condition(model);
+    if env.tier == Tier::Production {
+        format!("github.event_name != 'schedule' && {run}")
+    } else {
+        run
+    }
 }
 
 fn environment_url(env: &ModelEnvironment) -> String {
@@ -382,7 +415,7 @@ fn deploy_job(
     Job {
         name: Some(format!("deploy {}", env.name)),
         needs,
-        condition: Some(container_condition(model)),
+        condition: Some(deploy_condition(model, env)),
         runs_on: Some(RUNNER.into()),
         environment: Some(Environment {
             name: env.name.clone(),

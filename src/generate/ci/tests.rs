@@ -89,6 +89,79 @@ fn uses_of(step: &Json) -> &str {
     step["uses"].as_str().unwrap_or("")
 }
 
+/// The jobs `job` waits for, directly or through the jobs it needs.
+fn waits_for<'a>(workflow: &'a Json, job: &'a Json) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut todo: Vec<&Json> = vec![job];
+    while let Some(job) = todo.pop() {
+        for need in job["needs"].as_array().into_iter().flatten() {
+            let need = need.as_str().expect("needs names a job");
+            if !out.contains(&need) {
+                out.push(need);
+                todo.push(&workflow["jobs"][need]);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn deploys_wait_for_ci_and_production_never_deploys_on_a_schedule() {
+    for (name, model) in examples() {
+        let all = workflows(&model);
+        let ci = &all[".github/workflows/ci.yml"];
+        let pushed: Vec<&str> = ci["on"]["push"]["branches"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Json::as_str)
+            .collect();
+        let Some(deploy) = all.get(".github/workflows/deploy.yml") else {
+            // Nothing deploys: ci.yml checks the main branch itself.
+            assert!(pushed.contains(&model.ci.main_branch.as_str()), "{name}");
+            assert!(ci["on"].get("workflow_call").is_none(), "{name}");
+            continue;
+        };
+        // The main branch's checks run inside the deploy run, once, before anything else.
+        assert!(ci["on"].get("workflow_call").is_some(), "{name}");
+        assert!(
+            !pushed.contains(&model.ci.main_branch.as_str()),
+            "{name}: {pushed:?}"
+        );
+        let first = &deploy["jobs"]["ci"];
+        assert_eq!(first["uses"], "./.github/workflows/ci.yml", "{name}");
+        assert!(!runs_for_pull_requests(deploy, first), "{name}");
+        for (id, job) in jobs(deploy) {
+            if id == "ci" || id.starts_with("vercel-preview-") {
+                continue;
+            }
+            assert!(
+                waits_for(deploy, job).contains(&"ci"),
+                "{name}: {id} does not wait for ci"
+            );
+            let production = job["environment"]["name"]
+                .as_str()
+                .and_then(|env| model.environments.iter().find(|e| e.name == env))
+                .is_some_and(|e| e.tier == crate::blueprint::Tier::Production);
+            if production {
+                let when = condition(job);
+                let never_scheduled = when.starts_with("github.event_name != 'schedule' && ")
+                    || when.starts_with(
+                        "(github.event_name == 'push' || github.event_name == 'workflow_dispatch') && ",
+                    );
+                assert!(never_scheduled, "{name}: {id} runs on the schedule: {when}");
+            }
+        }
+        if model.ci.staging_branch.is_some() {
+            assert_eq!(
+                pushed.len(),
+                1,
+                "{name}: the staging branch is still checked on push"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_example_renders_its_workflows_and_dependabot() {
     for (name, model) in examples() {
@@ -397,7 +470,7 @@ fn production_deploys_wait_in_the_prod_environment_and_follow_staging() {
     assert_eq!(prod["environment"]["url"], "https://data.acme.example");
     assert_eq!(
         condition(prod),
-        "github.event_name != 'pull_request' && github.ref == 'refs/heads/main'"
+        "github.event_name != 'schedule' && github.event_name != 'pull_request' && github.ref == 'refs/heads/main'"
     );
     assert_eq!(prod["needs"], serde_json::json!(["deploy-staging"]));
     let staging = &deploy["jobs"]["deploy-staging"];
@@ -525,7 +598,10 @@ fn kubernetes_environments_deploy_after_the_images_and_production_waits_for_appr
     // its required reviewers approve it.
     let prod = &deploy["jobs"]["deploy-prod"];
     assert_eq!(prod["needs"], serde_json::json!(["deploy-staging"]));
-    assert_eq!(condition(prod), on_main);
+    assert_eq!(
+        condition(prod),
+        format!("github.event_name != 'schedule' && {on_main}")
+    );
     assert!(!runs_for_pull_requests(deploy, prod));
     assert_eq!(prod["environment"]["name"], "prod");
     assert_eq!(prod["environment"]["url"], "https://data.acme.example");
@@ -698,10 +774,8 @@ fn another_registry_uses_named_secrets_passed_explicitly() {
 fn ci_lints_tests_builds_and_checks_drift() {
     let model = example("data-platform");
     let ci = &workflows(&model)[".github/workflows/ci.yml"];
-    assert_eq!(
-        ci["on"]["push"]["branches"],
-        serde_json::json!(["main", "staging"])
-    );
+    // main's checks run in deploy.yml, before its deploys.
+    assert_eq!(ci["on"]["push"]["branches"], serde_json::json!(["staging"]));
     assert!(ci["on"].get("pull_request").is_some());
     assert_eq!(ci["concurrency"]["group"], "ci-${{ github.ref }}");
     assert_eq!(
@@ -779,7 +853,9 @@ fn ci_lints_tests_builds_and_checks_drift() {
     let worker: Vec<&Json> = steps(&ci["jobs"]["test-worker"]);
     assert!(worker.iter().all(|s| s["name"] != "Lint"));
     assert!(worker.iter().any(|s| s["run"] == "pytest -q"));
-    assert_eq!(ci["on"]["push"]["branches"], serde_json::json!(["main"]));
+    // No staging branch, and main's checks run in deploy.yml: no push trigger at all.
+    assert!(ci["on"].get("push").is_none());
+    assert!(ci["on"].get("workflow_call").is_some());
 }
 
 #[test]
@@ -832,7 +908,7 @@ fn vercel_previews_pull_requests_and_deploys_production_from_main() {
         .into_iter()
         .map(|(id, _)| id.as_str())
         .collect();
-    assert_eq!(ids, ["vercel-preview-site", "vercel-prod-site"]);
+    assert_eq!(ids, ["ci", "vercel-preview-site", "vercel-prod-site"]);
     assert!(deploy["on"].get("schedule").is_none());
     assert!(!site.contains_key(".github/workflows/images.yml"));
     assert!(!site.contains_key(".github/workflows/security.yml"));
