@@ -965,7 +965,9 @@ pub struct Ci {
     /// The branch that deploys to production. Default: `main`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub main_branch: Option<String>,
-    /// The branch where updates are proven first (Dependabot targets it). None: the main branch.
+    /// The branch where changes are proven first: its pushes deploy the staging environments
+    /// (the main branch's deploy production), and Dependabot targets it. None: staging deploys
+    /// each commit of the main branch, before production in the same run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub staging_branch: Option<String>,
     /// How often Dependabot looks for updates. Default: `weekly`.

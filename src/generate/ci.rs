@@ -216,7 +216,37 @@ fn expr(expression: &str) -> String {
 
 /// The condition that holds on the main branch only.
 fn on_main_branch(model: &Model) -> String {
-    format!("github.ref == 'refs/heads/{}'", model.ci.main_branch)
+    on_branch(&model.ci.main_branch)
+}
+
+fn on_branch(branch: &str) -> String {
+    format!("github.ref == 'refs/heads/{branch}'")
+}
+
+/// A separate branch staging deploys from (`ci.staging_branch`, when it is not the main
+/// branch); without one, staging deploys each commit of the main branch before production.
+fn separate_staging_branch(model: &Model) -> Option<&str> {
+    model
+        .ci
+        .staging_branch
+        .as_deref()
+        .filter(|b| *b != model.ci.main_branch)
+}
+
+/// The branches whose pushes build images and deploy: the main branch, and the staging
+/// branch when there is one.
+fn release_branches(model: &Model) -> Vec<String> {
+    let mut branches = vec![model.ci.main_branch.clone()];
+    branches.extend(separate_staging_branch(model).map(str::to_string));
+    branches
+}
+
+/// Whether the run is for a release branch.
+fn on_release_branch(model: &Model) -> String {
+    match separate_staging_branch(model) {
+        Some(staging) => format!("({} || {})", on_main_branch(model), on_branch(staging)),
+        None => on_main_branch(model),
+    }
 }
 
 /// A checkout that does not leave the token in `.git/config`, where later steps (and anything

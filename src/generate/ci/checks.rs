@@ -16,18 +16,14 @@ use crate::model::{Model, Service};
 /// The CI workflow.
 pub fn workflow(model: &Model) -> Workflow {
     let pinning = model.ci.pin_actions;
-    // Where deploy.yml exists it runs these checks for the main branch (before it deploys),
-    // so a push there does not run them twice.
+    // Where deploy.yml exists it runs these checks for the release branches (before it
+    // deploys), so a push there does not run them twice.
     let deployed = super::delivery::deploys(model);
-    let mut branches = Vec::new();
-    if !deployed {
-        branches.push(model.ci.main_branch.clone());
-    }
-    if let Some(staging) = &model.ci.staging_branch
-        && *staging != model.ci.main_branch
-    {
-        branches.push(staging.clone());
-    }
+    let branches = if deployed {
+        Vec::new()
+    } else {
+        super::release_branches(model)
+    };
 
     let mut jobs = IndexMap::new();
     for service in &model.services {

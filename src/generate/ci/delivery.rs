@@ -3,10 +3,12 @@
 //! Why a reusable workflow and not `workflow_run`: a `workflow_run` deployment runs in the
 //! default branch's context whatever triggered the build (zizmor's `dangerous-triggers`), its
 //! jobs cannot `needs:` the build, and the link between the pushed images and what is deployed
-//! is a lookup instead of a job graph. `deploy.yml` calls `images.yml` and chains
-//! images -> staging -> production with `needs:` inside one run, so the run that pushed the
-//! images of a commit is the run that deploys them, and the production job waits in the `prod`
-//! environment for its required reviewers.
+//! is a lookup instead of a job graph. `deploy.yml` calls `ci.yml`, then `images.yml`, and
+//! chains ci -> images -> staging -> production with `needs:` inside one run, so the run that
+//! checked and pushed the images of a commit is the run that deploys them, and the production
+//! job waits in the `prod` environment for its required reviewers. With a `ci.staging_branch`,
+//! staging deploys that branch's pushes and production the main branch's, each after the
+//! images of its own run.
 //!
 //! Kubernetes environments deploy the same way, in the same chain: their job writes the
 //! kubeconfig from the environment's `KUBE_CONFIG` secret, points the overlay's images at the
@@ -20,8 +22,8 @@ use super::workflow::{
 };
 use super::{
     CI_WORKFLOW_CALL, DEPLOY_SECRETS, IMAGE_TAG_PREFIX, IMAGES_WORKFLOW_CALL, MatrixImage,
-    REGISTRY_SECRETS, RUNNER, VERCEL_CLI, actions, checkout, expr, image_job, on_main_branch,
-    shell_quote,
+    REGISTRY_SECRETS, RUNNER, VERCEL_CLI, actions, checkout, expr, image_job, on_branch,
+    on_main_branch, on_release_branch, release_branches, separate_staging_branch, shell_quote,
 };
 use crate::blueprint::{ProxyEngine, Runtime, Tier};
 use crate::generate::{kubernetes, render_template};
@@ -73,9 +75,14 @@ pub fn images_workflow(model: &Model) -> Workflow {
         )
     };
     let pushed_sarif = format!("trivy-pushed-{}.sarif", expr("matrix.service"));
+    // `latest` is the main branch's: a staging branch's push must not move it.
+    let latest_only_on_main = match separate_staging_branch(model) {
+        Some(_) => format!(",enable={}", expr(&on_main_branch(model))),
+        None => String::new(),
+    };
     let push =
         Job {
-            condition: Some(on_main_branch(model)),
+            condition: Some(on_release_branch(model)),
             ..image_job(
                 model,
                 "push",
@@ -97,7 +104,7 @@ pub fn images_workflow(model: &Model) -> Workflow {
             .with("images", expr("matrix.image"))
             .with(
                 "tags",
-                format!("type=sha,format=long,prefix={IMAGE_TAG_PREFIX}\ntype=raw,value=latest\n"),
+                format!("type=sha,format=long,prefix={IMAGE_TAG_PREFIX}\ntype=raw,value=latest{latest_only_on_main}\n"),
             ),
             // No build cache: a release image starts from a freshly pulled base image, so the
             // weekly rebuild picks up its patches, and nothing a pull request cached can end up
@@ -242,8 +249,11 @@ pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
             .filter(|env| env.tier == Tier::Staging)
             .map(|env| format!("deploy-{}", env.name))
             .collect();
+        // Production follows staging in the same run when both deploy the main branch; with a
+        // staging branch, staging deploys its pushes and production the main branch's.
+        let after_staging = separate_staging_branch(model).is_none();
         for env in &environments {
-            let needs = if env.tier == Tier::Production && !staging.is_empty() {
+            let needs = if env.tier == Tier::Production && after_staging && !staging.is_empty() {
                 staging.clone()
             } else {
                 vec!["images".to_string()]
@@ -274,7 +284,8 @@ pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
             .map(|env| format!("vercel-{}-{}", env.name, service.name))
             .collect();
         for env in &targets {
-            let needs = if env.tier == Tier::Production && !staging.is_empty() {
+            let after_staging = separate_staging_branch(model).is_none();
+            let needs = if env.tier == Tier::Production && after_staging && !staging.is_empty() {
                 staging.clone()
             } else {
                 vec!["ci".to_string()]
@@ -290,11 +301,12 @@ pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
         name: "deploy".into(),
         on: Triggers {
             push: Some(BranchFilter {
-                branches: vec![model.ci.main_branch.clone()],
+                branches: release_branches(model),
             }),
             pull_request: (!vercel_services.is_empty()).then(PullRequestFilter::default),
-            // The weekly rebuild: fresh base images go through staging; production takes
-            // them with the next commit it deploys, never from a schedule.
+            // The weekly rebuild (on the default branch): fresh base images are pushed, and
+            // deployed to a staging that follows the main branch; production takes them with
+            // the next commit it deploys, never from a schedule.
             schedule: (!environments.is_empty()).then(|| {
                 vec![Schedule {
                     cron: model.ci.security_scan.clone(),
@@ -315,14 +327,26 @@ pub fn deploy_workflow(model: &Model) -> Option<Workflow> {
 fn container_condition(model: &Model) -> String {
     format!(
         "github.event_name != 'pull_request' && {}",
-        on_main_branch(model)
+        on_release_branch(model)
     )
+}
+
+/// The branch whose commits `env` receives: the staging branch's for staging, when there is
+/// one, else the main branch's.
+fn deploy_branch<'a>(model: &'a Model, env: &ModelEnvironment) -> &'a str {
+    match separate_staging_branch(model) {
+        Some(staging) if env.tier == Tier::Staging => staging,
+        _ => &model.ci.main_branch,
+    }
 }
 
 /// When an environment's deploy job runs: [`container_condition`], and for production never
 /// on the weekly schedule (a rebuild nobody asked to release would wait for approval).
 fn deploy_condition(model: &Model, env: &ModelEnvironment) -> String {
-    let run = container_condition(model);
+    let run = format!(
+        "github.event_name != 'pull_request' && {}",
+        on_branch(deploy_branch(model, env))
+    );
     if env.tier == Tier::Production {
         format!("github.event_name != 'schedule' && {run}")
     } else {
@@ -566,7 +590,7 @@ fn vercel_deploy_job(
         needs,
         condition: Some(format!(
             "(github.event_name == 'push' || github.event_name == 'workflow_dispatch') && {}",
-            on_main_branch(model)
+            on_branch(deploy_branch(model, env))
         )),
         runs_on: Some(RUNNER.into()),
         environment: Some(Environment {

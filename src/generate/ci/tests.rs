@@ -20,6 +20,18 @@ fn example(name: &str) -> Model {
     model_of(name, &examples::source(name))
 }
 
+/// An example without its `ci.staging_branch`: staging then deploys the main branch's commits,
+/// before production in the same run.
+fn without_staging_branch(name: &str) -> Model {
+    let text = examples::source(name).replace("  staging_branch: staging\n", "");
+    let model = model_of(name, &text);
+    assert!(
+        model.ci.staging_branch.is_none(),
+        "{name} declares a staging branch"
+    );
+    model
+}
+
 /// Every example blueprint, by name.
 fn examples() -> Vec<(String, Model)> {
     examples::all()
@@ -106,6 +118,54 @@ fn waits_for<'a>(workflow: &'a Json, job: &'a Json) -> Vec<&'a str> {
 }
 
 #[test]
+fn a_staging_branch_deploys_staging_and_the_main_branch_production() {
+    let model = example("data-platform");
+    assert_eq!(model.ci.staging_branch.as_deref(), Some("staging"));
+    let all = workflows(&model);
+    let deploy = &all[".github/workflows/deploy.yml"];
+    assert_eq!(
+        deploy["on"]["push"]["branches"],
+        serde_json::json!(["main", "staging"])
+    );
+    let either = "(github.ref == 'refs/heads/main' || github.ref == 'refs/heads/staging')";
+    // Both branches build and push their commit's images...
+    assert_eq!(
+        condition(&deploy["jobs"]["images"]),
+        format!("github.event_name != 'pull_request' && {either}")
+    );
+    let push = &all[".github/workflows/images.yml"]["jobs"]["push"];
+    assert_eq!(condition(push), either);
+    // ...but only the main branch moves `latest`.
+    let meta = steps(push)
+        .into_iter()
+        .find(|s| uses_of(s).starts_with("docker/metadata-action@"))
+        .expect("meta");
+    assert!(
+        meta["with"]["tags"]
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l == "type=raw,value=latest,enable=${{ github.ref == 'refs/heads/main' }}")
+    );
+    // Staging takes the staging branch's pushes, production the main branch's, each straight
+    // after the images: the staging branch is where a change was proven first.
+    for (job, branch, needs) in [
+        ("deploy-staging", "staging", "images"),
+        ("deploy-prod", "main", "images"),
+        ("vercel-staging-docs", "staging", "ci"),
+        ("vercel-prod-docs", "main", "ci"),
+    ] {
+        let job_json = &deploy["jobs"][job];
+        assert!(
+            condition(job_json).ends_with(&format!("github.ref == 'refs/heads/{branch}'")),
+            "{job}: {}",
+            condition(job_json)
+        );
+        assert_eq!(job_json["needs"], serde_json::json!([needs]), "{job}");
+    }
+}
+
+#[test]
 fn deploys_wait_for_ci_and_production_never_deploys_on_a_schedule() {
     for (name, model) in examples() {
         let all = workflows(&model);
@@ -152,13 +212,8 @@ fn deploys_wait_for_ci_and_production_never_deploys_on_a_schedule() {
                 assert!(never_scheduled, "{name}: {id} runs on the schedule: {when}");
             }
         }
-        if model.ci.staging_branch.is_some() {
-            assert_eq!(
-                pushed.len(),
-                1,
-                "{name}: the staging branch is still checked on push"
-            );
-        }
+        // The staging branch's checks run in deploy.yml too.
+        assert!(pushed.is_empty(), "{name}: {pushed:?}");
     }
 }
 
@@ -420,12 +475,18 @@ fn pull_requests_never_push_images_or_deploy_to_production() {
                 let environment = job["environment"]["name"].as_str().unwrap_or_default();
                 if !runs_for_pull_requests(&workflow, job) {
                     if job.get("environment").is_some() && environment != "preview" {
-                        // Everything that deploys is limited to the main branch.
+                        // Everything that deploys is limited to a release branch: production
+                        // to the main branch, staging to the staging branch where there is one.
+                        let staging = model.environments.iter().any(|e| {
+                            e.name == environment && e.tier == crate::blueprint::Tier::Staging
+                        });
+                        let branch = match &model.ci.staging_branch {
+                            Some(b) if staging => b,
+                            _ => &model.ci.main_branch,
+                        };
                         assert!(
-                            condition(job).contains(&format!(
-                                "github.ref == 'refs/heads/{}'",
-                                model.ci.main_branch
-                            )),
+                            condition(job)
+                                .ends_with(&format!("github.ref == 'refs/heads/{branch}'")),
                             "{name}: {path} {id}: {}",
                             condition(job)
                         );
@@ -463,7 +524,7 @@ fn pull_requests_never_push_images_or_deploy_to_production() {
 
 #[test]
 fn production_deploys_wait_in_the_prod_environment_and_follow_staging() {
-    let model = example("data-platform");
+    let model = without_staging_branch("data-platform");
     let deploy = &workflows(&model)[".github/workflows/deploy.yml"];
     let prod = &deploy["jobs"]["deploy-prod"];
     assert_eq!(prod["environment"]["name"], "prod");
@@ -511,7 +572,7 @@ fn production_deploys_wait_in_the_prod_environment_and_follow_staging() {
     let deploy = &workflows(&model)[".github/workflows/deploy.yml"];
     assert_eq!(
         deploy["on"]["push"]["branches"],
-        serde_json::json!(["trunk"])
+        serde_json::json!(["trunk", "staging"])
     );
     assert!(
         condition(&deploy["jobs"]["deploy-prod"]).ends_with("github.ref == 'refs/heads/trunk'")
@@ -584,7 +645,7 @@ fn script_of(job: &Json) -> String {
 
 #[test]
 fn kubernetes_environments_deploy_after_the_images_and_production_waits_for_approval() {
-    let model = example("data-cluster");
+    let model = without_staging_branch("data-cluster");
     let deploy = &workflows(&model)[".github/workflows/deploy.yml"];
     let on_main = "github.event_name != 'pull_request' && github.ref == 'refs/heads/main'";
 
@@ -667,7 +728,7 @@ fn a_development_cluster_is_not_deployed_and_needs_no_kubeconfig() {
 
 #[test]
 fn images_are_pushed_by_commit_and_latest_only_from_the_main_branch() {
-    let model = example("data-platform");
+    let model = without_staging_branch("data-platform");
     let images = &workflows(&model)[".github/workflows/images.yml"];
     let on = images["on"].as_object().expect("on");
     assert!(on.contains_key("workflow_call") && !on.contains_key("push"));
@@ -774,8 +835,8 @@ fn another_registry_uses_named_secrets_passed_explicitly() {
 fn ci_lints_tests_builds_and_checks_drift() {
     let model = example("data-platform");
     let ci = &workflows(&model)[".github/workflows/ci.yml"];
-    // main's checks run in deploy.yml, before its deploys.
-    assert_eq!(ci["on"]["push"]["branches"], serde_json::json!(["staging"]));
+    // main's and staging's checks run in deploy.yml, before its deploys.
+    assert!(ci["on"].get("push").is_none());
     assert!(ci["on"].get("pull_request").is_some());
     assert_eq!(ci["concurrency"]["group"], "ci-${{ github.ref }}");
     assert_eq!(
